@@ -1,2 +1,94 @@
 //! Turns an OCI bundle (config.json + rootfs) into a running container.
+//!
+//! Where each part of the runtime-spec is handled:
+//! - config.json loading and validation: [`spec`]
+//! - the create path, top-down: [`create`]; init's side: [`process::init`]
+//! - the parent/init protocol: [`process::channel`]
+//! - namespaces: [`namespaces`]; rootfs and pivot_root: [`rootfs`];
+//!   `mounts`: [`mounts`], [`cgroup_mount`]; devices: [`devices`];
+//!   masked and read-only paths: [`masked_paths`]; console: [`console`]
+//! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`]
+//! - hooks: [`hooks`]; cgroups: [`cgroups`]
+//! - state, start, kill, delete, list: [`state`], [`container`]; run: [`run`]
+
+pub mod capabilities;
+pub mod cgroup_mount;
 pub mod cgroups;
+pub mod console;
+pub mod container;
+pub mod create;
+pub mod credentials;
+pub mod devices;
+pub mod hooks;
+pub mod masked_paths;
+pub mod mounts;
+pub mod namespaces;
+pub mod process;
+pub mod rlimits;
+pub mod rootfs;
+pub mod run;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod sys;
+pub mod sysctl;
+pub mod time;
+
+use std::path::{Path, PathBuf};
+
+pub use create::{CreateOptions, Created};
+pub use state::Status;
+
+/// Every error of the library, by the module it comes from.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Spec(#[from] spec::SpecError),
+    #[error("config.json: {0}")]
+    Config(String),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error(transparent)]
+    Namespace(#[from] namespaces::NamespaceError),
+    #[error(transparent)]
+    Channel(#[from] process::channel::ChannelError),
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::CgroupError),
+    #[error(transparent)]
+    Network(#[from] network::Error),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Console(#[from] console::ConsoleError),
+    #[error("{what} {path}: {source}")]
+    Sys {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error("cannot {op} container {id}: it is {status}")]
+    WrongStatus {
+        id: String,
+        op: &'static str,
+        status: Status,
+    },
+}
+
+impl Error {
+    pub(crate) fn sys(what: &'static str, path: &Path, source: nix::Error) -> Self {
+        Error::Sys {
+            what,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}

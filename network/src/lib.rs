@@ -69,11 +69,17 @@ pub struct Networks {
 
 impl Networks {
     pub fn open(state_dir: &Path) -> Result<Self> {
-        Ok(Self { state_dir: state_dir.to_owned() })
+        Ok(Self {
+            state_dir: state_dir.to_owned(),
+        })
     }
 
     /// Parent, before clone: allocate and record. Nothing is made on the host yet.
-    pub fn prepare(&self, container_id: &str, request: &ContainerNetworkRequest) -> Result<ContainerNetwork> {
+    pub fn prepare(
+        &self,
+        container_id: &str,
+        request: &ContainerNetworkRequest,
+    ) -> Result<ContainerNetwork> {
         let _ = (container_id, request);
         todo!()
     }

@@ -1,1 +1,109 @@
-fn main() {}
+//! `berth`: runc's command line over libcontainer and berth's network layer.
+//! Argument parsing and output only; the work happens in the libraries.
+
+mod commands;
+mod logging;
+
+use clap::{Parser, Subcommand};
+use logging::{LogFormat, Logger};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// An OCI container runtime with its own network layer.
+#[derive(Parser, Debug)]
+#[command(name = "berth", version, about, disable_help_subcommand = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// runc's global flags (they come before the subcommand).
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlobalOptions {
+    /// Root directory for the state of containers
+    #[arg(long, global = false, default_value = "/run/berth", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Log file (default: stderr)
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Log format
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub log_format: LogFormat,
+    /// Log debug messages too
+    #[arg(long)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported yet: refused)
+    #[arg(long)]
+    pub systemd_cgroup: bool,
+    /// Directory of berth's network state (networks, addresses, endpoints)
+    #[arg(long, default_value = network::DEFAULT_STATE_DIR, value_name = "DIR")]
+    pub state_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container from a bundle; it waits for `start`
+    Create(commands::create::CreateArgs),
+    /// Run the process of a created container
+    Start(commands::start::StartArgs),
+    /// Print the state of a container as JSON
+    State(commands::state::StateArgs),
+    /// Send a signal to a container's init (or to all its processes)
+    Kill(commands::kill::KillArgs),
+    /// Delete a container and everything it had
+    Delete(commands::delete::DeleteArgs),
+    /// Create and start a container, and wait for it
+    Run(commands::run::RunArgs),
+    /// List containers
+    List(commands::list::ListArgs),
+    /// Write a default config.json
+    Spec(commands::spec::SpecArgs),
+    /// Print what this runtime implements, as runtime-spec features JSON
+    Features,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let logger = match Logger::new(
+        cli.global.log.as_deref(),
+        cli.global.log_format,
+        cli.global.debug,
+    ) {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            eprintln!("berth: opening log file: {e}");
+            std::process::exit(1);
+        }
+    };
+    let _ = tracing::subscriber::set_global_default(logger.clone());
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            logger.fatal(&format!("{e:#}"));
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let g = &cli.global;
+    if g.systemd_cgroup {
+        anyhow::bail!(
+            "--systemd-cgroup is not supported by berth yet (cgroups are managed directly)"
+        );
+    }
+    match cli.command {
+        Command::Create(args) => commands::create::run(g, args).map(|()| 0),
+        Command::Start(args) => commands::start::run(g, args).map(|()| 0),
+        Command::State(args) => commands::state::run(g, args).map(|()| 0),
+        Command::Kill(args) => commands::kill::run(g, args).map(|()| 0),
+        Command::Delete(args) => commands::delete::run(g, args).map(|()| 0),
+        Command::Run(args) => commands::run::run(g, args),
+        Command::List(args) => commands::list::run(g, args).map(|()| 0),
+        Command::Spec(args) => commands::spec::run(args).map(|()| 0),
+        Command::Features => commands::features::run().map(|()| 0),
+    }
+}

@@ -1,0 +1,327 @@
+//! Operations on an existing container: state, start, kill, delete, list,
+//! and waiting for a foreground container (`run`).
+
+use crate::state::{self, ContainerState, StateDir, Status};
+use crate::sys;
+use crate::Error;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+/// The runtime-spec version berth implements.
+pub const OCI_VERSION: &str = "1.2.0";
+
+/// The status of a recorded container, from the kernel's view of its init.
+pub fn status(dir_path: &Path, state: &ContainerState) -> Status {
+    if state.pid <= 0 || !init_alive(state) {
+        return Status::Stopped;
+    }
+    if dir_path.join(state::EXEC_FIFO).exists() {
+        return Status::Created;
+    }
+    if state
+        .cgroup
+        .as_ref()
+        .is_some_and(|c| c.is_frozen().unwrap_or(false))
+    {
+        return Status::Paused;
+    }
+    Status::Running
+}
+
+/// Init is alive when its pid still names the process we started (same
+/// start time) and that process has not exited (a zombie has).
+fn init_alive(state: &ContainerState) -> bool {
+    sys::process_start_time(state.pid).ok() == Some(state.pid_start_time)
+        && sys::process_state(state.pid)
+            .map(|s| s != 'Z' && s != 'X')
+            .unwrap_or(false)
+}
+
+/// runc's `state` output: the OCI state plus rootfs, created and owner.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateView<'a> {
+    pub oci_version: &'static str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub owner: &'a str,
+    #[serde(skip_serializing_if = "std::collections::HashMap::is_empty")]
+    pub annotations: &'a std::collections::HashMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<serde_json::Value>,
+}
+
+pub fn view(state: &ContainerState, status: Status) -> StateView<'_> {
+    StateView {
+        oci_version: OCI_VERSION,
+        id: &state.id,
+        pid: if status == Status::Stopped {
+            0
+        } else {
+            state.pid
+        },
+        status,
+        bundle: &state.bundle,
+        rootfs: &state.rootfs,
+        created: &state.created,
+        owner: &state.owner,
+        annotations: &state.annotations,
+        network: state.network.as_ref().map(|n| n.summary()),
+    }
+}
+
+/// The OCI state JSON that hooks get on stdin.
+pub fn oci_state_json(state: &ContainerState, status: Status) -> String {
+    let v = serde_json::json!({
+        "ociVersion": OCI_VERSION,
+        "id": state.id,
+        "status": status,
+        "pid": state.pid,
+        "bundle": state.bundle,
+        "annotations": state.annotations,
+    });
+    v.to_string()
+}
+
+/// Reads a container's state without taking its lock (for `state`, `list`).
+pub fn load(root: &Path, id: &str) -> Result<(ContainerState, Status), Error> {
+    state::validate_id(id)?;
+    let dir = root.join(id);
+    let bytes = std::fs::read(dir.join(state::STATE_FILE)).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::State(state::StateError::NotFound(id.to_owned())),
+        _ => Error::Io {
+            path: dir.join(state::STATE_FILE),
+            source: e,
+        },
+    })?;
+    let st: ContainerState =
+        serde_json::from_slice(&bytes).map_err(|source| state::StateError::Corrupt {
+            path: dir.join(state::STATE_FILE),
+            source,
+        })?;
+    let status = status(&dir, &st);
+    Ok((st, status))
+}
+
+/// Every container under `root`, with its status. Containers still being
+/// created (no state file yet) are skipped.
+pub fn list(root: &Path) -> Result<Vec<(ContainerState, Status)>, Error> {
+    let mut out = Vec::new();
+    for id in state::list_ids(root)? {
+        match load(root, &id) {
+            Ok(entry) if entry.0.pid > 0 => out.push(entry),
+            Ok(_) | Err(Error::State(state::StateError::NotFound(_))) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// `start`: lets the waiting init exec the process, then runs poststart hooks.
+pub fn start(root: &Path, id: &str) -> Result<(), Error> {
+    let dir = StateDir::open(root, id)?;
+    let state = dir.load()?;
+    start_locked(&dir, &state)
+}
+
+pub(crate) fn start_locked(dir: &StateDir, state: &ContainerState) -> Result<(), Error> {
+    match status(&dir.path, state) {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(Error::WrongStatus {
+                id: state.id.clone(),
+                op: "start",
+                status: Status::Stopped,
+            })
+        }
+        other => {
+            return Err(Error::WrongStatus {
+                id: state.id.clone(),
+                op: "start",
+                status: other,
+            })
+        }
+    }
+    let fifo = dir.fifo_path();
+    // Non-blocking: a fifo without a reader (init is gone) fails with ENXIO
+    // instead of waiting.
+    let fd = nix::fcntl::open(
+        &fifo,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == nix::errno::Errno::ENXIO {
+            Error::WrongStatus {
+                id: state.id.clone(),
+                op: "start",
+                status: Status::Stopped,
+            }
+        } else {
+            Error::sys("open", &fifo, e)
+        }
+    })?;
+    nix::unistd::write(&fd, &[0]).map_err(|e| Error::sys("write", &fifo, e))?;
+    drop(fd);
+    std::fs::remove_file(&fifo).map_err(|e| Error::Io {
+        path: fifo.clone(),
+        source: e,
+    })?;
+    if let Some(hooks) = state.hooks.as_ref().and_then(|h| h.poststart().as_deref()) {
+        let json = oci_state_json(state, Status::Running);
+        if let Err(e) = crate::hooks::run("poststart", hooks, json.as_bytes()) {
+            tracing::warn!("{e}");
+        }
+    }
+    Ok(())
+}
+
+/// `kill`: signals init, or with `all` every process of the container.
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> {
+    let dir = StateDir::open(root, id)?;
+    let state = dir.load()?;
+    let st = status(&dir.path, &state);
+    if st == Status::Stopped {
+        return Err(Error::NotRunning(id.to_owned()));
+    }
+    if all {
+        if let Some(cgroup) = &state.cgroup {
+            cgroup.kill_all(signal)?;
+            return Ok(());
+        }
+    }
+    signal_init(&state, signal)
+}
+
+/// Signals init through a pidfd opened after checking its start time, so a
+/// reused pid is never signalled.
+fn signal_init(state: &ContainerState, signal: i32) -> Result<(), Error> {
+    let pidfd = match sys::pidfd_open(state.pid) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+            return Err(Error::NotRunning(state.id.clone()))
+        }
+        Err(e) => {
+            return Err(Error::Io {
+                path: format!("/proc/{}", state.pid).into(),
+                source: e,
+            })
+        }
+    };
+    if !init_alive(state) {
+        return Err(Error::NotRunning(state.id.clone()));
+    }
+    sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| Error::Io {
+        path: format!("/proc/{}", state.pid).into(),
+        source: e,
+    })
+}
+
+/// Waits for init to exit (not only for our own child: through its pidfd).
+fn wait_exit(state: &ContainerState) -> Result<(), Error> {
+    let pidfd = match sys::pidfd_open(state.pid) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+        Err(e) => {
+            return Err(Error::Io {
+                path: format!("/proc/{}", state.pid).into(),
+                source: e,
+            })
+        }
+    };
+    if !init_alive(state) {
+        return Ok(());
+    }
+    let mut fds = [nix::poll::PollFd::new(
+        pidfd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    loop {
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll pidfd of", Path::new(&state.id), e)),
+            Ok(_) => return Ok(()),
+        }
+    }
+}
+
+/// `delete`: a stopped or created container is removed; a running or paused
+/// one only with `force` (killed first).
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
+    let dir = match StateDir::open(root, id) {
+        Ok(dir) => dir,
+        Err(state::StateError::NotFound(_)) if force => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let state = match dir.load() {
+        Ok(s) => s,
+        // No state file: a create that died before writing it. Nothing ran.
+        Err(state::StateError::NotFound(_)) => {
+            dir.remove()?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let st = status(&dir.path, &state);
+    match st {
+        Status::Stopped => {}
+        Status::Created | Status::Creating => kill_and_wait(&state)?,
+        Status::Running | Status::Paused if force => kill_and_wait(&state)?,
+        Status::Running | Status::Paused => {
+            return Err(Error::WrongStatus {
+                id: id.to_owned(),
+                op: "delete",
+                status: st,
+            })
+        }
+    }
+    destroy(dir, &state)
+}
+
+fn kill_and_wait(state: &ContainerState) -> Result<(), Error> {
+    if let Some(cgroup) = &state.cgroup {
+        cgroup.kill_all(libc::SIGKILL)?;
+    }
+    match signal_init(state, libc::SIGKILL) {
+        Ok(()) | Err(Error::NotRunning(_)) => {}
+        Err(e) => return Err(e),
+    }
+    wait_exit(state)
+}
+
+/// Removes everything the container had: cgroup, network, state; runs the
+/// poststop hooks (their failures are warnings).
+pub(crate) fn destroy(dir: StateDir, state: &ContainerState) -> Result<(), Error> {
+    let mut first_error = None;
+    if let Some(cgroup) = &state.cgroup {
+        if let Err(e) = cgroup.destroy() {
+            first_error.get_or_insert(Error::from(e));
+        }
+    }
+    if let Some(net_dir) = &state.network_state_dir {
+        if let Err(e) = network::Networks::open(net_dir).and_then(|n| n.release(&state.id)) {
+            first_error.get_or_insert(Error::from(e));
+        }
+    }
+    if let Some(hooks) = state.hooks.as_ref().and_then(|h| h.poststop().as_deref()) {
+        let json = oci_state_json(state, Status::Stopped);
+        if let Err(e) = crate::hooks::run("poststop", hooks, json.as_bytes()) {
+            tracing::warn!("{e}");
+        }
+    }
+    match first_error {
+        // Keep the state so that `delete` can be retried.
+        Some(e) => Err(e),
+        None => Ok(dir.remove()?),
+    }
+}
+
+/// Kills a container that berth itself just made and removes it.
+pub(crate) fn destroy_after_kill(dir: StateDir, state: &ContainerState) -> Result<(), Error> {
+    kill_and_wait(state)?;
+    destroy(dir, state)
+}

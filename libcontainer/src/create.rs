@@ -1,0 +1,310 @@
+//! `create`: from a bundle to an init waiting for `start`.
+//!
+//! The parent's steps, top-down:
+//!  1. load and validate config.json (once), plan namespaces and network;
+//!  2. make the locked state directory, the exec fifo, a write-ahead state;
+//!  3. clone init into its new namespaces (one clone);
+//!  4. once init has joined its namespaces: id maps, cgroup, network create,
+//!     prestart and createRuntime hooks; tell init to proceed;
+//!  5. once init is ready: state file and pid file; return.
+//!
+//! A failure at any step undoes the steps before it.
+
+use crate::cgroups::CgroupManager;
+use crate::namespaces::{self, Namespaces};
+use crate::process::channel::{self, InitMsg, ParentMsg};
+use crate::process::init::{self, InitArgs};
+use crate::spec::Bundle;
+use crate::state::{ContainerState, StateDir, Status};
+use crate::sys::{self, Forked};
+use crate::Error;
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// What `berth create` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// Networks and published ports asked for on the command line; the
+    /// config's annotations are added to these.
+    pub network: network::ContainerNetworkRequest,
+    pub network_state_dir: PathBuf,
+}
+
+/// A created container whose init waits for `start`. The caller is init's
+/// parent; the state directory stays locked while this value lives.
+pub struct Created {
+    pub dir: StateDir,
+    pub state: ContainerState,
+    pub pidfd: OwnedFd,
+}
+
+/// Undoes a half-made container when dropped, unless disarmed.
+struct Rollback {
+    pidfd: Option<OwnedFd>,
+    pid: i32,
+    cgroup: Option<CgroupManager>,
+    network: Option<(network::Networks, String)>,
+    dir: Option<StateDir>,
+}
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        if let Some(pidfd) = self.pidfd.take() {
+            let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+        }
+        if let Some(cgroup) = self.cgroup.take() {
+            if let Err(e) = cgroup.destroy() {
+                tracing::warn!("cleaning up after a failed create: {e}");
+            }
+        }
+        if let Some((networks, id)) = self.network.take() {
+            if let Err(e) = networks.release(&id) {
+                tracing::warn!("cleaning up after a failed create: {e}");
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
+    // 1. config.json, once; everything that can be refused is refused here,
+    //    before anything is made.
+    crate::state::validate_id(&opts.id)?;
+    let bundle = Bundle::load(&opts.bundle)?;
+    let spec = &bundle.spec;
+    if !crate::spec::has_new_namespace(spec, LinuxNamespaceType::Mount) {
+        return Err(Error::Config(
+            "linux.namespaces: berth needs a new mount namespace for the container".into(),
+        ));
+    }
+    let namespaces = Namespaces::from_spec(spec)?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Config("process is missing".into()))?;
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && opts.console_socket.is_none() {
+        return Err(Error::Config(
+            "process.terminal is true: --console-socket is required".into(),
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(Error::Config(
+            "--console-socket given but process.terminal is false".into(),
+        ));
+    }
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let mut net_request = opts.network.clone();
+    net_request.add_annotations(&annotations)?;
+    net_request.validate()?;
+    if !net_request.is_empty() && !namespaces.has_new(LinuxNamespaceType::Network) {
+        return Err(Error::Config("networks were requested but the container does not get a new network namespace (none, or one joined by path)".into()));
+    }
+    let listen_fds = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n > 0);
+    let cgroups_path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_deref());
+    let cgroup = CgroupManager::new(cgroups_path, &opts.id)?;
+
+    // 2. The state directory (locked) with the exec fifo and a write-ahead
+    //    state naming what must be undone if berth dies from here on.
+    let dir = StateDir::create(&opts.root, &opts.id)?;
+    let mut rollback = Rollback {
+        pidfd: None,
+        pid: 0,
+        cgroup: None,
+        network: None,
+        dir: None,
+    };
+    let fifo_path = dir.fifo_path();
+    rollback.dir = Some(dir);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| Error::sys("mkfifo", &fifo_path, e))?;
+    // Opened read-write, so this open does not wait for a writer; init
+    // inherits it and blocks reading it until `start` writes.
+    let exec_fifo = nix::fcntl::open(
+        &fifo_path,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open", &fifo_path, e))?;
+
+    let mut state = ContainerState {
+        id: opts.id.clone(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        pid: 0,
+        pid_start_time: 0,
+        created: crate::time::now(),
+        owner: owner(),
+        annotations,
+        hooks: spec.hooks().clone(),
+        cgroup: Some(cgroup.clone()),
+        network: None,
+        network_state_dir: None,
+    };
+    if !net_request.is_empty() {
+        let networks = rollback.network.insert((
+            network::Networks::open(&opts.network_state_dir)?,
+            opts.id.clone(),
+        ));
+        state.network_state_dir = Some(opts.network_state_dir.clone());
+        state.network = Some(networks.0.prepare(&opts.id, &net_request)?);
+    }
+    dir_of(&rollback).save(&state)?;
+
+    let console_socket = opts
+        .console_socket
+        .as_deref()
+        .map(crate::console::connect)
+        .transpose()?;
+    let (parent_end, init_end) = channel::pair()?;
+
+    // 3. One clone. Joined pid and time namespaces apply to children, so the
+    //    parent enters them first; time offsets need a namespace made here.
+    for join in &namespaces.parent_joins {
+        join.enter()?;
+    }
+    let mut clone_flags = namespaces.clone_flags.bits() as u64;
+    if let Some(offsets) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+        .filter(|o| !o.is_empty())
+    {
+        namespaces::prepare_time_namespace(offsets)?;
+        clone_flags &= !0x80;
+    }
+    let (pid, pidfd) = match sys::clone3(clone_flags, None).map_err(|e| Error::Io {
+        path: "clone3".into(),
+        source: e,
+    })? {
+        Forked::Child => init::run(InitArgs {
+            spec,
+            bundle: &bundle.dir,
+            rootfs: &bundle.rootfs,
+            namespaces: &namespaces,
+            channel: init_end,
+            exec_fifo: &exec_fifo,
+            console_socket: console_socket.as_ref(),
+            network: state.network.as_ref(),
+            preserve_fds: opts.preserve_fds,
+            listen_fds,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+        }),
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(init_end);
+    drop(console_socket);
+    rollback.pid = pid;
+    rollback.pidfd = Some(pidfd);
+    state.pid = pid;
+    state.pid_start_time = sys::process_start_time(pid).map_err(|e| Error::Io {
+        path: format!("/proc/{pid}/stat").into(),
+        source: e,
+    })?;
+
+    // 4. Host-side work, with init parked in its namespaces.
+    parent_end.wait_for_init(InitMsg::NamespacesJoined)?;
+    if namespaces.has_new(LinuxNamespaceType::User) {
+        write_id_maps(pid, spec)?;
+    }
+    rollback.cgroup = Some(cgroup.clone());
+    cgroup.create()?;
+    cgroup.add_task(pid)?;
+    if let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        cgroup.apply(resources)?;
+    }
+    if let Some(net) = &state.network {
+        net.create(pid)?;
+    }
+    let hook_state = crate::container::oci_state_json(&state, Status::Creating);
+    if let Some(hooks) = spec.hooks() {
+        crate::hooks::run(
+            "prestart",
+            hooks.prestart().as_deref().unwrap_or(&[]),
+            hook_state.as_bytes(),
+        )?;
+        crate::hooks::run(
+            "createRuntime",
+            hooks.create_runtime().as_deref().unwrap_or(&[]),
+            hook_state.as_bytes(),
+        )?;
+    }
+    parent_end.send_to_init(ParentMsg::Proceed { hook_state })?;
+
+    // 5. Init is ready and waits on the fifo.
+    parent_end.wait_for_init(InitMsg::Ready)?;
+    drop(exec_fifo);
+    let dir = rollback.dir.take().expect("state dir is set above");
+    dir.save(&state)?;
+    if let Some(pid_file) = &opts.pid_file {
+        crate::state::write_atomic(&absolute(pid_file), pid.to_string().as_bytes())?;
+    }
+    let pidfd = rollback.pidfd.take().expect("pidfd is set above");
+    rollback.cgroup = None;
+    rollback.network = None;
+    Ok(Created { dir, state, pidfd })
+}
+
+fn dir_of(rollback: &Rollback) -> &StateDir {
+    rollback.dir.as_ref().expect("state dir is set")
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_owned())
+    }
+}
+
+/// The user running berth, as runc's `owner` field.
+fn owner() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// Writes init's uid_map and gid_map from the spec.
+fn write_id_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<(), Error> {
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::Config("linux is missing".into()))?;
+    for (file, maps) in [
+        ("uid_map", linux.uid_mappings()),
+        ("gid_map", linux.gid_mappings()),
+    ] {
+        let text: String = maps
+            .iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        std::fs::write(&path, text).map_err(|e| Error::Io { path, source: e })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Lifecycle hooks: run with the container state on stdin, `timeout` honoured.
+
+use oci_spec::runtime::Hook;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("{kind} hook {path}: {source}")]
+    Spawn {
+        kind: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{kind} hook {path} failed: {status}{stderr}")]
+    Failed {
+        kind: &'static str,
+        path: PathBuf,
+        status: String,
+        stderr: String,
+    },
+    #[error("{kind} hook {path} timed out after {timeout}s")]
+    TimedOut {
+        kind: &'static str,
+        path: PathBuf,
+        timeout: i64,
+    },
+}
+
+/// Runs `hooks` in order; the first failure stops the run.
+pub fn run(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Result<(), HookError> {
+    for hook in hooks {
+        run_one(kind, hook, state_json)?;
+    }
+    Ok(())
+}
+
+fn run_one(kind: &'static str, hook: &Hook, state_json: &[u8]) -> Result<(), HookError> {
+    let path = hook.path().clone();
+    let spawn_err = |source| HookError::Spawn {
+        kind,
+        path: path.clone(),
+        source,
+    };
+    let args = hook.args().as_deref().unwrap_or(&[]);
+    let mut cmd = Command::new(&path);
+    if let Some(argv0) = args.first() {
+        cmd.arg0(argv0);
+    }
+    cmd.args(args.iter().skip(1))
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for entry in hook.env().iter().flatten() {
+        if let Some((k, v)) = entry.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook may exit without reading its stdin: EPIPE is not a failure.
+        let _ = stdin.write_all(state_json);
+    }
+    if let Some(timeout) = hook.timeout() {
+        if timeout <= 0 {
+            return Err(HookError::Failed {
+                kind,
+                path,
+                status: format!("timeout must be positive, got {timeout}"),
+                stderr: String::new(),
+            });
+        }
+        let pidfd = crate::sys::pidfd_open(child.id() as i32).map_err(spawn_err)?;
+        let mut fds = [nix::poll::PollFd::new(
+            pidfd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = nix::poll::PollTimeout::try_from((timeout as u64).saturating_mul(1000))
+            .unwrap_or(nix::poll::PollTimeout::MAX);
+        let ready = loop {
+            match nix::poll::poll(&mut fds, ms) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other.map_err(|e| spawn_err(e.into()))?,
+            }
+        };
+        if ready == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(HookError::TimedOut {
+                kind,
+                path,
+                timeout,
+            });
+        }
+    }
+    let output = child.wait_with_output().map_err(spawn_err)?;
+    if !output.status.success() {
+        let status = match (output.status.code(), output.status.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (_, Some(sig)) => format!("killed by signal {sig}"),
+            _ => "unknown status".into(),
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        let stderr = if stderr.is_empty() {
+            stderr
+        } else {
+            format!(": {stderr}")
+        };
+        return Err(HookError::Failed {
+            kind,
+            path,
+            status,
+            stderr,
+        });
+    }
+    Ok(())
+}

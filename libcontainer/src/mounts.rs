@@ -1,0 +1,431 @@
+//! `mounts`: option parsing and mounting one entry inside the rootfs.
+//!
+//! Destinations are resolved with `openat2(RESOLVE_IN_ROOT)` from an fd on the
+//! rootfs, so a symlink in the image can never send a mount outside of it;
+//! the mount itself targets `/proc/self/fd/N` of the resolved directory.
+
+use crate::sys;
+use nix::mount::MsFlags;
+use oci_spec::runtime::Mount;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    #[error("mount {destination}: resolving {path} in the rootfs: {source}")]
+    Resolve {
+        destination: PathBuf,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mount {destination} ({what}): {source}")]
+    Mount {
+        destination: PathBuf,
+        what: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("mount {destination}: source {source_path}: {source}")]
+    Source {
+        destination: PathBuf,
+        source_path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mount {destination}: {reason}")]
+    Refused {
+        destination: PathBuf,
+        reason: String,
+    },
+}
+
+/// The parsed `options` of one mount entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// Flags for mount(2) (for bind mounts: the ones applied by the remount).
+    pub flags: MsFlags,
+    /// Flags to clear (an explicit `rw`, `suid`, ...).
+    pub clear: MsFlags,
+    /// Propagation flags applied after the mount (MS_SHARED, MS_SLAVE|MS_REC, ...).
+    pub propagation: MsFlags,
+    /// File-system specific options, comma-joined (`mode=755,size=65536k`).
+    pub data: String,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        Self {
+            flags: MsFlags::empty(),
+            clear: MsFlags::empty(),
+            propagation: MsFlags::empty(),
+            data: String::new(),
+        }
+    }
+}
+
+const FLAG_OPTIONS: &[(&str, bool, MsFlags)] = &[
+    ("async", true, MsFlags::MS_SYNCHRONOUS),
+    ("atime", true, MsFlags::MS_NOATIME),
+    ("bind", false, MsFlags::MS_BIND),
+    ("defaults", false, MsFlags::empty()),
+    ("dev", true, MsFlags::MS_NODEV),
+    ("diratime", true, MsFlags::MS_NODIRATIME),
+    ("dirsync", false, MsFlags::MS_DIRSYNC),
+    ("exec", true, MsFlags::MS_NOEXEC),
+    ("iversion", false, MsFlags::MS_I_VERSION),
+    ("lazytime", false, MsFlags::MS_LAZYTIME),
+    ("loud", true, MsFlags::MS_SILENT),
+    ("mand", false, MsFlags::MS_MANDLOCK),
+    ("noatime", false, MsFlags::MS_NOATIME),
+    ("nodev", false, MsFlags::MS_NODEV),
+    ("nodiratime", false, MsFlags::MS_NODIRATIME),
+    ("noexec", false, MsFlags::MS_NOEXEC),
+    ("noiversion", true, MsFlags::MS_I_VERSION),
+    ("nolazytime", true, MsFlags::MS_LAZYTIME),
+    ("nomand", true, MsFlags::MS_MANDLOCK),
+    ("norelatime", true, MsFlags::MS_RELATIME),
+    ("nostrictatime", true, MsFlags::MS_STRICTATIME),
+    ("nosuid", false, MsFlags::MS_NOSUID),
+    ("rbind", false, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
+    ("relatime", false, MsFlags::MS_RELATIME),
+    ("remount", false, MsFlags::MS_REMOUNT),
+    ("ro", false, MsFlags::MS_RDONLY),
+    ("rw", true, MsFlags::MS_RDONLY),
+    ("silent", false, MsFlags::MS_SILENT),
+    ("strictatime", false, MsFlags::MS_STRICTATIME),
+    ("suid", true, MsFlags::MS_NOSUID),
+    ("sync", false, MsFlags::MS_SYNCHRONOUS),
+];
+
+const PROPAGATION_OPTIONS: &[(&str, MsFlags)] = &[
+    ("private", MsFlags::MS_PRIVATE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("shared", MsFlags::MS_SHARED),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("slave", MsFlags::MS_SLAVE),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ("unbindable", MsFlags::MS_UNBINDABLE),
+    ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+];
+
+/// Options that name a feature berth does not implement yet.
+const UNSUPPORTED_OPTIONS: &[&str] = &[
+    "tmpcopyup",
+    "idmap",
+    "ridmap",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnorelatime",
+    "rnoatime",
+    "ratime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnosymfollow",
+    "rsymfollow",
+    "nosymfollow",
+    "symfollow",
+];
+
+impl MountOptions {
+    /// Refuses an option berth would otherwise have to ignore.
+    pub fn check(option: &str) -> Result<(), String> {
+        if UNSUPPORTED_OPTIONS.contains(&option) {
+            return Err(format!(
+                "mount option {option:?} is not supported by berth yet"
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn parse(options: &[String]) -> Self {
+        let mut parsed = Self::default();
+        let mut data = Vec::new();
+        for option in options {
+            if let Some((_, clear, flag)) = FLAG_OPTIONS.iter().find(|(name, ..)| name == option) {
+                if *clear {
+                    parsed.flags.remove(*flag);
+                    parsed.clear.insert(*flag);
+                } else {
+                    parsed.flags.insert(*flag);
+                    parsed.clear.remove(*flag);
+                }
+            } else if let Some((_, flag)) =
+                PROPAGATION_OPTIONS.iter().find(|(name, _)| name == option)
+            {
+                parsed.propagation = *flag;
+            } else {
+                data.push(option.as_str());
+            }
+        }
+        parsed.data = data.join(",");
+        parsed
+    }
+
+    pub fn is_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND)
+    }
+}
+
+/// Resolves `path` (absolute, as seen from inside the container) under
+/// `root`, creating missing directories — or, with `file`, a missing final
+/// file. Returns an `O_PATH` fd on the result.
+pub fn create_in_root(root: BorrowedFd, path: &Path, file: bool) -> std::io::Result<OwnedFd> {
+    let mut prefix = PathBuf::from("/");
+    let mut parent = sys::openat2_in_root(root, &prefix, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let components: Vec<_> = path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    for (i, component) in components.iter().enumerate() {
+        let last = i + 1 == components.len();
+        prefix.push(component);
+        match sys::openat2_in_root(root, &prefix, libc::O_PATH, 0) {
+            Ok(fd) => parent = fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                if last && file {
+                    let fd = nix::fcntl::openat(
+                        parent.as_fd(),
+                        component.as_os_str(),
+                        nix::fcntl::OFlag::O_CREAT
+                            | nix::fcntl::OFlag::O_WRONLY
+                            | nix::fcntl::OFlag::O_NOFOLLOW
+                            | nix::fcntl::OFlag::O_CLOEXEC,
+                        nix::sys::stat::Mode::from_bits_truncate(0o644),
+                    )?;
+                    drop(fd);
+                } else {
+                    match nix::sys::stat::mkdirat(
+                        parent.as_fd(),
+                        component.as_os_str(),
+                        nix::sys::stat::Mode::from_bits_truncate(0o755),
+                    ) {
+                        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                parent = sys::openat2_in_root(root, &prefix, libc::O_PATH, 0)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(parent)
+}
+
+/// The path through which mount(2) reaches the object behind an fd.
+pub fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+fn mount_err<'a>(
+    destination: &'a Path,
+    what: &'static str,
+) -> impl FnOnce(nix::Error) -> MountError + 'a {
+    move |source| MountError::Mount {
+        destination: destination.to_owned(),
+        what,
+        source,
+    }
+}
+
+/// Proc files that may be bind-mounted over (lxcfs-style), as runc allows.
+const PROC_BIND_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// What mounting needs to know besides the entry itself.
+pub struct MountContext<'a> {
+    /// The rootfs, open as an `O_PATH` directory after it was bind-mounted onto itself.
+    pub root: BorrowedFd<'a>,
+    /// Relative bind sources are relative to the bundle.
+    pub bundle: &'a Path,
+    /// True when init is in a cgroup namespace of its own.
+    pub new_cgroup_ns: bool,
+}
+
+/// Mounts one entry of `mounts` under the rootfs.
+pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> {
+    let (root, bundle) = (ctx.root, ctx.bundle);
+    let destination = mount.destination();
+    let typ = mount.typ().as_deref().unwrap_or("");
+    let options = MountOptions::parse(mount.options().as_deref().unwrap_or(&[]));
+    let bind = options.is_bind() || typ == "bind";
+    let source = mount.source().clone().unwrap_or_default();
+
+    if typ == "cgroup" || typ == "cgroup2" {
+        return crate::cgroup_mount::mount_cgroups(ctx, destination, &options);
+    }
+    let source = if bind && source.is_relative() {
+        bundle.join(&source)
+    } else {
+        source
+    };
+    if destination.starts_with("/proc") && destination != Path::new("/proc") {
+        let allowed = typ == "proc"
+            || (bind
+                && PROC_BIND_ALLOWED
+                    .iter()
+                    .any(|p| destination == Path::new(p)));
+        if !allowed {
+            return Err(MountError::Refused {
+                destination: destination.to_owned(),
+                reason: "mounting over a path under /proc is not allowed".into(),
+            });
+        }
+    }
+    let is_file = bind
+        && std::fs::metadata(&source)
+            .map_err(|e| MountError::Source {
+                destination: destination.to_owned(),
+                source_path: source.clone(),
+                source: e,
+            })?
+            .is_file();
+    let target = create_in_root(root, destination, is_file).map_err(|e| MountError::Resolve {
+        destination: destination.to_owned(),
+        path: destination.to_owned(),
+        source: e,
+    })?;
+    let target_path = fd_path(&target);
+
+    if bind {
+        let rec = options.flags & MsFlags::MS_REC;
+        nix::mount::mount(
+            Some(&source),
+            &target_path,
+            None::<&str>,
+            MsFlags::MS_BIND | rec,
+            None::<&str>,
+        )
+        .map_err(mount_err(destination, "bind"))?;
+        let extra = options.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            // The fd still names the directory under the new mount: reopen
+            // to reach the mount itself.
+            let mounted =
+                sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|e| {
+                    MountError::Resolve {
+                        destination: destination.to_owned(),
+                        path: destination.to_owned(),
+                        source: e,
+                    }
+                })?;
+            remount_bind(&fd_path(&mounted), extra, destination)?;
+        }
+    } else {
+        let source = if source.as_os_str().is_empty() {
+            PathBuf::from(typ)
+        } else {
+            source
+        };
+        let data = (!options.data.is_empty()).then_some(options.data.as_str());
+        let flags = options.flags - MsFlags::MS_REMOUNT;
+        nix::mount::mount(Some(&source), &target_path, Some(typ), flags, data)
+            .map_err(mount_err(destination, "mount"))?;
+    }
+    if !options.propagation.is_empty() {
+        let mounted = sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|e| {
+            MountError::Resolve {
+                destination: destination.to_owned(),
+                path: destination.to_owned(),
+                source: e,
+            }
+        })?;
+        nix::mount::mount(
+            None::<&str>,
+            &fd_path(&mounted),
+            None::<&str>,
+            options.propagation,
+            None::<&str>,
+        )
+        .map_err(mount_err(destination, "propagation"))?;
+    }
+    Ok(())
+}
+
+/// Remounts a bind mount with `flags`, keeping the flags the kernel locked
+/// on it (nosuid, nodev, noexec, atime flags inherited from the source).
+pub fn remount_bind(target: &Path, flags: MsFlags, destination: &Path) -> Result<(), MountError> {
+    let locked = nix::sys::statvfs::statvfs(target)
+        .map(|st| locked_flags(st.flags()))
+        .unwrap_or(MsFlags::empty());
+    nix::mount::mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked,
+        None::<&str>,
+    )
+    .map_err(mount_err(destination, "remount"))
+}
+
+fn locked_flags(st: nix::sys::statvfs::FsFlags) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
+    let mut flags = MsFlags::empty();
+    for (from, to) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if st.contains(from) {
+            flags |= to;
+        }
+    }
+    flags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(options: &[&str]) -> MountOptions {
+        MountOptions::parse(&options.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn flags_data_and_propagation_are_separated() {
+        let o = parse(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave"]);
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(o.data, "mode=755,size=65536k");
+        assert_eq!(o.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        assert!(!o.is_bind());
+    }
+
+    #[test]
+    fn later_options_win_and_rbind_is_recursive() {
+        let o = parse(&["rbind", "ro", "rw"]);
+        assert!(o.is_bind());
+        assert!(o.flags.contains(MsFlags::MS_REC));
+        assert!(!o.flags.contains(MsFlags::MS_RDONLY));
+        assert!(o.clear.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn unsupported_options_are_refused() {
+        assert!(MountOptions::check("tmpcopyup").is_err());
+        assert!(MountOptions::check("rro").is_err());
+        assert!(MountOptions::check("nosuid").is_ok());
+        assert!(MountOptions::check("mode=755").is_ok());
+    }
+}

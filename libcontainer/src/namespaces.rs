@@ -1,0 +1,166 @@
+//! `linux.namespaces`: which namespaces the init is cloned into, and which
+//! it joins by path.
+//!
+//! New namespaces come from the clone flags (one clone). Joined ones are
+//! entered with setns: pid and time by the parent before the clone (they only
+//! apply to children), the rest by init right after it.
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::fs::File;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("namespace {typ} at {path}: {source}")]
+    Open {
+        typ: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("joining the {typ} namespace at {path}: {source}")]
+    Join {
+        typ: &'static str,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("time namespace offsets: {0}")]
+    TimeOffsets(#[source] std::io::Error),
+    #[error("creating a time namespace: {0}")]
+    Unshare(#[source] nix::Error),
+}
+
+fn name(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+fn flag(typ: LinuxNamespaceType) -> CloneFlags {
+    match typ {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(0x80),
+    }
+}
+
+/// A namespace to join, opened in the parent before the clone.
+pub struct Join {
+    pub typ: LinuxNamespaceType,
+    pub path: PathBuf,
+    pub file: File,
+}
+
+impl Join {
+    pub fn enter(&self) -> Result<(), NamespaceError> {
+        nix::sched::setns(&self.file, flag(self.typ)).map_err(|source| NamespaceError::Join {
+            typ: name(self.typ),
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// The namespace plan of a container.
+pub struct Namespaces {
+    /// New namespaces to clone init into. A new cgroup namespace is not here:
+    /// init unshares it once it is in its cgroup, so that the cgroup is its root.
+    pub clone_flags: CloneFlags,
+    pub new_cgroup: bool,
+    /// Entered by the parent before the clone (pid, time).
+    pub parent_joins: Vec<Join>,
+    /// Entered by init after the clone; user first.
+    pub init_joins: Vec<Join>,
+}
+
+impl Namespaces {
+    pub fn from_spec(spec: &Spec) -> Result<Self, NamespaceError> {
+        let mut plan = Namespaces {
+            clone_flags: CloneFlags::empty(),
+            new_cgroup: false,
+            parent_joins: Vec::new(),
+            init_joins: Vec::new(),
+        };
+        let list = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_deref())
+            .unwrap_or(&[]);
+        for ns in list {
+            let typ = ns.typ();
+            match ns.path() {
+                None if typ == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
+                None => plan.clone_flags |= flag(typ),
+                Some(path) => {
+                    let file = File::open(path).map_err(|source| NamespaceError::Open {
+                        typ: name(typ),
+                        path: path.clone(),
+                        source,
+                    })?;
+                    let join = Join {
+                        typ,
+                        path: path.clone(),
+                        file,
+                    };
+                    if matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                        plan.parent_joins.push(join);
+                    } else if typ == LinuxNamespaceType::User {
+                        plan.init_joins.insert(0, join);
+                    } else {
+                        plan.init_joins.push(join);
+                    }
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    pub fn has_new(&self, typ: LinuxNamespaceType) -> bool {
+        if typ == LinuxNamespaceType::Cgroup {
+            return self.new_cgroup;
+        }
+        self.clone_flags.contains(flag(typ))
+    }
+
+    pub fn joins(&self, typ: LinuxNamespaceType) -> bool {
+        self.parent_joins
+            .iter()
+            .chain(&self.init_joins)
+            .any(|j| j.typ == typ)
+    }
+}
+
+/// Gives the parent's future children a new time namespace with the spec's
+/// clock offsets. The offsets can only be written before any process is in
+/// the namespace, so it is made here, in the parent, and init is cloned into it.
+pub fn prepare_time_namespace(
+    offsets: &std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>,
+) -> Result<(), NamespaceError> {
+    nix::sched::unshare(flag(LinuxNamespaceType::Time)).map_err(NamespaceError::Unshare)?;
+    let mut text = String::new();
+    for (clock, offset) in offsets {
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            offset.secs().unwrap_or(0),
+            offset.nanosecs().unwrap_or(0)
+        ));
+    }
+    if !text.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", text).map_err(NamespaceError::TimeOffsets)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! The container's init process: the sync channel and init's side of create.
+pub mod channel;
+pub mod init;

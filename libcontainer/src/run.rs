@@ -1,0 +1,90 @@
+//! `run`: create, start, and (in the foreground) wait for the container,
+//! forwarding signals to it; then delete it unless asked to keep it.
+//!
+//! berth is init's parent here, so init's exit status is always collected
+//! with waitpid: a container that exits before berth starts waiting leaves
+//! a zombie and a pending SIGCHLD, never a lost exit.
+
+use crate::create::{create, CreateOptions};
+use crate::state::StateDir;
+use crate::Error;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::SignalFd;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::os::fd::AsFd;
+
+/// Signals `run` passes on to the container instead of acting on them.
+const FORWARDED: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGCONT,
+    Signal::SIGPIPE,
+    Signal::SIGALRM,
+];
+
+pub struct RunOptions {
+    pub create: CreateOptions,
+    pub detach: bool,
+    pub keep: bool,
+}
+
+/// Returns the exit code `berth run` should exit with.
+pub fn run(opts: &RunOptions) -> Result<i32, Error> {
+    let mut mask = SigSet::empty();
+    if !opts.detach {
+        // Blocked before the clone so that nothing is lost; init unblocks
+        // everything for itself before it runs user code.
+        mask.add(Signal::SIGCHLD);
+        for sig in FORWARDED {
+            mask.add(*sig);
+        }
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
+            .map_err(|e| Error::sys("sigprocmask", std::path::Path::new("run"), e))?;
+    }
+    let created = create(&opts.create)?;
+    let root = &opts.create.root;
+    if let Err(e) = crate::container::start_locked(&created.dir, &created.state) {
+        let _ = crate::container::destroy_after_kill(created.dir, &created.state);
+        return Err(e);
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    let crate::create::Created { dir, state, pidfd } = created;
+    drop(dir); // other berth commands may act on the container while it runs
+    let code = wait_forwarding(state.pid, &pidfd, &mask)?;
+    if !opts.keep {
+        let dir = StateDir::open(root, &state.id)?;
+        crate::container::destroy(dir, &state)?;
+    }
+    Ok(code)
+}
+
+fn wait_forwarding(pid: i32, pidfd: &std::os::fd::OwnedFd, mask: &SigSet) -> Result<i32, Error> {
+    let sfd =
+        SignalFd::new(mask).map_err(|e| Error::sys("signalfd", std::path::Path::new("run"), e))?;
+    loop {
+        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("waitpid", std::path::Path::new("init"), e)),
+        }
+        let info = match sfd.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("signalfd read", std::path::Path::new("run"), e)),
+        };
+        let sig = info.ssi_signo as i32;
+        if sig != libc::SIGCHLD {
+            let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), sig);
+        }
+    }
+}

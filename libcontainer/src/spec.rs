@@ -1,0 +1,341 @@
+//! Loading and validating `config.json`.
+//!
+//! The config is parsed once, here. Validation refuses every field berth does
+//! not implement yet with an error naming it: a field is never silently ignored.
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("bundle {path}: {source}")]
+    Bundle {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("config.json: {field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("config.json: {field} is not supported by berth yet")]
+    Unsupported { field: String },
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
+    SpecError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+fn unsupported(field: impl Into<String>) -> SpecError {
+    SpecError::Unsupported {
+        field: field.into(),
+    }
+}
+
+/// A validated bundle: its absolute directory, the parsed spec and the
+/// absolute rootfs path.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub spec: Spec,
+    pub rootfs: PathBuf,
+}
+
+impl Bundle {
+    /// Reads `<dir>/config.json` and validates it.
+    pub fn load(dir: &Path) -> Result<Self, SpecError> {
+        let dir = std::fs::canonicalize(dir).map_err(|source| SpecError::Bundle {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let config = dir.join("config.json");
+        let bytes = std::fs::read(&config).map_err(|source| SpecError::Read {
+            path: config.clone(),
+            source,
+        })?;
+        let spec: Spec = serde_json::from_slice(&bytes).map_err(|source| SpecError::Parse {
+            path: config.clone(),
+            source,
+        })?;
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| invalid("root", "missing"))?;
+        let rootfs = dir.join(root.path());
+        let rootfs = std::fs::canonicalize(&rootfs).map_err(|source| SpecError::Read {
+            path: rootfs.clone(),
+            source,
+        })?;
+        if !rootfs.is_dir() {
+            return Err(invalid(
+                "root.path",
+                format!("{} is not a directory", rootfs.display()),
+            ));
+        }
+        validate(&spec)?;
+        Ok(Self { dir, spec, rootfs })
+    }
+}
+
+/// Checks the parts of the spec berth relies on and refuses what it does not
+/// implement.
+pub fn validate(spec: &Spec) -> Result<(), SpecError> {
+    let version = spec.version();
+    if !version.starts_with("1.") {
+        return Err(invalid(
+            "ociVersion",
+            format!("{version:?} is not a 1.x runtime-spec version"),
+        ));
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| invalid("process", "missing"))?;
+    match process.args() {
+        Some(args) if !args.is_empty() => {}
+        _ => return Err(invalid("process.args", "must not be empty")),
+    }
+    if process.command_line().is_some() {
+        return Err(unsupported("process.commandLine"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(invalid(
+            "process.cwd",
+            format!("{} is not absolute", process.cwd().display()),
+        ));
+    }
+    if process
+        .apparmor_profile()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(unsupported("process.apparmorProfile"));
+    }
+    if process
+        .selinux_label()
+        .as_deref()
+        .is_some_and(|l| !l.is_empty())
+    {
+        return Err(unsupported("process.selinuxLabel"));
+    }
+    if process.io_priority().is_some() {
+        return Err(unsupported("process.ioPriority"));
+    }
+    if process.scheduler().is_some() {
+        return Err(unsupported("process.scheduler"));
+    }
+    if process.exec_cpu_affinity().is_some() {
+        return Err(unsupported("process.execCPUAffinity"));
+    }
+    if process
+        .user()
+        .username()
+        .as_deref()
+        .is_some_and(|u| !u.is_empty())
+    {
+        return Err(unsupported("process.user.username"));
+    }
+    for env in process.env().iter().flatten() {
+        if !env.contains('=') {
+            return Err(invalid(
+                "process.env",
+                format!("{env:?} is not of the form KEY=value"),
+            ));
+        }
+    }
+    if let Some(hostname) = spec.hostname() {
+        if !hostname.is_empty() && !has_new_namespace(spec, LinuxNamespaceType::Uts) {
+            return Err(invalid(
+                "hostname",
+                "setting the hostname needs a new uts namespace",
+            ));
+        }
+    }
+    if let Some(domainname) = spec.domainname() {
+        if !domainname.is_empty() && !has_new_namespace(spec, LinuxNamespaceType::Uts) {
+            return Err(invalid(
+                "domainname",
+                "setting the domainname needs a new uts namespace",
+            ));
+        }
+    }
+    if spec.solaris().is_some() {
+        return Err(unsupported("solaris"));
+    }
+    if spec.windows().is_some() {
+        return Err(unsupported("windows"));
+    }
+    if spec.vm().is_some() {
+        return Err(unsupported("vm"));
+    }
+    if spec.zos().is_some() {
+        return Err(unsupported("zos"));
+    }
+    for (i, mount) in spec.mounts().iter().flatten().enumerate() {
+        if !mount.destination().is_absolute() {
+            return Err(invalid(
+                format!("mounts[{i}].destination"),
+                format!("{} is not absolute", mount.destination().display()),
+            ));
+        }
+        if mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
+            return Err(unsupported(format!(
+                "mounts[{i}].uidMappings/gidMappings (idmapped mounts)"
+            )));
+        }
+        for option in mount.options().iter().flatten() {
+            crate::mounts::MountOptions::check(option)
+                .map_err(|reason| invalid(format!("mounts[{i}].options"), reason))?;
+        }
+    }
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| invalid("linux", "missing"))?;
+    validate_linux(spec, linux)
+}
+
+fn validate_linux(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
+    if linux.seccomp().is_some() {
+        return Err(unsupported("linux.seccomp"));
+    }
+    if linux.intel_rdt().is_some() {
+        return Err(unsupported("linux.intelRdt"));
+    }
+    if linux.memory_policy().is_some() {
+        return Err(unsupported("linux.memoryPolicy"));
+    }
+    if linux.personality().is_some() {
+        return Err(unsupported("linux.personality"));
+    }
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(unsupported("linux.netDevices"));
+    }
+    if linux
+        .mount_label()
+        .as_deref()
+        .is_some_and(|l| !l.is_empty())
+    {
+        return Err(unsupported("linux.mountLabel"));
+    }
+    let mut seen = Vec::new();
+    for ns in linux.namespaces().iter().flatten() {
+        if seen.contains(&ns.typ()) {
+            return Err(invalid(
+                "linux.namespaces",
+                format!("{} appears twice", ns.typ()),
+            ));
+        }
+        seen.push(ns.typ());
+        if let Some(path) = ns.path() {
+            if !path.is_absolute() {
+                return Err(invalid(
+                    "linux.namespaces",
+                    format!(
+                        "path {} of the {} namespace is not absolute",
+                        path.display(),
+                        ns.typ()
+                    ),
+                ));
+            }
+        }
+    }
+    let user_ns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .find(|ns| ns.typ() == LinuxNamespaceType::User);
+    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    match user_ns {
+        Some(ns) if ns.path().is_none() => {
+            if !has_maps {
+                return Err(invalid(
+                    "linux.uidMappings",
+                    "a new user namespace needs uid and gid mappings",
+                ));
+            }
+            if linux
+                .namespaces()
+                .iter()
+                .flatten()
+                .any(|n| n.typ() != LinuxNamespaceType::User && n.path().is_some())
+            {
+                return Err(unsupported(
+                    "joining a namespace by path together with a new user namespace",
+                ));
+            }
+        }
+        _ if has_maps => {
+            return Err(invalid(
+                "linux.uidMappings",
+                "mappings are given but no new user namespace is asked for",
+            ))
+        }
+        _ => {}
+    }
+    if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
+        if !has_new_namespace(spec, LinuxNamespaceType::Time) {
+            return Err(invalid("linux.timeOffsets", "needs a new time namespace"));
+        }
+        for clock in linux.time_offsets().iter().flat_map(|t| t.keys()) {
+            if clock != "monotonic" && clock != "boottime" {
+                return Err(invalid(
+                    "linux.timeOffsets",
+                    format!("unknown clock {clock:?}"),
+                ));
+            }
+        }
+    }
+    if let Some(prop) = linux.rootfs_propagation() {
+        if !prop.is_empty() {
+            crate::rootfs::propagation_flags(prop).ok_or_else(|| {
+                invalid("linux.rootfsPropagation", format!("unknown mode {prop:?}"))
+            })?;
+        }
+    }
+    for (key, _) in linux.sysctl().iter().flatten() {
+        crate::sysctl::check_key(key, spec)
+            .map_err(|reason| invalid(format!("linux.sysctl[{key}]"), reason))?;
+    }
+    for dev in linux.devices().iter().flatten() {
+        if !dev.path().starts_with("/dev/") {
+            return Err(invalid(
+                "linux.devices",
+                format!("{} is not under /dev", dev.path().display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// True when the spec asks for a new (not joined) namespace of this type.
+pub fn has_new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    namespace(spec, typ).is_some_and(|ns| ns.path().is_none())
+}
+
+/// The spec's entry for a namespace type, if any.
+pub fn namespace(
+    spec: &Spec,
+    typ: LinuxNamespaceType,
+) -> Option<&oci_spec::runtime::LinuxNamespace> {
+    spec.linux()
+        .as_ref()?
+        .namespaces()
+        .as_ref()?
+        .iter()
+        .find(|ns| ns.typ() == typ)
+}

@@ -1,0 +1,308 @@
+//! The container's state directory `<root>/<id>/`: the state file (written
+//! atomically), the exec fifo `start` opens, and the lock that serialises
+//! berth commands on one container.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+const MAX_ID_LEN: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("invalid container id {0:?}: {1}")]
+    InvalidId(String, &'static str),
+    #[error("container {0} already exists")]
+    Exists(String),
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Container ids are used as file names: letters, digits and `_ + - .`,
+/// not starting with a dot, bounded in length (as runc).
+pub fn validate_id(id: &str) -> Result<(), StateError> {
+    let bad = |why| Err(StateError::InvalidId(id.to_owned(), why));
+    if id.is_empty() {
+        return bad("empty");
+    }
+    if id.len() > MAX_ID_LEN {
+        return bad("longer than 1024 bytes");
+    }
+    if id == "." || id == ".." || id.starts_with('.') {
+        return bad("must not start with a dot");
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
+    {
+        return bad("only letters, digits and _ + - . are allowed");
+    }
+    Ok(())
+}
+
+/// The OCI status of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        };
+        f.write_str(s)
+    }
+}
+
+/// What berth records about a container between commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// Init's pid in berth's pid namespace, and its start time: together they
+    /// identify the process even after the pid is reused.
+    pub pid: i32,
+    pub pid_start_time: u64,
+    pub created: String,
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    /// Hooks still to run after create: poststart (by start) and poststop (by delete).
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroups::CgroupManager>,
+    /// The container's endpoints, when berth's network layer attached it.
+    #[serde(default)]
+    pub network: Option<network::ContainerNetwork>,
+    /// Where the network layer keeps its state, when the container asked for networks.
+    #[serde(default)]
+    pub network_state_dir: Option<PathBuf>,
+}
+
+/// `<root>/<id>/`, locked for the life of this value.
+pub struct StateDir {
+    pub id: String,
+    pub path: PathBuf,
+    _lock: File,
+}
+
+impl StateDir {
+    fn lock(id: &str, path: PathBuf) -> Result<Self, StateError> {
+        let dir = File::open(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StateError::NotFound(id.to_owned())
+            } else {
+                StateError::Io {
+                    path: path.clone(),
+                    source: e,
+                }
+            }
+        })?;
+        // SAFETY: flock on a valid fd we own.
+        if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(StateError::Io {
+                path,
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        // A delete that held the lock before us may have removed the directory.
+        if !path.exists() {
+            return Err(StateError::NotFound(id.to_owned()));
+        }
+        Ok(Self {
+            id: id.to_owned(),
+            path,
+            _lock: dir,
+        })
+    }
+
+    /// Makes and locks a new state directory; fails if the id is taken.
+    pub fn create(root: &Path, id: &str) -> Result<Self, StateError> {
+        validate_id(id)?;
+        std::fs::create_dir_all(root).map_err(io_err(root))?;
+        let path = root.join(id);
+        match std::fs::create_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StateError::Exists(id.to_owned()))
+            }
+            Err(e) => return Err(StateError::Io { path, source: e }),
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o711))
+            .map_err(io_err(&path))?;
+        Self::lock(id, path)
+    }
+
+    /// Locks an existing container's state directory.
+    pub fn open(root: &Path, id: &str) -> Result<Self, StateError> {
+        validate_id(id)?;
+        Self::lock(id, root.join(id))
+    }
+
+    pub fn fifo_path(&self) -> PathBuf {
+        self.path.join(EXEC_FIFO)
+    }
+
+    pub fn load(&self) -> Result<ContainerState, StateError> {
+        let path = self.path.join(STATE_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StateError::NotFound(self.id.clone())
+            } else {
+                StateError::Io {
+                    path: path.clone(),
+                    source: e,
+                }
+            }
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })
+    }
+
+    /// Writes the state file atomically: a temporary file renamed over it.
+    pub fn save(&self, state: &ContainerState) -> Result<(), StateError> {
+        let path = self.path.join(STATE_FILE);
+        let bytes = serde_json::to_vec(state).map_err(|source| StateError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&path, &bytes)
+    }
+
+    /// Removes the directory and everything in it.
+    pub fn remove(self) -> Result<(), StateError> {
+        std::fs::remove_dir_all(&self.path).map_err(io_err(&self.path))
+    }
+}
+
+/// Writes `bytes` to a temporary file next to `path` and renames it over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));
+    let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
+    file.write_all(bytes).map_err(io_err(&tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        StateError::Io {
+            path: path.to_owned(),
+            source: e,
+        }
+    })
+}
+
+/// Ids of the containers under `root`, sorted.
+pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(StateError::Io {
+                path: root.to_owned(),
+                source: e,
+            })
+        }
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|id| validate_id(id).is_ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(validate_id("abc-1_2.3+x").is_ok());
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            ".hidden",
+            "a b",
+            &"x".repeat(1025),
+        ] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn create_is_exclusive_and_state_round_trips() {
+        let root = std::env::temp_dir().join(format!("berth-state-test-{}", std::process::id()));
+        let dir = StateDir::create(&root, "c1").unwrap();
+        assert!(matches!(
+            StateDir::create(&root, "c1"),
+            Err(StateError::Exists(_))
+        ));
+        let state = ContainerState {
+            id: "c1".into(),
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            pid: 42,
+            pid_start_time: 7,
+            created: crate::time::now(),
+            owner: String::new(),
+            annotations: HashMap::new(),
+            hooks: None,
+            cgroup: None,
+            network: None,
+            network_state_dir: None,
+        };
+        dir.save(&state).unwrap();
+        assert_eq!(dir.load().unwrap().pid, 42);
+        assert_eq!(list_ids(&root).unwrap(), ["c1"]);
+        dir.remove().unwrap();
+        assert!(matches!(
+            StateDir::open(&root, "c1"),
+            Err(StateError::NotFound(_))
+        ));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
