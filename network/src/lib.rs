@@ -16,6 +16,8 @@
 //!
 //! A netns without any requested network still gets [`initialize_loopback`].
 
+pub mod model;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -116,5 +118,31 @@ impl ContainerNetwork {
 
 /// Brings `lo` up in the current network namespace.
 pub fn initialize_loopback() -> Result<()> {
-    todo!()
+    // SIOCSIFFLAGS on any socket of the netns: the cheapest way to do it.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(Error::Invalid(format!(
+            "loopback: socket: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    let r = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) };
+    let r = if r == 0 {
+        unsafe {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            libc::ioctl(fd, libc::SIOCSIFFLAGS, &req)
+        }
+    } else {
+        r
+    };
+    let err = std::io::Error::last_os_error();
+    unsafe { libc::close(fd) };
+    if r != 0 {
+        return Err(Error::Invalid(format!("loopback: bringing lo up: {err}")));
+    }
+    Ok(())
 }
