@@ -160,12 +160,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         network_state_dir: None,
     };
     if !net_request.is_empty() {
-        let networks = rollback.network.insert((
+        rollback.network = Some((
             network::Networks::open(&opts.network_state_dir)?,
             opts.id.clone(),
         ));
+        // Recorded before anything is allocated, so that `delete --force`
+        // after a crash from here on knows where to release it.
         state.network_state_dir = Some(opts.network_state_dir.clone());
-        state.network = Some(networks.0.prepare(&opts.id, &net_request)?);
+        dir_of(&rollback).save(&state)?;
+        let networks = &rollback.network.as_ref().expect("set above").0;
+        state.network = Some(networks.prepare(&opts.id, &net_request)?);
     }
     dir_of(&rollback).save(&state)?;
 
