@@ -16,7 +16,10 @@
 //!
 //! A netns without any requested network still gets [`initialize_loopback`].
 
+pub mod ipam;
 pub mod model;
+pub mod request;
+pub mod store;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,639 @@
+//! The network layer's persistent state: one SQLite database (WAL mode, busy
+//! timeout) under the state directory, shared by every berth process.
+//!
+//! Every read-modify-write runs in one `BEGIN IMMEDIATE` transaction, so 50
+//! concurrent `berth create` processes serialise on the database's write lock
+//! and each sees the others' allocations; a crash mid-transaction leaves the
+//! database as it was before it. Every lookup on the create path goes through
+//! a primary key or an index: nothing lists all containers or all ports.
+//!
+//! Tables:
+//! - `networks`: definitions (JSON), with the unique index and bridge name.
+//! - `ipam`: allocation bitmap words per network (missing word = all clear).
+//! - `endpoints`: one row per (container, network): the host offset, the
+//!   owner (the container's state directory, to detect leaked allocations)
+//!   and the endpoint (JSON).
+//! - `ports`: published host ports, keyed for conflict lookup.
+//! - `host`: host settings berth changed and must restore (sysctls).
+
+use crate::ipam;
+use crate::model::{Endpoint, NetworkDef, PortMapping};
+use crate::{Error, Result};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS networks(
+    name TEXT PRIMARY KEY,
+    idx INTEGER NOT NULL UNIQUE,
+    bridge TEXT UNIQUE,
+    def TEXT NOT NULL,
+    hint INTEGER NOT NULL DEFAULT 0,
+    boot_id TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS ipam(
+    network TEXT NOT NULL,
+    word INTEGER NOT NULL,
+    bits INTEGER NOT NULL,
+    PRIMARY KEY(network, word)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS endpoints(
+    container TEXT NOT NULL,
+    network TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    PRIMARY KEY(container, network)
+);
+CREATE INDEX IF NOT EXISTS endpoints_by_network ON endpoints(network, offset);
+CREATE TABLE IF NOT EXISTS ports(
+    protocol TEXT NOT NULL,
+    host_port INTEGER NOT NULL,
+    host_ip TEXT NOT NULL,
+    container TEXT NOT NULL,
+    network TEXT NOT NULL,
+    mapping TEXT NOT NULL,
+    PRIMARY KEY(protocol, host_port, host_ip)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ports_by_container ON ports(container);
+CREATE TABLE IF NOT EXISTS host(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A row of `endpoints`.
+#[derive(Debug, Clone)]
+pub struct EndpointRow {
+    pub container: String,
+    pub network: String,
+    pub offset: u32,
+    pub owner: PathBuf,
+    pub endpoint: Endpoint,
+}
+
+fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::Invalid(format!("network state {}: {e}", path.display()))
+}
+
+fn json_err(e: serde_json::Error) -> Error {
+    Error::Invalid(format!("network state: malformed record: {e}"))
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::Invalid(format!("network state directory {}: {e}", dir.display()))
+        })?;
+        let path = dir.join("network.db");
+        let conn = Connection::open(&path).map_err(db_err(&path))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(db_err(&path))?;
+        let version: i32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db_err(&path))?;
+        if version != SCHEMA_VERSION {
+            // WAL is a property of the file: set once, with the schema.
+            conn.execute_batch("PRAGMA journal_mode=WAL;")
+                .map_err(db_err(&path))?;
+            let tx_sql =
+                format!("BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;");
+            conn.execute_batch(&tx_sql).map_err(db_err(&path))?;
+        }
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;")
+            .map_err(db_err(&path))?;
+        Ok(Store { conn, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one write transaction: committed if it returns Ok.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err(&path))?;
+        let value = f(&Tx {
+            tx: &tx,
+            path: &path,
+        })?;
+        tx.commit().map_err(db_err(&path))?;
+        Ok(value)
+    }
+
+    /// Runs `f` on a consistent snapshot.
+    pub fn read<T>(&mut self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(db_err(&path))?;
+        f(&Tx {
+            tx: &tx,
+            path: &path,
+        })
+    }
+}
+
+/// The operations, all inside a transaction.
+pub struct Tx<'a> {
+    tx: &'a Transaction<'a>,
+    path: &'a Path,
+}
+
+impl Tx<'_> {
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        db_err(self.path)
+    }
+
+    // ---- networks ----
+
+    pub fn network(&self, name: &str) -> Result<Option<NetworkDef>> {
+        let def: Option<String> = self
+            .tx
+            .query_row("SELECT def FROM networks WHERE name=?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err())?;
+        def.map(|d| serde_json::from_str(&d).map_err(json_err))
+            .transpose()
+    }
+
+    pub fn networks(&self) -> Result<Vec<NetworkDef>> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT def FROM networks ORDER BY name")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err())?;
+        rows.map(|r| {
+            r.map_err(self.err())
+                .and_then(|d| serde_json::from_str(&d).map_err(json_err))
+        })
+        .collect()
+    }
+
+    pub fn network_by_bridge(&self, bridge: &str) -> Result<Option<String>> {
+        self.tx
+            .query_row("SELECT name FROM networks WHERE bridge=?1", [bridge], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The smallest index no network uses.
+    pub fn free_index(&self) -> Result<u32> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT idx FROM networks ORDER BY idx")
+            .map_err(self.err())?;
+        let used = stmt
+            .query_map([], |r| r.get::<_, u32>(0))
+            .map_err(self.err())?;
+        let mut next = 0;
+        for idx in used {
+            let idx = idx.map_err(self.err())?;
+            if idx != next {
+                break;
+            }
+            next += 1;
+        }
+        Ok(next)
+    }
+
+    /// Records a new network, its bitmap with the reserved offsets set.
+    pub fn insert_network(&self, def: &NetworkDef, boot_id: &str) -> Result<()> {
+        let json = serde_json::to_string(def).map_err(json_err)?;
+        self.tx
+            .execute(
+                "INSERT INTO networks(name, idx, bridge, def, boot_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![def.name, def.index, def.bridge, json, boot_id],
+            )
+            .map_err(self.err())?;
+        let size = def.subnet.size();
+        for offset in ipam::reserved_offsets(def.subnet, def.gateway) {
+            self.set_bit(&def.name, offset, true)?;
+        }
+        // Bits past the end of a subnet smaller than a word.
+        if size < ipam::WORD_BITS {
+            for offset in size..ipam::WORD_BITS {
+                self.set_bit(&def.name, offset, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn delete_network(&self, name: &str) -> Result<()> {
+        for sql in [
+            "DELETE FROM ports WHERE network=?1",
+            "DELETE FROM endpoints WHERE network=?1",
+            "DELETE FROM ipam WHERE network=?1",
+            "DELETE FROM networks WHERE name=?1",
+        ] {
+            self.tx.execute(sql, [name]).map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    pub fn network_count(&self) -> Result<u32> {
+        self.tx
+            .query_row("SELECT COUNT(*) FROM networks", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// The boot id recorded when the network's host objects were last made.
+    pub fn boot_id(&self, name: &str) -> Result<String> {
+        self.tx
+            .query_row("SELECT boot_id FROM networks WHERE name=?1", [name], |r| {
+                r.get(0)
+            })
+            .map_err(self.err())
+    }
+
+    pub fn set_boot_id(&self, name: &str, boot_id: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE networks SET boot_id=?2 WHERE name=?1",
+                params![name, boot_id],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    // ---- IPAM ----
+
+    fn word(&self, network: &str, word: u32) -> Result<u64> {
+        let bits: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT bits FROM ipam WHERE network=?1 AND word=?2",
+                params![network, word],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        Ok(bits.unwrap_or(0) as u64)
+    }
+
+    fn set_word(&self, network: &str, word: u32, bits: u64) -> Result<()> {
+        if bits == 0 {
+            self.tx
+                .execute(
+                    "DELETE FROM ipam WHERE network=?1 AND word=?2",
+                    params![network, word],
+                )
+                .map_err(self.err())?;
+        } else {
+            self.tx
+                .execute(
+                    "INSERT INTO ipam(network, word, bits) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(network, word) DO UPDATE SET bits=excluded.bits",
+                    params![network, word, bits as i64],
+                )
+                .map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    fn set_bit(&self, network: &str, offset: u32, on: bool) -> Result<()> {
+        let (word, mask) = ipam::locate(offset);
+        let bits = self.word(network, word)?;
+        self.set_word(network, word, if on { bits | mask } else { bits & !mask })
+    }
+
+    /// Takes `offset` if it is free; false if it is taken or reserved.
+    pub fn take_offset(&self, network: &str, offset: u32) -> Result<bool> {
+        let (word, mask) = ipam::locate(offset);
+        let bits = self.word(network, word)?;
+        if bits & mask != 0 {
+            return Ok(false);
+        }
+        self.set_word(network, word, bits | mask)?;
+        Ok(true)
+    }
+
+    /// Takes the first free offset from the next-free hint on, wrapping
+    /// around once; None when the subnet is full.
+    pub fn allocate(&self, def: &NetworkDef) -> Result<Option<u32>> {
+        let words = ipam::words(def.subnet);
+        let size = def.subnet.size();
+        let hint: u32 = self
+            .tx
+            .query_row(
+                "SELECT hint FROM networks WHERE name=?1",
+                [&def.name],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        for i in 0..words {
+            let word = (hint % words + i) % words;
+            let bits = self.word(&def.name, word)?;
+            if let Some(offset) = ipam::first_free(word, bits, size) {
+                let (_, mask) = ipam::locate(offset);
+                self.set_word(&def.name, word, bits | mask)?;
+                self.tx
+                    .execute(
+                        "UPDATE networks SET hint=?2 WHERE name=?1",
+                        params![def.name, word],
+                    )
+                    .map_err(self.err())?;
+                return Ok(Some(offset));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn release_offset(&self, network: &str, offset: u32) -> Result<()> {
+        self.set_bit(network, offset, false)
+    }
+
+    /// Number of set bits (allocations plus the reserved ones).
+    pub fn allocated_bits(&self, network: &str) -> Result<u32> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT bits FROM ipam WHERE network=?1")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([network], |r| r.get::<_, i64>(0))
+            .map_err(self.err())?;
+        let mut n = 0;
+        for bits in rows {
+            n += (bits.map_err(self.err())? as u64).count_ones();
+        }
+        Ok(n)
+    }
+
+    // ---- endpoints ----
+
+    pub fn insert_endpoint(&self, row: &EndpointRow) -> Result<()> {
+        let json = serde_json::to_string(&row.endpoint).map_err(json_err)?;
+        self.tx
+            .execute(
+                "INSERT INTO endpoints(container, network, offset, owner, endpoint) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    row.container,
+                    row.network,
+                    row.offset,
+                    row.owner.to_string_lossy(),
+                    json
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn endpoint_rows(&self, sql: &str, key: &str) -> Result<Vec<EndpointRow>> {
+        let mut stmt = self.tx.prepare_cached(sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map([key], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(self.err())?;
+        rows.map(|r| {
+            let (container, network, offset, owner, endpoint) = r.map_err(self.err())?;
+            Ok(EndpointRow {
+                container,
+                network,
+                offset,
+                owner: owner.into(),
+                endpoint: serde_json::from_str(&endpoint).map_err(json_err)?,
+            })
+        })
+        .collect()
+    }
+
+    pub fn endpoints_of(&self, container: &str) -> Result<Vec<EndpointRow>> {
+        self.endpoint_rows(
+            "SELECT container, network, offset, owner, endpoint FROM endpoints WHERE container=?1",
+            container,
+        )
+    }
+
+    pub fn endpoints_on(&self, network: &str) -> Result<Vec<EndpointRow>> {
+        self.endpoint_rows(
+            "SELECT container, network, offset, owner, endpoint FROM endpoints WHERE network=?1 ORDER BY offset",
+            network,
+        )
+    }
+
+    pub fn endpoint_count(&self, network: &str) -> Result<u32> {
+        self.tx
+            .query_row(
+                "SELECT COUNT(*) FROM endpoints WHERE network=?1",
+                [network],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    pub fn delete_container(&self, container: &str) -> Result<()> {
+        for row in self.endpoints_of(container)? {
+            self.release_offset(&row.network, row.offset)?;
+        }
+        for sql in [
+            "DELETE FROM endpoints WHERE container=?1",
+            "DELETE FROM ports WHERE container=?1",
+        ] {
+            self.tx.execute(sql, [container]).map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    // ---- ports ----
+
+    /// The container holding a host port that conflicts with `m`, if any:
+    /// the same protocol and port, on the same address or where either side
+    /// is "every address". An index lookup, not a scan.
+    pub fn port_holder(&self, m: &PortMapping) -> Result<Option<String>> {
+        let ip = m.host_ip.map(|i| i.to_string()).unwrap_or_default();
+        self.tx
+            .query_row(
+                "SELECT container FROM ports WHERE protocol=?1 AND host_port=?2
+                 AND (host_ip=?3 OR host_ip='' OR ?3='') LIMIT 1",
+                params![m.protocol.name(), m.host_port, ip],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    pub fn insert_port(&self, container: &str, network: &str, m: &PortMapping) -> Result<()> {
+        let ip = m.host_ip.map(|i| i.to_string()).unwrap_or_default();
+        let json = serde_json::to_string(m).map_err(json_err)?;
+        self.tx
+            .execute(
+                "INSERT INTO ports(protocol, host_port, host_ip, container, network, mapping) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![m.protocol.name(), m.host_port, ip, container, network, json],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    pub fn ports_of(&self, container: &str) -> Result<Vec<(String, PortMapping)>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT network, mapping FROM ports WHERE container=?1")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([container], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(self.err())?;
+        rows.map(|r| {
+            let (network, mapping) = r.map_err(self.err())?;
+            Ok((network, serde_json::from_str(&mapping).map_err(json_err)?))
+        })
+        .collect()
+    }
+
+    // ---- host settings ----
+
+    pub fn host_get(&self, key: &str) -> Result<Option<String>> {
+        self.tx
+            .query_row("SELECT value FROM host WHERE key=?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
+    pub fn host_set(&self, key: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(v) => self
+                .tx
+                .execute(
+                    "INSERT INTO host(key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    params![key, v],
+                )
+                .map_err(self.err())?,
+            None => self
+                .tx
+                .execute("DELETE FROM host WHERE key=?1", [key])
+                .map_err(self.err())?,
+        };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Driver, Ipv4Net, Protocol};
+
+    fn def(name: &str, subnet: &str) -> NetworkDef {
+        let subnet = Ipv4Net::parse(subnet).unwrap();
+        NetworkDef {
+            name: name.into(),
+            driver: Driver::Bridge,
+            bridge: Some(format!("br-{name}")),
+            parent: None,
+            mode: None,
+            subnet,
+            gateway: subnet.nth(1),
+            subnet6: None,
+            gateway6: None,
+            mtu: 1500,
+            internal: false,
+            masquerade: true,
+            labels: Default::default(),
+            index: 0,
+        }
+    }
+
+    fn tempdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "berth-store-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn allocation_fills_and_releases() {
+        let dir = tempdir();
+        let mut store = Store::open(&dir).unwrap();
+        let d = def("n", "10.213.0.0/29");
+        store.write(|tx| tx.insert_network(&d, "b")).unwrap();
+        let got: Vec<u32> = store
+            .write(|tx| {
+                let mut v = Vec::new();
+                while let Some(o) = tx.allocate(&d)? {
+                    v.push(o);
+                }
+                Ok(v)
+            })
+            .unwrap();
+        assert_eq!(got, vec![2, 3, 4, 5, 6]);
+        store.write(|tx| tx.release_offset("n", 4)).unwrap();
+        assert_eq!(store.write(|tx| tx.allocate(&d)).unwrap(), Some(4));
+        assert!(!store.write(|tx| tx.take_offset("n", 1)).unwrap());
+        assert_eq!(store.read(|tx| tx.allocated_bits("n")).unwrap(), 64);
+        store.write(|tx| tx.delete_network("n")).unwrap();
+        assert_eq!(store.read(|tx| tx.allocated_bits("n")).unwrap(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn port_conflicts_by_lookup() {
+        let dir = tempdir();
+        let mut store = Store::open(&dir).unwrap();
+        let any = PortMapping {
+            host_ip: None,
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        let local = PortMapping {
+            host_ip: Some("127.0.0.1".parse().unwrap()),
+            host_port: 9090,
+            ..any
+        };
+        store
+            .write(|tx| {
+                tx.insert_port("c1", "n", &any)?;
+                tx.insert_port("c1", "n", &local)
+            })
+            .unwrap();
+        store
+            .read(|tx| {
+                assert_eq!(tx.port_holder(&any)?.as_deref(), Some("c1"));
+                let udp = PortMapping {
+                    protocol: Protocol::Udp,
+                    ..any
+                };
+                assert_eq!(tx.port_holder(&udp)?, None);
+                let other_ip = PortMapping {
+                    host_ip: Some("10.213.0.1".parse().unwrap()),
+                    ..local
+                };
+                assert_eq!(tx.port_holder(&other_ip)?, None);
+                let any_9090 = PortMapping {
+                    host_ip: None,
+                    ..local
+                };
+                assert_eq!(tx.port_holder(&any_9090)?.as_deref(), Some("c1"));
+                assert_eq!(tx.ports_of("c1")?.len(), 2);
+                Ok(())
+            })
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
