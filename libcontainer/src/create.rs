@@ -199,20 +199,26 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         path: "clone3".into(),
         source: e,
     })? {
-        Forked::Child => init::run(InitArgs {
-            spec,
-            bundle: &bundle.dir,
-            rootfs: &bundle.rootfs,
-            namespaces: &namespaces,
-            channel: init_end,
-            exec_fifo: &exec_fifo,
-            console_socket: console_socket.as_ref(),
-            network: state.network.as_ref(),
-            preserve_fds: opts.preserve_fds,
-            listen_fds,
-            no_pivot: opts.no_pivot,
-            no_new_keyring: opts.no_new_keyring,
-        }),
+        Forked::Child => {
+            // flock belongs to the open file, which init shares with this
+            // process: if init kept its copy until exec, every later
+            // `start`, `kill` or `delete` would wait for the lock for ever.
+            drop(rollback.dir.take());
+            init::run(InitArgs {
+                spec,
+                bundle: &bundle.dir,
+                rootfs: &bundle.rootfs,
+                namespaces: &namespaces,
+                channel: init_end,
+                exec_fifo: &exec_fifo,
+                console_socket: console_socket.as_ref(),
+                network: state.network.as_ref(),
+                preserve_fds: opts.preserve_fds,
+                listen_fds,
+                no_pivot: opts.no_pivot,
+                no_new_keyring: opts.no_new_keyring,
+            })
+        }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(init_end);
