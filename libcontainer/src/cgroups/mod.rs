@@ -3,9 +3,25 @@
 //! A [`CgroupManager`] is computed from the spec at create time (no file system
 //! change), serialised into the container's state, and reloaded by later
 //! commands (`kill --all`, `pause`, `update`, `delete`, ...).
+//!
+//! Where things are:
+//! - host layout (`/proc/self/mountinfo`) and `linux.cgroupsPath`: [`layout`]
+//! - making directories, freezer: [`v1`], [`v2`]
+//! - `linux.resources`, one module per controller: [`resources`]
+//!
+//! On a hybrid host every controller is used where it is mounted: a v1
+//! hierarchy when one holds it, otherwise the v2 hierarchy.
+
+pub mod files;
+pub mod layout;
+pub mod resources;
+pub mod v1;
+pub mod v2;
 
 use oci_spec::runtime::LinuxResources;
-use std::path::PathBuf;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
@@ -15,54 +31,350 @@ pub enum CgroupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cgroup: writing {value:?} to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no cgroup hierarchy is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo)")]
+    NoHierarchy,
+    #[error("linux.resources.{field}: {reason}")]
+    Resource { field: String, reason: String },
+    #[error("cgroup freezer {path}: {reason}")]
+    Freezer { path: PathBuf, reason: String },
+    #[error("cgroup {path}: waited {after:?} for {what}")]
+    Timeout {
+        path: PathBuf,
+        what: String,
+        after: Duration,
+    },
+    #[error("cgroup {path} still has processes {pids:?}")]
+    Busy { path: PathBuf, pids: Vec<i32> },
+    #[error("cgroup {path}: removing: {source}")]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CgroupError {
+    pub(crate) fn resource(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        CgroupError::Resource {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The container's directory in one v1 hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct V1Dir {
+    pub controllers: Vec<String>,
+    pub mount_point: PathBuf,
+    pub dir: PathBuf,
+}
+
+/// The container's directory in the v2 hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct V2Dir {
+    pub mount_point: PathBuf,
+    pub dir: PathBuf,
 }
 
 /// Where a container's cgroup lives on this host, per hierarchy.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct CgroupManager {}
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupManager {
+    pub v1: Vec<V1Dir>,
+    pub v2: Option<V2Dir>,
+}
+
+/// Where a controller's files are for this container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    V1(&'a Path),
+    V2(&'a Path),
+}
+
+impl Target<'_> {
+    pub fn dir(&self) -> &Path {
+        match self {
+            Target::V1(d) | Target::V2(d) => d,
+        }
+    }
+}
+
+/// How long `destroy` waits for the last processes to leave.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl CgroupManager {
-    /// `cgroups_path` is `linux.cgroupsPath` (absolute, relative, or None for the default).
-    pub fn new(
-        cgroups_path: Option<&std::path::Path>,
-        container_id: &str,
-    ) -> Result<Self, CgroupError> {
-        let _ = (cgroups_path, container_id);
-        todo!()
+    /// `cgroups_path` is `linux.cgroupsPath` (absolute, relative, or None for
+    /// the default). As runc: absent means the container id, relative to
+    /// berth's own cgroup (on v2, to its parent).
+    pub fn new(cgroups_path: Option<&Path>, container_id: &str) -> Result<Self, CgroupError> {
+        let layout = layout::host()?;
+        let own = layout::OwnCgroups::read()?;
+        let inner = match cgroups_path {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from(container_id),
+        };
+        Ok(Self::from_layout(layout, &own, &inner))
     }
+
+    /// The manager for `inner` on a given layout (pure: no file system access).
+    pub fn from_layout(layout: &layout::Layout, own: &layout::OwnCgroups, inner: &Path) -> Self {
+        let (v1_dirs, v2_dir) = layout::container_dirs(layout, own, inner);
+        let v1 = layout
+            .v1
+            .iter()
+            .filter_map(|m| {
+                let dir = v1_dirs.get(m.controllers.first()?)?;
+                Some(V1Dir {
+                    controllers: m.controllers.clone(),
+                    mount_point: m.mount_point.clone(),
+                    dir: dir.clone(),
+                })
+            })
+            .collect();
+        let v2 = match (&layout.v2, v2_dir) {
+            (Some(m), Some(dir)) => Some(V2Dir {
+                mount_point: m.mount_point.clone(),
+                dir,
+            }),
+            _ => None,
+        };
+        CgroupManager { v1, v2 }
+    }
+
+    /// Every directory of the container's cgroup, one per hierarchy.
+    pub fn dirs(&self) -> impl Iterator<Item = &Path> {
+        self.v1
+            .iter()
+            .map(|d| d.dir.as_path())
+            .chain(self.v2.iter().map(|d| d.dir.as_path()))
+    }
+
+    /// The v1 directory of `controller`, when a v1 hierarchy holds it.
+    pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.v1
+            .iter()
+            .find(|d| d.controllers.iter().any(|c| c == controller))
+            .map(|d| d.dir.as_path())
+    }
+
+    /// Where `controller` is: its v1 hierarchy if one holds it, otherwise the
+    /// v2 directory if the controller is enabled there.
+    pub fn target(&self, controller: &str) -> Option<Target<'_>> {
+        if let Some(dir) = self.v1_dir(controller) {
+            return Some(Target::V1(dir));
+        }
+        let v2 = self.v2.as_ref()?;
+        v2::controllers(&v2.dir)
+            .iter()
+            .any(|c| c == controller)
+            .then_some(Target::V2(&v2.dir))
+    }
+
+    /// The directory whose process list is the container's: the freezer's
+    /// (so that pids are stable while frozen), else v2, else any.
+    fn procs_dir(&self) -> Option<&Path> {
+        self.v1_dir("freezer")
+            .or(self.v2.as_ref().map(|d| d.dir.as_path()))
+            .or(self.v1.first().map(|d| d.dir.as_path()))
+    }
+
     /// Creates the directories. Called by the parent before init runs user code.
     pub fn create(&self) -> Result<(), CgroupError> {
-        todo!()
+        for d in &self.v1 {
+            let is_cpuset = d.controllers.iter().any(|c| c == "cpuset");
+            v1::create(&d.dir, &d.mount_point, is_cpuset)?;
+        }
+        if let Some(d) = &self.v2 {
+            v2::create(&d.dir, &d.mount_point)?;
+        }
+        Ok(())
     }
+
     /// Moves `pid` into the cgroup (every hierarchy).
     pub fn add_task(&self, pid: i32) -> Result<(), CgroupError> {
-        let _ = pid;
-        todo!()
+        for dir in self.dirs() {
+            files::write(dir, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
     }
+
     /// Applies `linux.resources`. Errors name the key the host cannot apply.
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        let _ = resources;
-        todo!()
+        resources::apply(self, resources)
     }
+
     /// Pids of every process in the cgroup.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        todo!()
+        match self.procs_dir() {
+            Some(dir) => files::procs(dir),
+            None => Ok(Vec::new()),
+        }
     }
+
     pub fn freeze(&self) -> Result<(), CgroupError> {
-        todo!()
+        match self.freezer() {
+            Some(Target::V1(dir)) => v1::freeze(dir),
+            Some(Target::V2(dir)) => v2::freeze(dir),
+            None => Err(CgroupError::Freezer {
+                path: PathBuf::from("/sys/fs/cgroup"),
+                reason: "no freezer: neither a v1 freezer hierarchy nor cgroup v2 is mounted"
+                    .into(),
+            }),
+        }
     }
+
     pub fn thaw(&self) -> Result<(), CgroupError> {
-        todo!()
+        match self.freezer() {
+            Some(Target::V1(dir)) => v1::thaw(dir),
+            Some(Target::V2(dir)) => v2::thaw(dir),
+            None => Ok(()),
+        }
     }
+
     pub fn is_frozen(&self) -> Result<bool, CgroupError> {
-        todo!()
+        match self.freezer() {
+            Some(Target::V1(dir)) => v1::is_frozen(dir),
+            Some(Target::V2(dir)) => v2::is_frozen(dir),
+            None => Ok(false),
+        }
     }
+
+    /// The v1 freezer, else v2's `cgroup.freeze` (every non-root v2 cgroup
+    /// has it).
+    fn freezer(&self) -> Option<Target<'_>> {
+        if let Some(dir) = self.v1_dir("freezer") {
+            return Some(Target::V1(dir));
+        }
+        self.v2
+            .as_ref()
+            .filter(|d| files::exists(&d.dir, "cgroup.freeze"))
+            .map(|d| Target::V2(&d.dir))
+    }
+
+    /// Signals every process of the container. SIGKILL goes through v2's
+    /// `cgroup.kill` when the kernel has it (no pid races at all); otherwise
+    /// the cgroup is frozen so that no process can fork or exit while each
+    /// is signalled, then thawed again (a paused container stays paused,
+    /// except for SIGKILL, which frozen tasks only act on once thawed).
     pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
-        let _ = signal;
-        todo!()
+        if signal == libc::SIGKILL {
+            if let Some(d) = self.v2.as_ref().filter(|d| v2::has_kill(&d.dir)) {
+                return v2::kill(&d.dir);
+            }
+        }
+        let have_freezer = self.freezer().is_some();
+        let was_frozen = have_freezer && self.is_frozen()?;
+        if have_freezer && !was_frozen {
+            self.freeze()?;
+        }
+        let result = self.signal_each(signal);
+        if have_freezer && (!was_frozen || signal == libc::SIGKILL) {
+            self.thaw()?;
+        }
+        result
     }
-    /// Removes the directories (after every process is gone).
+
+    fn signal_each(&self, signal: i32) -> Result<(), CgroupError> {
+        let sig = nix::sys::signal::Signal::try_from(signal).map_err(|e| CgroupError::Io {
+            path: PathBuf::from(format!("signal {signal}")),
+            source: e.into(),
+        })?;
+        for pid in self.pids()? {
+            match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => {
+                    return Err(CgroupError::Io {
+                        path: PathBuf::from(format!("/proc/{pid}")),
+                        source: e.into(),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the directories (after every process is gone). A directory
+    /// already gone is fine. Sub-cgroups the container made are removed too.
     pub fn destroy(&self) -> Result<(), CgroupError> {
-        todo!()
+        if let Some(d) = &self.v2 {
+            if d.dir.exists() {
+                v2::wait_unpopulated(&d.dir, DRAIN_TIMEOUT)?;
+            }
+        }
+        let mut first_error = None;
+        let mut done: Vec<&Path> = Vec::new();
+        for dir in self.dirs() {
+            if done.contains(&dir) {
+                continue;
+            }
+            done.push(dir);
+            if let Err(e) = remove_tree(dir) {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Removes a cgroup directory and its sub-cgroups, deepest first. rmdir can
+/// fail with EBUSY for a moment after the last process left (the kernel is
+/// still releasing it): only then, with no process listed, it is retried a
+/// few times.
+fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(CgroupError::Io {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            remove_tree(&entry.path())?;
+        }
+    }
+    const RETRIES: u32 = 10;
+    let mut attempt = 0;
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                let pids = files::procs(dir)?;
+                if !pids.is_empty() {
+                    return Err(CgroupError::Busy {
+                        path: dir.to_owned(),
+                        pids,
+                    });
+                }
+                attempt += 1;
+                if attempt > RETRIES {
+                    return Err(CgroupError::Remove {
+                        path: dir.to_owned(),
+                        source: e,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
+            }
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    path: dir.to_owned(),
+                    source,
+                })
+            }
+        }
     }
 }
