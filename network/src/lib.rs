@@ -17,6 +17,7 @@
 //! A netns without any requested network still gets [`initialize_loopback`].
 
 pub mod ipam;
+pub mod firewall;
 pub mod model;
 pub mod request;
 pub mod store;
@@ -36,6 +37,8 @@ pub const ANNOTATION_PUBLISH: &str = "berth.publish";
 pub enum Error {
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Firewall(#[from] firewall::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

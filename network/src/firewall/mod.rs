@@ -1,0 +1,453 @@
+//! berth's firewall: NAT, forwarding, isolation and published ports in
+//! nftables, in berth's own table `inet berth` only. Other tables (docker,
+//! podman, firewalld) are never read or touched.
+//!
+//! # Design: fixed rules, changing elements
+//!
+//! Every rule is created once per host, with the table, and never changes
+//! afterwards. A network is a handful of elements in the table's sets, and a
+//! container is the elements of its published ports in the DNAT maps. So
+//! attaching a container is one transaction adding elements, detaching one
+//! deleting them; no rule is listed, searched or rewritten per container or
+//! per network, and the cost does not grow with the number of containers,
+//! ports or networks on the host (each lookup is a hash or pipapo lookup).
+//!
+//! ```text
+//! table inet berth
+//!   map dnat4_any   proto . port             : ctr ip . ctr port   (every host address)
+//!   map dnat4_host  host ip . proto . port   : ctr ip . ctr port   (one host address)
+//!   map dnat6_any, dnat6_host                (the same for IPv6)
+//!   set bridges     every berth bridge
+//!   set internal    bridges of --internal networks
+//!   set same        "br" . "br"              (traffic staying within a bridge)
+//!   set own4, own6  "br" . subnet            (a bridge and its subnet)
+//!   set masq4, masq6 subnet                  (masqueraded when leaving its bridge)
+//!
+//!   chain publish      DNAT through the four maps (host-specific maps first)
+//!   chain prerouting   nat/dstnat:  fib daddr type local -> publish
+//!   chain output       nat/-100:    the same for locally generated traffic
+//!                                   (127.0.0.1 too; not ::1, which cannot
+//!                                   leave the host)
+//!   chain postrouting  nat/srcnat:  masquerade hairpin traffic (DNATed back
+//!                                   into the bridge it came from), 127.0.0.0/8
+//!                                   sources entering a bridge, and each
+//!                                   masq4/masq6 subnet leaving its bridge
+//!   chain forward      filter:      established/related and same-bridge
+//!                                   accepted; internal bridges neither send
+//!                                   nor receive anything else; DNATed
+//!                                   (published) traffic accepted; bridge to
+//!                                   other berth bridge dropped (isolation)
+//! ```
+//!
+//! Published ports from 127.0.0.1 need `net.ipv4.conf.<bridge>.route_localnet=1`
+//! (the bridge module sets it), and hairpin needs the bridge port's hairpin
+//! mode. Ports published on an `internal` network answer only from the host
+//! itself: forwarding into it is dropped.
+//!
+//! # API
+//!
+//! - [`ensure_network`]: idempotent; creates the table on first use, then
+//!   adds the network's elements. Serialised with [`remove_network`] by a
+//!   lock file.
+//! - [`remove_network`]: deletes the network's elements and any port
+//!   elements still pointing into its subnets; with `last`, also the table,
+//!   but only when no other network is left in it.
+//! - [`attach`]: one transaction adding the port elements. A host port
+//!   already published for another container fails with
+//!   [`Error::PortTaken`] and changes nothing.
+//! - [`detach`]: one transaction deleting them; idempotent. It never
+//!   removes a host port that now belongs to another container.
+//!
+//! Networks whose driver has no bridge (macvlan, ipvlan) have no firewall
+//! state: [`ensure_network`] and [`detach`] do nothing for them and
+//! [`attach`] refuses published ports.
+
+pub mod nft;
+pub mod rules;
+
+use std::fs::{File, OpenOptions};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::model::{Endpoint, NetworkDef, PortMapping};
+use nft::Failure;
+use rules::{DnatMap, PortElement, FAMILY, SET_BRIDGES, TABLE};
+
+/// Lock file serialising table creation and removal between berth processes.
+pub const LOCK_PATH: &str = "/run/berth/firewall.lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("firewall: nft not found (looked in /usr/sbin, /sbin, /usr/bin); install nftables")]
+    NftMissing,
+    #[error("firewall: running {path}: {source}")]
+    Spawn {
+        path: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("firewall: nft failed to {what} (exit {status}): {stderr}")]
+    Nft {
+        what: &'static str,
+        failure: Failure,
+        status: i32,
+        stderr: String,
+    },
+    #[error("firewall: host port already published by another container (one of {ports}) on network {network}")]
+    PortTaken { network: String, ports: String },
+    #[error("firewall: network {network}: {host_ip} port {host_port} is IPv6 but the container has no IPv6 address")]
+    NoIpv6 {
+        network: String,
+        host_ip: IpAddr,
+        host_port: u16,
+    },
+    #[error("firewall: network {network} (driver {driver}) has no bridge: ports cannot be published on it")]
+    NoBridge {
+        network: String,
+        driver: &'static str,
+    },
+    #[error("firewall: invalid interface name {0:?} (1-15 characters of [A-Za-z0-9._-])")]
+    InvalidIfname(String),
+    #[error("firewall: lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("firewall: unexpected output of nft -j {what}: {detail}")]
+    Output { what: &'static str, detail: String },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Creates berth's table if it is missing and adds the network's elements.
+/// Idempotent.
+pub fn ensure_network(def: &NetworkDef) -> Result<()> {
+    let elements = rules::network_elements(def)?;
+    if elements.is_empty() {
+        return Ok(());
+    }
+    let _lock = lock()?;
+    let add = rules::add_script(elements);
+    if table_exists()? {
+        return nft::apply("add a network's elements", &add);
+    }
+    let script = format!("{}{add}", rules::table_script());
+    match nft::apply("create berth's table", &script) {
+        // Created meanwhile by a process that does not take our lock.
+        Err(Error::Nft {
+            failure: Failure::Exists,
+            ..
+        }) if table_exists()? => nft::apply("add a network's elements", &add),
+        r => r,
+    }
+}
+
+/// Removes the network's elements, and the port elements still pointing
+/// into its subnets. With `last`, also removes berth's table if no network
+/// is left in it.
+pub fn remove_network(def: &NetworkDef, last: bool) -> Result<()> {
+    let _lock = lock()?;
+    if !table_exists()? {
+        return Ok(());
+    }
+    let mut elements = rules::network_elements(def)?;
+    elements.extend(stale_port_elements(def)?);
+    if !elements.is_empty() {
+        nft::apply(
+            "delete a network's elements",
+            &rules::delete_script(elements),
+        )?;
+    }
+    if last {
+        let left = bridges()?;
+        if left.is_empty() {
+            nft::apply(
+                "delete berth's table",
+                &format!("delete table {FAMILY} {TABLE}\n"),
+            )?;
+        } else {
+            tracing::warn!(
+                network = %def.name,
+                ?left,
+                "firewall: keeping berth's table: other networks still use it"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Publishes `ports` of the endpoint: one transaction adding DNAT map
+/// elements. Adding elements that are already there is not an error.
+pub fn attach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<()> {
+    let elements = rules::port_elements(def, ep, ports)?;
+    if elements.is_empty() {
+        return Ok(());
+    }
+    if def.bridge.is_none() {
+        return Err(Error::NoBridge {
+            network: def.name.clone(),
+            driver: def.driver.name(),
+        });
+    }
+    match nft::apply(
+        "publish a container's ports",
+        &rules::add_script(rules::port_texts(&elements)),
+    ) {
+        Err(Error::Nft {
+            failure: Failure::Exists,
+            ..
+        }) => Err(Error::PortTaken {
+            network: def.name.clone(),
+            ports: describe(&elements),
+        }),
+        r => r,
+    }
+}
+
+/// Unpublishes `ports` of the endpoint: one transaction deleting their DNAT
+/// map elements. Elements already gone are not an error, and an element
+/// whose host port now maps to another container is left alone.
+pub fn detach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<()> {
+    if def.bridge.is_none() {
+        return Ok(());
+    }
+    // A mapping that attach would have refused was never published.
+    let elements: Vec<PortElement> = ports
+        .iter()
+        .filter_map(|p| rules::port_elements(def, ep, std::slice::from_ref(p)).ok())
+        .flatten()
+        .collect();
+    if elements.is_empty() {
+        return Ok(());
+    }
+    match delete_ports(&elements) {
+        Err(Error::Nft {
+            failure: Failure::Exists,
+            ..
+        }) => {
+            // Some host port was published again for another container: take
+            // the elements one by one and skip those.
+            for el in &elements {
+                match delete_ports(std::slice::from_ref(el)) {
+                    Err(Error::Nft {
+                        failure: Failure::Exists,
+                        ..
+                    }) => {
+                        tracing::debug!(element = %el.text(), "firewall: host port now belongs to another container")
+                    }
+                    r => r?,
+                }
+            }
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+fn delete_ports(elements: &[PortElement]) -> Result<()> {
+    match nft::apply(
+        "unpublish a container's ports",
+        &rules::delete_script(rules::port_texts(elements)),
+    ) {
+        // berth's table is gone: nothing is published.
+        Err(Error::Nft {
+            failure: Failure::Missing,
+            ..
+        }) if !table_exists()? => Ok(()),
+        r => r,
+    }
+}
+
+fn describe(elements: &[PortElement]) -> String {
+    let mut v: Vec<String> = elements
+        .iter()
+        .map(|e| match e.host_ip {
+            Some(IpAddr::V6(ip)) => format!("[{ip}]:{}/{}", e.host_port, e.protocol.name()),
+            Some(ip) => format!("{ip}:{}/{}", e.host_port, e.protocol.name()),
+            None => format!("{}/{}", e.host_port, e.protocol.name()),
+        })
+        .collect();
+    v.dedup();
+    v.join(", ")
+}
+
+/// Takes the firewall lock, released when the returned value drops.
+fn lock() -> Result<Flock<File>> {
+    let path = Path::new(LOCK_PATH);
+    let err = |source| Error::Lock {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(err)?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| err(std::io::Error::from_raw_os_error(errno as i32)))
+}
+
+/// Whether berth's table exists: one cheap lookup of its smallest set
+/// (`nft list tables` would fetch every element of every set).
+fn table_exists() -> Result<bool> {
+    match bridges() {
+        Ok(_) => Ok(true),
+        Err(Error::Nft {
+            failure: Failure::Missing,
+            ..
+        }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The bridges registered in berth's table.
+fn bridges() -> Result<Vec<String>> {
+    const WHAT: &str = "list set inet berth bridges";
+    let out = nft::json(WHAT, &["list", "set", FAMILY, TABLE, SET_BRIDGES])?;
+    let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| Error::Output {
+        what: WHAT,
+        detail: e.to_string(),
+    })?;
+    Ok(set_body(&v, "set")
+        .and_then(|s| s.get("elem"))
+        .and_then(|e| e.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// The `{"set": {...}}` (or `"map"`) object of an `nft -j list` answer.
+fn set_body<'a>(v: &'a serde_json::Value, kind: &str) -> Option<&'a serde_json::Value> {
+    v.get("nftables")?
+        .as_array()?
+        .iter()
+        .find_map(|o| o.get(kind))
+}
+
+/// Port elements of the DNAT maps whose target lies in `def`'s subnets:
+/// left behind by containers never detached. Lists the maps, which is done
+/// only here, once per network removal.
+fn stale_port_elements(def: &NetworkDef) -> Result<Vec<(&'static str, String)>> {
+    let mut out = Vec::new();
+    if def.bridge.is_none() {
+        return Ok(out);
+    }
+    for map in DnatMap::ALL {
+        let v6 = matches!(map, DnatMap::Any6 | DnatMap::Host6);
+        if v6 && def.subnet6.is_none() {
+            continue;
+        }
+        const WHAT: &str = "list a DNAT map";
+        let text = nft::json(WHAT, &["list", "map", FAMILY, TABLE, map.name()])?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Output {
+            what: WHAT,
+            detail: e.to_string(),
+        })?;
+        let elems = set_body(&v, "map")
+            .and_then(|m| m.get("elem"))
+            .and_then(|e| e.as_array());
+        for pair in elems.into_iter().flatten() {
+            let Some((key, data)) = map_element(pair) else {
+                return Err(Error::Output {
+                    what: WHAT,
+                    detail: pair.to_string(),
+                });
+            };
+            if in_network(def, &data) {
+                out.push((
+                    map.name(),
+                    format!("{} : {}", key.join(" . "), data.join(" . ")),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `[{"concat": [k1, k2]}, {"concat": [ip, port]}]` as text parts.
+fn map_element(pair: &serde_json::Value) -> Option<(Vec<String>, Vec<String>)> {
+    let parts = |v: &serde_json::Value| -> Option<Vec<String>> {
+        v.get("concat")?
+            .as_array()?
+            .iter()
+            .map(|x| match x {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let pair = pair.as_array()?;
+    if pair.len() != 2 {
+        return None;
+    }
+    Some((parts(&pair[0])?, parts(&pair[1])?))
+}
+
+fn in_network(def: &NetworkDef, data: &[String]) -> bool {
+    match data.first().and_then(|s| s.parse::<IpAddr>().ok()) {
+        Some(IpAddr::V4(ip)) => {
+            let net = rules::net4(def.subnet);
+            rules::net4(crate::model::Ipv4Net {
+                addr: ip,
+                prefix: net.prefix,
+            }) == net
+        }
+        Some(IpAddr::V6(ip)) => def.subnet6.is_some_and(|s| {
+            let net = rules::net6(s);
+            rules::net6(crate::model::Ipv6Net {
+                addr: ip,
+                prefix: net.prefix,
+            }) == net
+        }),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_map_elements() {
+        let v: serde_json::Value = serde_json::from_str(
+            r#"[{"concat": ["fd00:213::1", "tcp", 80]}, {"concat": ["fd00:213::2", 8080]}]"#,
+        )
+        .unwrap();
+        let (k, d) = map_element(&v).unwrap();
+        assert_eq!(k, ["fd00:213::1", "tcp", "80"]);
+        assert_eq!(d, ["fd00:213::2", "8080"]);
+        assert!(map_element(&serde_json::json!([1, 2, 3])).is_none());
+    }
+
+    #[test]
+    fn describes_ports() {
+        let el = |host_ip: Option<&str>, p| PortElement {
+            map: DnatMap::Any4,
+            host_ip: host_ip.map(|s| s.parse().unwrap()),
+            protocol: crate::model::Protocol::Tcp,
+            host_port: p,
+            container_ip: "10.213.0.2".parse().unwrap(),
+            container_port: 80,
+        };
+        assert_eq!(
+            describe(&[
+                el(None, 1),
+                el(None, 1),
+                el(Some("::1"), 2),
+                el(Some("127.0.0.1"), 3)
+            ]),
+            "1/tcp, [::1]:2/tcp, 127.0.0.1:3/tcp"
+        );
+    }
+}

@@ -1,0 +1,555 @@
+//! The nftables text berth's firewall sends: the fixed table (created once
+//! per host), a network's elements, and a container's port elements.
+//!
+//! Everything here is a pure function of the model types, so it is tested
+//! without a kernel. The same element lists are encoded for netlink by
+//! [`super::nfnl`].
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::{Error, Result};
+use crate::model::{Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping, Protocol};
+
+/// Family of berth's table. `inet` covers IPv4 and IPv6 with one ruleset.
+pub const FAMILY: &str = "inet";
+/// Name of berth's only table.
+pub const TABLE: &str = "berth";
+
+/// Set of every berth bridge (isolation, localhost masquerade); also the
+/// registry of networks: the table is removed only when it is empty.
+pub const SET_BRIDGES: &str = "bridges";
+/// Bridges of `internal` networks.
+pub const SET_INTERNAL: &str = "internal";
+/// `"br" . "br"` for every bridge: traffic that stays within one bridge.
+pub const SET_SAME: &str = "same";
+/// `"br" . subnet` (IPv4): a bridge and the subnet that lives behind it.
+pub const SET_OWN4: &str = "own4";
+/// `"br" . subnet` (IPv6).
+pub const SET_OWN6: &str = "own6";
+/// Subnets masqueraded when they leave their bridge (IPv4).
+pub const SET_MASQ4: &str = "masq4";
+/// Subnets masqueraded when they leave their bridge (IPv6).
+pub const SET_MASQ6: &str = "masq6";
+
+/// The four DNAT maps, one per (family, any-or-specific host address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DnatMap {
+    /// `meta l4proto . th dport : ip daddr . th dport`, every host address.
+    Any4,
+    /// `ip daddr . meta l4proto . th dport : ip daddr . th dport`.
+    Host4,
+    /// `meta l4proto . th dport : ip6 daddr . th dport`, every host address.
+    Any6,
+    /// `ip6 daddr . meta l4proto . th dport : ip6 daddr . th dport`.
+    Host6,
+}
+
+impl DnatMap {
+    pub const ALL: [DnatMap; 4] = [DnatMap::Any4, DnatMap::Host4, DnatMap::Any6, DnatMap::Host6];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DnatMap::Any4 => "dnat4_any",
+            DnatMap::Host4 => "dnat4_host",
+            DnatMap::Any6 => "dnat6_any",
+            DnatMap::Host6 => "dnat6_host",
+        }
+    }
+}
+
+/// One element of a DNAT map: which host address/port/protocol goes to which
+/// container address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortElement {
+    pub map: DnatMap,
+    /// `None` for the `*_any` maps.
+    pub host_ip: Option<IpAddr>,
+    pub protocol: Protocol,
+    pub host_port: u16,
+    pub container_ip: IpAddr,
+    pub container_port: u16,
+}
+
+impl PortElement {
+    /// The key part in nft syntax, e.g. `tcp . 8080` or `127.0.0.1 . tcp . 8080`.
+    pub fn key_text(&self) -> String {
+        match self.host_ip {
+            Some(ip) => format!("{ip} . {} . {}", self.protocol.name(), self.host_port),
+            None => format!("{} . {}", self.protocol.name(), self.host_port),
+        }
+    }
+
+    /// The whole element in nft syntax: `key : container_ip . port`.
+    pub fn text(&self) -> String {
+        format!(
+            "{} : {} . {}",
+            self.key_text(),
+            self.container_ip,
+            self.container_port
+        )
+    }
+}
+
+/// The DNAT map elements for `ports` of the endpoint `ep`.
+///
+/// A mapping without `host_ip` is published on every IPv4 host address and,
+/// when the endpoint has an IPv6 address, on every IPv6 host address.
+/// `0.0.0.0` and `::` mean every address of that family only. A specific
+/// IPv6 host address needs an endpoint with an IPv6 address.
+pub fn port_elements(
+    def: &NetworkDef,
+    ep: &Endpoint,
+    ports: &[PortMapping],
+) -> Result<Vec<PortElement>> {
+    let mut out = Vec::with_capacity(ports.len() * 2);
+    let v6 = match (def.subnet6, ep.ipv6) {
+        (Some(_), Some(ip)) => Some(ip),
+        _ => None,
+    };
+    for p in ports {
+        let el = |map, host_ip, container_ip| PortElement {
+            map,
+            host_ip,
+            protocol: p.protocol,
+            host_port: p.host_port,
+            container_ip,
+            container_port: p.container_port,
+        };
+        match p.host_ip {
+            None => {
+                out.push(el(DnatMap::Any4, None, IpAddr::V4(ep.ipv4)));
+                if let Some(ip6) = v6 {
+                    out.push(el(DnatMap::Any6, None, IpAddr::V6(ip6)));
+                }
+            }
+            Some(IpAddr::V4(h)) if h.is_unspecified() => {
+                out.push(el(DnatMap::Any4, None, IpAddr::V4(ep.ipv4)));
+            }
+            Some(IpAddr::V4(h)) => {
+                out.push(el(DnatMap::Host4, Some(IpAddr::V4(h)), IpAddr::V4(ep.ipv4)));
+            }
+            Some(IpAddr::V6(h)) => {
+                let ip6 = v6.ok_or_else(|| Error::NoIpv6 {
+                    network: def.name.clone(),
+                    host_ip: IpAddr::V6(h),
+                    host_port: p.host_port,
+                })?;
+                if h.is_unspecified() {
+                    out.push(el(DnatMap::Any6, None, IpAddr::V6(ip6)));
+                } else {
+                    out.push(el(DnatMap::Host6, Some(IpAddr::V6(h)), IpAddr::V6(ip6)));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks that `name` is an interface name nft can take between quotes.
+pub fn check_ifname(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidIfname(name.to_owned()))
+    }
+}
+
+/// The network address of `net` (host bits cleared), as nft wants it.
+pub fn net4(net: Ipv4Net) -> Ipv4Net {
+    let prefix = net.prefix.min(32);
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    Ipv4Net {
+        addr: Ipv4Addr::from(u32::from(net.addr) & mask),
+        prefix,
+    }
+}
+
+/// The network address of `net` (host bits cleared), as nft wants it.
+pub fn net6(net: Ipv6Net) -> Ipv6Net {
+    let prefix = net.prefix.min(128);
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix)
+    };
+    Ipv6Net {
+        addr: Ipv6Addr::from(u128::from(net.addr) & mask),
+        prefix,
+    }
+}
+
+/// The fixed table: sets, maps and chains, created once per host. Every
+/// per-network and per-container fact is an element of one of its sets.
+///
+/// `create table` (NLM_F_EXCL) makes the transaction fail instead of adding
+/// the rules a second time if another process created the table meanwhile.
+pub fn table_script() -> String {
+    format!(
+        r#"create table {FAMILY} {TABLE}
+table {FAMILY} {TABLE} {{
+	comment "berth container networks; managed by berth, do not edit"
+	map {dnat4_any} {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
+	map {dnat4_host} {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
+	map {dnat6_any} {{ type inet_proto . inet_service : ipv6_addr . inet_service; }}
+	map {dnat6_host} {{ type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }}
+	set {SET_BRIDGES} {{ type ifname; }}
+	set {SET_INTERNAL} {{ type ifname; }}
+	set {SET_SAME} {{ type ifname . ifname; }}
+	set {SET_OWN4} {{ type ifname . ipv4_addr; flags interval; }}
+	set {SET_OWN6} {{ type ifname . ipv6_addr; flags interval; }}
+	set {SET_MASQ4} {{ type ipv4_addr; flags interval; }}
+	set {SET_MASQ6} {{ type ipv6_addr; flags interval; }}
+	chain publish {{
+		meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @{dnat4_host}
+		meta nfproto ipv4 dnat ip to meta l4proto . th dport map @{dnat4_any}
+		meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @{dnat6_host}
+		meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @{dnat6_any}
+	}}
+	chain prerouting {{
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local jump publish
+	}}
+	chain output {{
+		type nat hook output priority -100; policy accept;
+		ip6 daddr ::1 return
+		fib daddr type local jump publish
+	}}
+	chain postrouting {{
+		type nat hook postrouting priority srcnat; policy accept;
+		ct status dnat oifname . ip saddr @{SET_OWN4} masquerade
+		ct status dnat oifname . ip6 saddr @{SET_OWN6} masquerade
+		oifname @{SET_BRIDGES} ip saddr 127.0.0.0/8 masquerade
+		oifname . ip saddr @{SET_OWN4} return
+		oifname . ip6 saddr @{SET_OWN6} return
+		ip saddr @{SET_MASQ4} masquerade
+		ip6 saddr @{SET_MASQ6} masquerade
+	}}
+	chain forward {{
+		type filter hook forward priority filter; policy accept;
+		ct state established,related accept
+		iifname . oifname @{SET_SAME} accept
+		iifname @{SET_INTERNAL} drop
+		oifname @{SET_INTERNAL} drop
+		ct status dnat accept
+		iifname @{SET_BRIDGES} oifname @{SET_BRIDGES} drop
+	}}
+}}
+"#,
+        dnat4_any = DnatMap::Any4.name(),
+        dnat4_host = DnatMap::Host4.name(),
+        dnat6_any = DnatMap::Any6.name(),
+        dnat6_host = DnatMap::Host6.name(),
+    )
+}
+
+/// The per-network elements: `(set, element)` in nft syntax.
+pub fn network_elements(def: &NetworkDef) -> Result<Vec<(&'static str, String)>> {
+    let Some(bridge) = def.bridge.as_deref() else {
+        return Ok(Vec::new());
+    };
+    check_ifname(bridge)?;
+    let q = format!("\"{bridge}\"");
+    let s4 = net4(def.subnet);
+    let s4 = format!("{}/{}", s4.addr, s4.prefix);
+    let s6 = def.subnet6.map(|s| {
+        let s = net6(s);
+        format!("{}/{}", s.addr, s.prefix)
+    });
+    let mut out = vec![
+        (SET_BRIDGES, q.clone()),
+        (SET_SAME, format!("{q} . {q}")),
+        (SET_OWN4, format!("{q} . {s4}")),
+    ];
+    if let Some(s6) = &s6 {
+        out.push((SET_OWN6, format!("{q} . {s6}")));
+    }
+    if def.internal {
+        out.push((SET_INTERNAL, q));
+    } else if def.masquerade {
+        out.push((SET_MASQ4, s4));
+        if let Some(s6) = s6 {
+            out.push((SET_MASQ6, s6));
+        }
+    }
+    Ok(out)
+}
+
+/// `add element` for every element: one transaction, idempotent.
+pub fn add_script<'a>(elements: impl IntoIterator<Item = (&'a str, String)>) -> String {
+    let mut s = String::new();
+    for (set, el) in elements {
+        let _ = writeln!(s, "add element {FAMILY} {TABLE} {set} {{ {el} }}");
+    }
+    s
+}
+
+/// Deletes every element in one transaction, also those already gone: each
+/// `delete` follows an `add` of the same element, so a missing element is
+/// not an error. An element whose key now maps to *other* data (a host port
+/// published by another container since) makes the `add` fail with EEXIST
+/// and the whole transaction abort: the other container's mapping is never
+/// removed.
+pub fn delete_script<'a>(elements: impl IntoIterator<Item = (&'a str, String)>) -> String {
+    let mut s = String::new();
+    for (set, el) in elements {
+        let _ = writeln!(s, "add element {FAMILY} {TABLE} {set} {{ {el} }}");
+        let _ = writeln!(s, "delete element {FAMILY} {TABLE} {set} {{ {el} }}");
+    }
+    s
+}
+
+/// `(map name, element text)` pairs for the port elements.
+pub fn port_texts(elements: &[PortElement]) -> Vec<(&'static str, String)> {
+    elements.iter().map(|e| (e.map.name(), e.text())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Driver;
+    use std::collections::BTreeMap;
+
+    fn def(internal: bool, v6: bool) -> NetworkDef {
+        NetworkDef {
+            name: "n1".into(),
+            driver: Driver::Bridge,
+            bridge: Some("bt1".into()),
+            parent: None,
+            mode: None,
+            subnet: Ipv4Net {
+                addr: "10.213.7.9".parse().unwrap(),
+                prefix: 24,
+            },
+            gateway: "10.213.7.1".parse().unwrap(),
+            subnet6: v6.then(|| Ipv6Net {
+                addr: "fd00:213:7::5".parse().unwrap(),
+                prefix: 64,
+            }),
+            gateway6: v6.then(|| "fd00:213:7::1".parse().unwrap()),
+            mtu: 1500,
+            internal,
+            masquerade: true,
+            labels: BTreeMap::new(),
+            index: 7,
+        }
+    }
+
+    fn ep(v6: bool) -> Endpoint {
+        Endpoint {
+            network: "n1".into(),
+            driver: Driver::Bridge,
+            ifname: "eth0".into(),
+            host_ifname: "bv1".into(),
+            temp_ifname: "bt1".into(),
+            mac: [2, 0x42, 10, 213, 7, 2],
+            mtu: 1500,
+            ipv4: "10.213.7.2".parse().unwrap(),
+            prefix4: 24,
+            gateway4: "10.213.7.1".parse().unwrap(),
+            ipv6: v6.then(|| "fd00:213:7::2".parse().unwrap()),
+            prefix6: 64,
+            gateway6: None,
+            bridge: Some("bt1".into()),
+            parent: None,
+            mode: None,
+        }
+    }
+
+    fn pm(host_ip: Option<&str>, hp: u16, cp: u16, protocol: Protocol) -> PortMapping {
+        PortMapping {
+            host_ip: host_ip.map(|s| s.parse().unwrap()),
+            host_port: hp,
+            container_port: cp,
+            protocol,
+        }
+    }
+
+    #[test]
+    fn network_elements_masquerading_dual_stack() {
+        let els = network_elements(&def(false, true)).unwrap();
+        let want: Vec<(&str, String)> = vec![
+            ("bridges", "\"bt1\"".into()),
+            ("same", "\"bt1\" . \"bt1\"".into()),
+            ("own4", "\"bt1\" . 10.213.7.0/24".into()),
+            ("own6", "\"bt1\" . fd00:213:7::/64".into()),
+            ("masq4", "10.213.7.0/24".into()),
+            ("masq6", "fd00:213:7::/64".into()),
+        ];
+        assert_eq!(els, want);
+    }
+
+    #[test]
+    fn network_elements_internal_has_no_masquerade() {
+        let els = network_elements(&def(true, false)).unwrap();
+        let sets: Vec<&str> = els.iter().map(|(s, _)| *s).collect();
+        assert_eq!(sets, ["bridges", "same", "own4", "internal"]);
+    }
+
+    #[test]
+    fn network_elements_no_masquerade() {
+        let mut d = def(false, false);
+        d.masquerade = false;
+        let sets: Vec<&str> = network_elements(&d)
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(sets, ["bridges", "same", "own4"]);
+    }
+
+    #[test]
+    fn bad_bridge_names_are_refused() {
+        for bad in ["", "a\"b", "toolongname12345", "a b", "x;y"] {
+            let mut d = def(false, false);
+            d.bridge = Some(bad.into());
+            assert!(
+                matches!(network_elements(&d), Err(Error::InvalidIfname(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_bridge_network_has_no_elements() {
+        let mut d = def(false, false);
+        d.driver = Driver::Macvlan;
+        d.bridge = None;
+        assert!(network_elements(&d).unwrap().is_empty());
+    }
+
+    #[test]
+    fn port_elements_any_address_dual_stack() {
+        let els = port_elements(
+            &def(false, true),
+            &ep(true),
+            &[pm(None, 8080, 80, Protocol::Tcp)],
+        )
+        .unwrap();
+        let t = port_texts(&els);
+        assert_eq!(
+            t,
+            vec![
+                ("dnat4_any", "tcp . 8080 : 10.213.7.2 . 80".to_string()),
+                ("dnat6_any", "tcp . 8080 : fd00:213:7::2 . 80".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn port_elements_specific_addresses() {
+        let els = port_elements(
+            &def(false, true),
+            &ep(true),
+            &[
+                pm(Some("127.0.0.1"), 53, 5353, Protocol::Udp),
+                pm(Some("0.0.0.0"), 81, 80, Protocol::Tcp),
+                pm(Some("fd00:213:ff::1"), 82, 80, Protocol::Tcp),
+                pm(Some("::"), 83, 80, Protocol::Udp),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            port_texts(&els),
+            vec![
+                (
+                    "dnat4_host",
+                    "127.0.0.1 . udp . 53 : 10.213.7.2 . 5353".into()
+                ),
+                ("dnat4_any", "tcp . 81 : 10.213.7.2 . 80".into()),
+                (
+                    "dnat6_host",
+                    "fd00:213:ff::1 . tcp . 82 : fd00:213:7::2 . 80".into()
+                ),
+                ("dnat6_any", "udp . 83 : fd00:213:7::2 . 80".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn port_elements_v4_only_endpoint() {
+        let els = port_elements(
+            &def(false, false),
+            &ep(false),
+            &[pm(None, 8080, 80, Protocol::Tcp)],
+        )
+        .unwrap();
+        assert_eq!(els.len(), 1);
+        assert_eq!(els[0].map, DnatMap::Any4);
+        let err = port_elements(
+            &def(false, false),
+            &ep(false),
+            &[pm(Some("fd00::1"), 8080, 80, Protocol::Tcp)],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NoIpv6 {
+                    host_port: 8080,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn scripts() {
+        let els = vec![("dnat4_any", "tcp . 1 : 10.213.7.2 . 2".to_string())];
+        assert_eq!(
+            add_script(els.clone()),
+            "add element inet berth dnat4_any { tcp . 1 : 10.213.7.2 . 2 }\n"
+        );
+        assert_eq!(
+            delete_script(els),
+            "add element inet berth dnat4_any { tcp . 1 : 10.213.7.2 . 2 }\n\
+             delete element inet berth dnat4_any { tcp . 1 : 10.213.7.2 . 2 }\n"
+        );
+    }
+
+    #[test]
+    fn table_script_names_every_set_it_uses() {
+        let s = table_script();
+        assert!(s.starts_with("create table inet berth\n"));
+        for m in DnatMap::ALL {
+            assert!(s.contains(&format!("map {} {{", m.name())));
+            assert!(s.contains(&format!("map @{}", m.name())));
+        }
+        for set in [
+            SET_BRIDGES,
+            SET_INTERNAL,
+            SET_SAME,
+            SET_OWN4,
+            SET_OWN6,
+            SET_MASQ4,
+            SET_MASQ6,
+        ] {
+            assert!(s.contains(&format!("set {set} {{")), "{set}");
+            assert!(s.contains(&format!("@{set}")), "{set}");
+        }
+    }
+
+    #[test]
+    fn subnets_are_normalised() {
+        let n = net4(Ipv4Net {
+            addr: "10.213.7.9".parse().unwrap(),
+            prefix: 22,
+        });
+        assert_eq!(n.addr, "10.213.4.0".parse::<Ipv4Addr>().unwrap());
+        let n = net6(Ipv6Net {
+            addr: "fd00:213:7::5".parse().unwrap(),
+            prefix: 48,
+        });
+        assert_eq!(n.addr, "fd00:213:7::".parse::<Ipv6Addr>().unwrap());
+    }
+}
