@@ -19,6 +19,9 @@
 pub mod ipam;
 pub mod firewall;
 pub mod model;
+pub mod netlink;
+pub mod strategy;
+pub mod bridge;
 pub mod request;
 pub mod store;
 
@@ -37,6 +40,21 @@ pub const ANNOTATION_PUBLISH: &str = "berth.publish";
 pub enum Error {
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Netlink(#[from] netlink::Error),
+    #[error("sysctl {}: {source}", .path.display())]
+    Sysctl {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("endpoint on network {network}: {reason}")]
+    Endpoint { network: String, reason: String },
+    #[error(
+        "bridge {bridge} is full: the kernel allows at most {max_ports} ports per bridge; \
+         spread containers over several networks"
+    )]
+    BridgeFull { bridge: String, max_ports: usize },
     #[error(transparent)]
     Firewall(#[from] firewall::Error),
 }

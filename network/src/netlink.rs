@@ -1,0 +1,1106 @@
+//! A small synchronous rtnetlink client for the current network namespace.
+//!
+//! One `NETLINK_ROUTE` socket (close-on-exec), opened in whatever netns the
+//! calling thread is in when [`Netlink::open`] runs; it keeps talking to that
+//! netns even if the thread later moves. No async runtime, no threads.
+//!
+//! Requests are built as plain [`Request`] values (pure functions, unit
+//! tested below) and sent with [`Netlink::execute`] or [`Netlink::batch`]:
+//! a batch is one `sendmsg` carrying several netlink messages, each with its
+//! own sequence number and `NLM_F_ACK`, followed by one read loop that
+//! collects every ack. The kernel processes the messages of a batch in
+//! order and does *not* stop at the first failure, so a batch is used only
+//! for steps whose later members are harmless (they fail too) when an
+//! earlier one fails; the first error, in request order, is reported.
+//!
+//! Errors carry the operation and interface ("creating veth bv1/tmp1") and
+//! the kernel's errno, plus the extended-ack message when the kernel gives
+//! one.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+
+use netlink_packet_core::{
+    DefaultNla, Emitable, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NLA_F_NESTED, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+};
+use netlink_packet_route::link::{
+    InfoData, InfoIpVlan, InfoKind, InfoMacVlan, InfoVeth, IpVlanMode, LinkAttribute,
+    LinkExtentMask, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+/// Longest interface name the kernel accepts (IFNAMSIZ - 1).
+pub const IFNAME_MAX: usize = 15;
+
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_CAPPED: u16 = 0x100;
+const NLM_F_ACK_TLVS: u16 = 0x200;
+const NLMSGERR_ATTR_MSG: u16 = 1;
+const NLMSG_HDRLEN: usize = 16;
+const IFLA_PROTINFO: u16 = 12;
+const IFLA_BRPORT_MODE: u16 = 4;
+const RECV_BUF: usize = 64 * 1024;
+
+/// A failed netlink operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("netlink: opening a NETLINK_ROUTE socket: {0}")]
+    Open(#[source] io::Error),
+    #[error("netlink: {op}: {source}{}", ExtAck(.ext_ack))]
+    Request {
+        /// What was being done, naming the interface.
+        op: String,
+        /// The kernel's extended-ack message, if any.
+        ext_ack: Option<String>,
+        #[source]
+        source: io::Error,
+    },
+    #[error("netlink: {op}: {reason}")]
+    Protocol { op: String, reason: String },
+    #[error("netlink: {op}: invalid argument: {reason}")]
+    Invalid { op: String, reason: String },
+}
+
+struct ExtAck<'a>(&'a Option<String>);
+
+impl fmt::Display for ExtAck<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(m) => write!(f, " ({m})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Error {
+    /// The kernel's errno for a failed request.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Request { source, .. } | Error::Open(source) => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// The device (or the address, route) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.errno(),
+            Some(libc::ENODEV) | Some(libc::ENOENT) | Some(libc::ESRCH) | Some(libc::EADDRNOTAVAIL)
+        )
+    }
+
+    /// The device (or address, route) already exists.
+    pub fn is_exists(&self) -> bool {
+        self.errno() == Some(libc::EEXIST)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// One request: a message, its flags, and what to call it in errors.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub op: String,
+    pub message: RouteNetlinkMessage,
+    /// Flags besides `NLM_F_REQUEST | NLM_F_ACK`, which are always set.
+    pub flags: u16,
+}
+
+impl Request {
+    fn new(op: String, message: RouteNetlinkMessage, flags: u16) -> Self {
+        Self { op, message, flags }
+    }
+
+    fn serialize_into(&self, seq: u32, out: &mut Vec<u8>) {
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_ACK | self.flags;
+        header.sequence_number = seq;
+        let mut msg =
+            NetlinkMessage::new(header, NetlinkPayload::InnerMessage(self.message.clone()));
+        msg.finalize();
+        let start = out.len();
+        out.resize(start + msg.buffer_len(), 0);
+        msg.serialize(&mut out[start..]);
+    }
+}
+
+/// A message the kernel sent in answer to a request: its type and the bytes
+/// after the netlink header.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub message_type: u16,
+    pub payload: Vec<u8>,
+}
+
+impl Reply {
+    /// The interface index of an `RTM_NEWLINK` reply (`ifi_index`).
+    pub fn link_index(&self) -> Option<u32> {
+        let b = self.payload.get(4..8)?;
+        Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn parse(&self) -> std::result::Result<RouteNetlinkMessage, String> {
+        let mut bytes = Vec::with_capacity(NLMSG_HDRLEN + self.payload.len());
+        bytes.extend_from_slice(&((NLMSG_HDRLEN + self.payload.len()) as u32).to_ne_bytes());
+        bytes.extend_from_slice(&self.message_type.to_ne_bytes());
+        bytes.extend_from_slice(&[0; 10]);
+        bytes.extend_from_slice(&self.payload);
+        let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes)
+            .map_err(|e| e.to_string())?;
+        match msg.payload {
+            NetlinkPayload::InnerMessage(m) => Ok(m),
+            other => Err(format!("unexpected payload {other:?}")),
+        }
+    }
+}
+
+/// What [`Netlink::link`] tells about a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkDetails {
+    pub index: u32,
+    pub name: String,
+    pub mac: Option<[u8; 6]>,
+    pub mtu: u32,
+    pub up: bool,
+    pub master: Option<u32>,
+    /// `IFLA_INFO_KIND` ("bridge", "veth", ...), if the device has one.
+    pub kind: Option<String>,
+}
+
+/// One address as [`Netlink::addresses`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressDetails {
+    pub index: u32,
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+/// One route as [`Netlink::routes`] reports it (main table only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteDetails {
+    /// `None` for a default route.
+    pub destination: Option<IpAddr>,
+    pub prefix: u8,
+    pub gateway: Option<IpAddr>,
+    pub oif: Option<u32>,
+}
+
+/// A link's mode for macvlan sub-interfaces.
+pub fn macvlan_mode(name: &str) -> Option<MacVlanMode> {
+    Some(match name {
+        "private" => MacVlanMode::Private,
+        "vepa" => MacVlanMode::Vepa,
+        "bridge" => MacVlanMode::Bridge,
+        "passthru" | "passthrough" => MacVlanMode::Passthrough,
+        "source" => MacVlanMode::Source,
+        _ => return None,
+    })
+}
+
+/// A link's mode for ipvlan sub-interfaces.
+pub fn ipvlan_mode(name: &str) -> Option<IpVlanMode> {
+    Some(match name {
+        "l2" => IpVlanMode::L2,
+        "l3" => IpVlanMode::L3,
+        "l3s" => IpVlanMode::L3S,
+        _ => return None,
+    })
+}
+
+fn check_ifname(op: &str, name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > IFNAME_MAX
+        || name.contains(['/', '\0'])
+        || name.contains(char::is_whitespace)
+    {
+        return Err(Error::Invalid {
+            op: op.to_owned(),
+            reason: format!(
+                "interface name {name:?} must be 1 to {IFNAME_MAX} bytes without '/' or spaces"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn link_message(index: u32) -> LinkMessage {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    m
+}
+
+fn link_info(kind: InfoKind, data: Option<InfoData>) -> LinkAttribute {
+    let mut info = vec![LinkInfo::Kind(kind)];
+    if let Some(d) = data {
+        info.push(LinkInfo::Data(d));
+    }
+    LinkAttribute::LinkInfo(info)
+}
+
+/// Request builders. Each returns one [`Request`]; they do no I/O.
+pub mod req {
+    use super::*;
+
+    /// `RTM_GETLINK` for one device by name (not a dump).
+    pub fn get_link(name: &str) -> Result<Request> {
+        let op = format!("looking up link {name}");
+        check_ifname(&op, name)?;
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        m.attributes
+            .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+        Ok(Request::new(op, RouteNetlinkMessage::GetLink(m), 0))
+    }
+
+    /// A new bridge, down, with the given MTU (0: kernel default).
+    pub fn new_bridge(name: &str, mtu: u32) -> Result<Request> {
+        let op = format!("creating bridge {name}");
+        check_ifname(&op, name)?;
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        if mtu != 0 {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        m.attributes.push(link_info(InfoKind::Bridge, None));
+        Ok(Request::new(
+            op,
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ))
+    }
+
+    /// A veth pair: `host` stays in this netns; `peer` is created directly in
+    /// the netns of process `peer_netns_pid` (no later move), with `peer_mac`
+    /// and `mtu` already set. Both ends are down.
+    pub fn new_veth(
+        host: &str,
+        peer: &str,
+        peer_netns_pid: i32,
+        peer_mac: Option<[u8; 6]>,
+        mtu: u32,
+    ) -> Result<Request> {
+        let op = format!("creating veth {host} (peer {peer} in the netns of pid {peer_netns_pid})");
+        check_ifname(&op, host)?;
+        check_ifname(&op, peer)?;
+        let pid = u32::try_from(peer_netns_pid).map_err(|_| Error::Invalid {
+            op: op.clone(),
+            reason: format!("bad pid {peer_netns_pid}"),
+        })?;
+        let mut p = LinkMessage::default();
+        p.attributes.push(LinkAttribute::IfName(peer.to_owned()));
+        if let Some(mac) = peer_mac {
+            p.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        if mtu != 0 {
+            p.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        p.attributes.push(LinkAttribute::NetNsPid(pid));
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(host.to_owned()));
+        if mtu != 0 {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        m.attributes.push(link_info(
+            InfoKind::Veth,
+            Some(InfoData::Veth(InfoVeth::Peer(p))),
+        ));
+        Ok(Request::new(
+            op,
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ))
+    }
+
+    /// A sub-interface of `parent_index` (`IFLA_LINK`) named `name`, created
+    /// directly in the netns of `netns_pid` (`None`: this netns).
+    pub fn new_macvlan(
+        name: &str,
+        parent_index: u32,
+        mode: MacVlanMode,
+        mac: Option<[u8; 6]>,
+        mtu: u32,
+        netns_pid: Option<i32>,
+    ) -> Result<Request> {
+        let op = format!("creating macvlan {name} on parent #{parent_index}");
+        let data = InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)]);
+        sub_interface(
+            op,
+            name,
+            parent_index,
+            InfoKind::MacVlan,
+            data,
+            mac,
+            mtu,
+            netns_pid,
+        )
+    }
+
+    /// Like [`new_macvlan`]; ipvlan devices share the parent's MAC.
+    pub fn new_ipvlan(
+        name: &str,
+        parent_index: u32,
+        mode: IpVlanMode,
+        mtu: u32,
+        netns_pid: Option<i32>,
+    ) -> Result<Request> {
+        let op = format!("creating ipvlan {name} on parent #{parent_index}");
+        let data = InfoData::IpVlan(vec![InfoIpVlan::Mode(mode)]);
+        sub_interface(
+            op,
+            name,
+            parent_index,
+            InfoKind::IpVlan,
+            data,
+            None,
+            mtu,
+            netns_pid,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sub_interface(
+        op: String,
+        name: &str,
+        parent_index: u32,
+        kind: InfoKind,
+        data: InfoData,
+        mac: Option<[u8; 6]>,
+        mtu: u32,
+        netns_pid: Option<i32>,
+    ) -> Result<Request> {
+        check_ifname(&op, name)?;
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        m.attributes.push(LinkAttribute::Link(parent_index));
+        if let Some(mac) = mac {
+            m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        if mtu != 0 {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(pid) = netns_pid {
+            let pid = u32::try_from(pid).map_err(|_| Error::Invalid {
+                op: op.clone(),
+                reason: format!("bad pid {pid}"),
+            })?;
+            m.attributes.push(LinkAttribute::NetNsPid(pid));
+        }
+        m.attributes.push(link_info(kind, Some(data)));
+        Ok(Request::new(
+            op,
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ))
+    }
+
+    /// A dummy device (tests use one as a macvlan/ipvlan parent).
+    pub fn new_dummy(name: &str) -> Result<Request> {
+        let op = format!("creating dummy {name}");
+        check_ifname(&op, name)?;
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        m.attributes.push(link_info(InfoKind::Dummy, None));
+        Ok(Request::new(
+            op,
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ))
+    }
+
+    /// Several changes to one link in one `RTM_SETLINK`. The kernel applies
+    /// them in this order: MAC, MTU, name, up/down, master — so a rename of a
+    /// down device and bringing it up can go in one message.
+    #[derive(Debug, Clone, Default)]
+    pub struct LinkChange {
+        pub mac: Option<[u8; 6]>,
+        pub mtu: Option<u32>,
+        pub name: Option<String>,
+        pub up: Option<bool>,
+        /// Bridge index to enslave to; `Some(0)` releases from the master.
+        pub master: Option<u32>,
+    }
+
+    /// `RTM_SETLINK` on `index` (called `what` in errors).
+    pub fn set_link(index: u32, what: &str, change: &LinkChange) -> Result<Request> {
+        let mut parts = Vec::new();
+        let mut m = link_message(index);
+        if let Some(mac) = change.mac {
+            parts.push(format!("MAC {}", crate::model::format_mac(&mac)));
+            m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        if let Some(mtu) = change.mtu {
+            parts.push(format!("MTU {mtu}"));
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(name) = &change.name {
+            parts.push(format!("name {name}"));
+            check_ifname(&format!("renaming {what}"), name)?;
+            m.attributes.push(LinkAttribute::IfName(name.clone()));
+        }
+        if let Some(up) = change.up {
+            parts.push(if up { "up" } else { "down" }.to_owned());
+            m.header.change_mask = LinkFlags::Up;
+            if up {
+                m.header.flags = LinkFlags::Up;
+            }
+        }
+        if let Some(master) = change.master {
+            parts.push(format!("master #{master}"));
+            m.attributes.push(LinkAttribute::Controller(master));
+        }
+        let op = format!("setting {} on {what}", parts.join(", "));
+        if index == 0 {
+            return Err(Error::Invalid {
+                op,
+                reason: "no interface index".to_owned(),
+            });
+        }
+        Ok(Request::new(op, RouteNetlinkMessage::SetLink(m), 0))
+    }
+
+    /// Hairpin mode of a bridge port: `RTM_SETLINK`, family `AF_BRIDGE`,
+    /// nested `IFLA_PROTINFO { IFLA_BRPORT_MODE }`.
+    pub fn set_hairpin(index: u32, what: &str, on: bool) -> Request {
+        let mut m = link_message(index);
+        m.header.interface_family = AddressFamily::Bridge;
+        let inner = DefaultNla::new(IFLA_BRPORT_MODE, vec![u8::from(on)]);
+        let mut value = vec![0; inner.buffer_len()];
+        inner.emit(&mut value);
+        m.attributes
+            .push(LinkAttribute::ProtoInfoUnknown(DefaultNla::new(
+                IFLA_PROTINFO | NLA_F_NESTED,
+                value,
+            )));
+        let op = format!(
+            "setting hairpin {} on bridge port {what}",
+            if on { "on" } else { "off" }
+        );
+        Request::new(op, RouteNetlinkMessage::SetLink(m), 0)
+    }
+
+    /// `RTM_DELLINK` by index.
+    pub fn del_link(index: u32, what: &str) -> Request {
+        Request::new(
+            format!("deleting link {what}"),
+            RouteNetlinkMessage::DelLink(link_message(index)),
+            0,
+        )
+    }
+
+    /// `RTM_DELLINK` by name: no lookup first.
+    pub fn del_link_by_name(name: &str) -> Result<Request> {
+        let op = format!("deleting link {name}");
+        check_ifname(&op, name)?;
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        Ok(Request::new(op, RouteNetlinkMessage::DelLink(m), 0))
+    }
+
+    /// `RTM_NEWADDR`, replacing an identical address if present (idempotent).
+    /// `nodad` skips IPv6 duplicate address detection, so the address is
+    /// usable at once (containers, and the bridge's own gateway address).
+    pub fn add_address(
+        index: u32,
+        what: &str,
+        addr: IpAddr,
+        prefix: u8,
+        nodad: bool,
+    ) -> Result<Request> {
+        let op = format!("adding address {addr}/{prefix} to {what}");
+        let mut m = AddressMessage::default();
+        m.header.index = index;
+        m.header.prefix_len = prefix;
+        m.header.scope = AddressScope::Universe;
+        match addr {
+            IpAddr::V4(v4) => {
+                if prefix > 32 {
+                    return Err(Error::Invalid {
+                        op,
+                        reason: "prefix longer than 32".to_owned(),
+                    });
+                }
+                m.header.family = AddressFamily::Inet;
+                m.attributes.push(AddressAttribute::Local(addr));
+                m.attributes.push(AddressAttribute::Address(addr));
+                if prefix < 31 {
+                    let host_mask = u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
+                    let brd = Ipv4Addr::from(u32::from(v4) | host_mask);
+                    m.attributes.push(AddressAttribute::Broadcast(brd));
+                }
+            }
+            IpAddr::V6(_) => {
+                if prefix > 128 {
+                    return Err(Error::Invalid {
+                        op,
+                        reason: "prefix longer than 128".to_owned(),
+                    });
+                }
+                m.header.family = AddressFamily::Inet6;
+                m.attributes.push(AddressAttribute::Address(addr));
+                if nodad {
+                    m.header.flags = AddressHeaderFlags::Nodad;
+                    m.attributes
+                        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+                }
+            }
+        }
+        Ok(Request::new(
+            op,
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        ))
+    }
+
+    /// Default route (main table) via `gateway` out of `oif`; replaces an
+    /// existing default route of this netns (idempotent).
+    pub fn add_default_route(gateway: IpAddr, oif: u32, what: &str) -> Request {
+        let mut m = RouteMessage::default();
+        m.header = route_header(gateway);
+        m.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
+        m.attributes.push(RouteAttribute::Oif(oif));
+        Request::new(
+            format!("adding default route via {gateway} dev {what}"),
+            RouteNetlinkMessage::NewRoute(m),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        )
+    }
+
+    fn route_header(family_of: IpAddr) -> RouteHeader {
+        RouteHeader {
+            address_family: match family_of {
+                IpAddr::V4(_) => AddressFamily::Inet,
+                IpAddr::V6(_) => AddressFamily::Inet6,
+            },
+            table: RouteHeader::RT_TABLE_MAIN,
+            protocol: RouteProtocol::Boot,
+            scope: RouteScope::Universe,
+            kind: RouteType::Unicast,
+            ..Default::default()
+        }
+    }
+
+    /// Dump of every address of a family (for inspection, not the create path).
+    pub fn dump_addresses(family: AddressFamily) -> Request {
+        let mut m = AddressMessage::default();
+        m.header.family = family;
+        Request::new(
+            "listing addresses".to_owned(),
+            RouteNetlinkMessage::GetAddress(m),
+            NLM_F_DUMP,
+        )
+    }
+
+    /// Dump of the routes of a family (for inspection, not the create path).
+    pub fn dump_routes(family: AddressFamily) -> Request {
+        let mut m = RouteMessage::default();
+        m.header.address_family = family;
+        Request::new(
+            "listing routes".to_owned(),
+            RouteNetlinkMessage::GetRoute(m),
+            NLM_F_DUMP,
+        )
+    }
+}
+
+/// The rtnetlink socket of one network namespace.
+pub struct Netlink {
+    sock: Socket,
+    seq: u32,
+    rx: Vec<u8>,
+}
+
+impl fmt::Debug for Netlink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Netlink").field("seq", &self.seq).finish()
+    }
+}
+
+impl Netlink {
+    /// Opens a `NETLINK_ROUTE` socket (CLOEXEC) in the calling thread's netns.
+    pub fn open() -> Result<Self> {
+        let sock = Socket::new(NETLINK_ROUTE).map_err(Error::Open)?;
+        // Short error replies (no echo of the request) with the kernel's
+        // explanation attached; both exist since Linux 4.12.
+        sock.set_cap_ack(true).map_err(Error::Open)?;
+        sock.set_ext_ack(true).map_err(Error::Open)?;
+        // Sequence numbers start somewhere that is unlikely to match replies
+        // meant for another socket user of the same port.
+        let seq = std::process::id().wrapping_mul(2654435761);
+        Ok(Self {
+            sock,
+            seq,
+            rx: vec![0; RECV_BUF],
+        })
+    }
+
+    /// Sends one request and waits for its ack; returns the data messages
+    /// the kernel sent before the ack (one `RTM_NEWLINK` for a get).
+    pub fn execute(&mut self, req: Request) -> Result<Vec<Reply>> {
+        let mut r = self.batch_results(std::slice::from_ref(&req))?;
+        r.pop().unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// Sends the requests in one `sendmsg` and reads every ack. Returns the
+    /// first error in request order.
+    pub fn batch(&mut self, reqs: &[Request]) -> Result<Vec<Vec<Reply>>> {
+        self.batch_results(reqs)?.into_iter().collect()
+    }
+
+    /// Like [`Netlink::batch`], but one result per request; the outer error
+    /// is a socket failure.
+    pub fn batch_results(&mut self, reqs: &[Request]) -> Result<Vec<Result<Vec<Reply>>>> {
+        if reqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = self.seq.wrapping_add(1);
+        let mut out = Vec::new();
+        for (i, r) in reqs.iter().enumerate() {
+            r.serialize_into(first.wrapping_add(i as u32), &mut out);
+        }
+        self.seq = first.wrapping_add(reqs.len() as u32 - 1);
+        self.send(&out, &reqs[0].op)?;
+
+        let mut results: Vec<Option<Result<Vec<Reply>>>> = (0..reqs.len()).map(|_| None).collect();
+        let mut data: Vec<Vec<Reply>> = vec![Vec::new(); reqs.len()];
+        let mut pending = reqs.len();
+        while pending > 0 {
+            let op = reqs[results.iter().position(Option::is_none).unwrap_or(0)]
+                .op
+                .as_str();
+            let n = self.recv(op)?;
+            let mut off = 0;
+            while off + NLMSG_HDRLEN <= n {
+                let (len, ty, flags, seq, payload) = split_message(&self.rx[off..n], op)?;
+                off += align4(len);
+                let i = seq.wrapping_sub(first) as usize;
+                if i >= reqs.len() || results[i].is_some() {
+                    continue; // a late reply to an earlier request
+                }
+                match ty {
+                    NLMSG_ERROR => {
+                        let code = payload
+                            .get(0..4)
+                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                        let res = match code {
+                            Some(0) => Ok(std::mem::take(&mut data[i])),
+                            Some(c) => Err(Error::Request {
+                                op: reqs[i].op.clone(),
+                                ext_ack: ext_ack_message(flags, payload),
+                                source: io::Error::from_raw_os_error(-c),
+                            }),
+                            None => Err(Error::Protocol {
+                                op: reqs[i].op.clone(),
+                                reason: "truncated error message".to_owned(),
+                            }),
+                        };
+                        results[i] = Some(res);
+                        pending -= 1;
+                    }
+                    NLMSG_DONE => {
+                        results[i] = Some(Ok(std::mem::take(&mut data[i])));
+                        pending -= 1;
+                    }
+                    _ => {
+                        // A dump's parts (NLM_F_MULTI) end with NLMSG_DONE.
+                        data[i].push(Reply {
+                            message_type: ty,
+                            payload: payload.to_vec(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Ok(Vec::new())))
+            .collect())
+    }
+
+    fn send(&mut self, buf: &[u8], op: &str) -> Result<()> {
+        let kernel = SocketAddr::new(0, 0);
+        loop {
+            match self.sock.send_to(buf, &kernel, 0) {
+                Ok(n) if n == buf.len() => return Ok(()),
+                Ok(n) => {
+                    return Err(Error::Protocol {
+                        op: op.to_owned(),
+                        reason: format!("short send: {n} of {} bytes", buf.len()),
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::Request {
+                        op: op.to_owned(),
+                        ext_ack: None,
+                        source: e,
+                    })
+                }
+            }
+        }
+    }
+
+    fn recv(&mut self, op: &str) -> Result<usize> {
+        loop {
+            let mut buf = &mut self.rx[..];
+            match self.sock.recv(&mut buf, libc::MSG_TRUNC) {
+                Ok(n) if n > self.rx.len() => {
+                    return Err(Error::Protocol {
+                        op: op.to_owned(),
+                        reason: format!("reply of {n} bytes truncated to {}", self.rx.len()),
+                    })
+                }
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::Request {
+                        op: op.to_owned(),
+                        ext_ack: None,
+                        source: e,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Index of the device called `name`, or `None` if there is none.
+    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+        match self.execute(req::get_link(name)?) {
+            Ok(replies) => Ok(replies.iter().find_map(Reply::link_index)),
+            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Index of the device called `name`; an error naming it if absent.
+    pub fn require_link(&mut self, name: &str) -> Result<u32> {
+        self.link_index(name)?.ok_or_else(|| Error::Request {
+            op: format!("looking up link {name}"),
+            ext_ack: None,
+            source: io::Error::from_raw_os_error(libc::ENODEV),
+        })
+    }
+
+    /// Details of the device called `name`, or `None`.
+    pub fn link(&mut self, name: &str) -> Result<Option<LinkDetails>> {
+        let op = format!("looking up link {name}");
+        let replies = match self.execute(req::get_link(name)?) {
+            Ok(r) => r,
+            Err(e) if e.errno() == Some(libc::ENODEV) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(reply) = replies.first() else {
+            return Ok(None);
+        };
+        match reply.parse() {
+            Ok(RouteNetlinkMessage::NewLink(m)) => Ok(Some(link_details(&m))),
+            Ok(other) => Err(Error::Protocol {
+                op,
+                reason: format!("unexpected reply {other:?}"),
+            }),
+            Err(reason) => Err(Error::Protocol { op, reason }),
+        }
+    }
+
+    /// Creates a bridge (down).
+    pub fn create_bridge(&mut self, name: &str, mtu: u32) -> Result<()> {
+        self.execute(req::new_bridge(name, mtu)?).map(drop)
+    }
+
+    /// Creates a veth pair with the peer directly in the netns of `peer_netns_pid`.
+    pub fn create_veth(
+        &mut self,
+        host: &str,
+        peer: &str,
+        peer_netns_pid: i32,
+        peer_mac: Option<[u8; 6]>,
+        mtu: u32,
+    ) -> Result<()> {
+        self.execute(req::new_veth(host, peer, peer_netns_pid, peer_mac, mtu)?)
+            .map(drop)
+    }
+
+    /// Creates a macvlan sub-interface of `parent` in the netns of `netns_pid`.
+    pub fn create_macvlan(
+        &mut self,
+        name: &str,
+        parent: &str,
+        mode: MacVlanMode,
+        mac: Option<[u8; 6]>,
+        mtu: u32,
+        netns_pid: Option<i32>,
+    ) -> Result<()> {
+        let parent_index = self.require_link(parent)?;
+        self.execute(req::new_macvlan(
+            name,
+            parent_index,
+            mode,
+            mac,
+            mtu,
+            netns_pid,
+        )?)
+        .map(drop)
+    }
+
+    /// Creates an ipvlan sub-interface of `parent` in the netns of `netns_pid`.
+    pub fn create_ipvlan(
+        &mut self,
+        name: &str,
+        parent: &str,
+        mode: IpVlanMode,
+        mtu: u32,
+        netns_pid: Option<i32>,
+    ) -> Result<()> {
+        let parent_index = self.require_link(parent)?;
+        self.execute(req::new_ipvlan(name, parent_index, mode, mtu, netns_pid)?)
+            .map(drop)
+    }
+
+    /// Applies several changes to one link in one message.
+    pub fn set_link(&mut self, index: u32, what: &str, change: &req::LinkChange) -> Result<()> {
+        self.execute(req::set_link(index, what, change)?).map(drop)
+    }
+
+    pub fn set_master(&mut self, index: u32, what: &str, master: u32) -> Result<()> {
+        self.set_link(
+            index,
+            what,
+            &req::LinkChange {
+                master: Some(master),
+                ..Default::default()
+            },
+        )
+    }
+
+    pub fn set_mtu(&mut self, index: u32, what: &str, mtu: u32) -> Result<()> {
+        self.set_link(
+            index,
+            what,
+            &req::LinkChange {
+                mtu: Some(mtu),
+                ..Default::default()
+            },
+        )
+    }
+
+    pub fn set_up(&mut self, index: u32, what: &str, up: bool) -> Result<()> {
+        self.set_link(
+            index,
+            what,
+            &req::LinkChange {
+                up: Some(up),
+                ..Default::default()
+            },
+        )
+    }
+
+    pub fn set_name(&mut self, index: u32, what: &str, name: &str) -> Result<()> {
+        self.set_link(
+            index,
+            what,
+            &req::LinkChange {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
+        )
+    }
+
+    pub fn set_mac(&mut self, index: u32, what: &str, mac: [u8; 6]) -> Result<()> {
+        self.set_link(
+            index,
+            what,
+            &req::LinkChange {
+                mac: Some(mac),
+                ..Default::default()
+            },
+        )
+    }
+
+    pub fn set_hairpin(&mut self, index: u32, what: &str, on: bool) -> Result<()> {
+        self.execute(req::set_hairpin(index, what, on)).map(drop)
+    }
+
+    pub fn delete_link(&mut self, index: u32, what: &str) -> Result<()> {
+        self.execute(req::del_link(index, what)).map(drop)
+    }
+
+    /// Deletes the device called `name`; `Ok(false)` if there was none.
+    pub fn delete_link_by_name(&mut self, name: &str) -> Result<bool> {
+        match self.execute(req::del_link_by_name(name)?) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn add_address(
+        &mut self,
+        index: u32,
+        what: &str,
+        addr: IpAddr,
+        prefix: u8,
+        nodad: bool,
+    ) -> Result<()> {
+        self.execute(req::add_address(index, what, addr, prefix, nodad)?)
+            .map(drop)
+    }
+
+    pub fn add_default_route(&mut self, gateway: IpAddr, oif: u32, what: &str) -> Result<()> {
+        self.execute(req::add_default_route(gateway, oif, what))
+            .map(drop)
+    }
+
+    /// Every address of the netns (inspection only: a dump).
+    pub fn addresses(&mut self) -> Result<Vec<AddressDetails>> {
+        let mut out = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            for reply in self.execute(req::dump_addresses(family))? {
+                if let Ok(RouteNetlinkMessage::NewAddress(m)) = reply.parse() {
+                    let addr = m.attributes.iter().find_map(|a| match a {
+                        AddressAttribute::Address(ip) => Some(*ip),
+                        _ => None,
+                    });
+                    if let Some(addr) = addr {
+                        out.push(AddressDetails {
+                            index: m.header.index,
+                            addr,
+                            prefix: m.header.prefix_len,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The main table's routes of a family (inspection only: a dump). Used
+    /// to refuse subnets that overlap the host's routes.
+    pub fn routes(&mut self, family: AddressFamily) -> Result<Vec<RouteDetails>> {
+        let mut out = Vec::new();
+        for reply in self.execute(req::dump_routes(family))? {
+            let Ok(RouteNetlinkMessage::NewRoute(m)) = reply.parse() else {
+                continue;
+            };
+            if m.header.table != RouteHeader::RT_TABLE_MAIN || m.header.kind != RouteType::Unicast {
+                continue;
+            }
+            let mut r = RouteDetails {
+                destination: None,
+                prefix: m.header.destination_prefix_length,
+                gateway: None,
+                oif: None,
+            };
+            for a in &m.attributes {
+                match a {
+                    RouteAttribute::Destination(d) => r.destination = route_ip(d),
+                    RouteAttribute::Gateway(g) => r.gateway = route_ip(g),
+                    RouteAttribute::Oif(i) => r.oif = Some(*i),
+                    _ => {}
+                }
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}
+
+fn link_details(m: &LinkMessage) -> LinkDetails {
+    let mut d = LinkDetails {
+        index: m.header.index,
+        name: String::new(),
+        mac: None,
+        mtu: 0,
+        up: m.header.flags.contains(LinkFlags::Up),
+        master: None,
+        kind: None,
+    };
+    for a in &m.attributes {
+        match a {
+            LinkAttribute::IfName(n) => d.name = n.clone(),
+            LinkAttribute::Address(mac) if mac.len() == 6 => {
+                let mut b = [0; 6];
+                b.copy_from_slice(mac);
+                d.mac = Some(b);
+            }
+            LinkAttribute::Mtu(mtu) => d.mtu = *mtu,
+            LinkAttribute::Controller(i) => d.master = Some(*i),
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    if let LinkInfo::Kind(k) = i {
+                        d.kind = Some(k.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    d
+}
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Splits the first netlink message of `buf`: (length, type, flags, seq, payload).
+fn split_message<'a>(buf: &'a [u8], op: &str) -> Result<(usize, u16, u16, u32, &'a [u8])> {
+    let nb = NetlinkBuffer::new_checked(buf).map_err(|e| Error::Protocol {
+        op: op.to_owned(),
+        reason: format!("malformed reply: {e}"),
+    })?;
+    let len = nb.length() as usize;
+    Ok((
+        len,
+        nb.message_type(),
+        nb.flags(),
+        nb.sequence_number(),
+        &buf[NLMSG_HDRLEN..len],
+    ))
+}
+
+/// The `NLMSGERR_ATTR_MSG` of an error reply, if the kernel attached one.
+fn ext_ack_message(flags: u16, payload: &[u8]) -> Option<String> {
+    if flags & NLM_F_ACK_TLVS == 0 {
+        return None;
+    }
+    // payload: error code (4), the request's header (16) and, unless capped,
+    // the rest of the request; then the TLVs.
+    let orig = payload.get(4..4 + NLMSG_HDRLEN)?;
+    let orig_len = u32::from_ne_bytes([orig[0], orig[1], orig[2], orig[3]]) as usize;
+    let mut off = 4 + if flags & NLM_F_CAPPED != 0 {
+        NLMSG_HDRLEN
+    } else {
+        align4(orig_len)
+    };
+    while off + 4 <= payload.len() {
+        let len = u16::from_ne_bytes([payload[off], payload[off + 1]]) as usize;
+        let kind = u16::from_ne_bytes([payload[off + 2], payload[off + 3]]) & !NLA_F_NESTED;
+        if len < 4 || off + len > payload.len() {
+            break;
+        }
+        if kind == NLMSGERR_ATTR_MSG {
+            let s = &payload[off + 4..off + len];
+            let s = s.split(|b| *b == 0).next().unwrap_or(s);
+            return Some(String::from_utf8_lossy(s).into_owned());
+        }
+        off += align4(len);
+    }
+    None
+}

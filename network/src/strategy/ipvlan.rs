@@ -1,0 +1,43 @@
+//! Driver `ipvlan`: like macvlan (created directly in init's netns as a
+//! sub-interface of `ep.parent`), but the device shares the parent's MAC, so
+//! `ep.mac` is not applied. Mode: `ep.mode` (l2, l3, l3s), default l2.
+
+use super::{endpoint_error, initialize_container_side, NetworkStrategy};
+use crate::model::Endpoint;
+use crate::netlink::{ipvlan_mode, Netlink};
+use crate::Result;
+
+pub struct Ipvlan;
+
+pub const DEFAULT_MODE: &str = "l2";
+
+impl NetworkStrategy for Ipvlan {
+    fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
+        let parent = ep
+            .parent
+            .as_deref()
+            .ok_or_else(|| endpoint_error(ep, "an ipvlan endpoint without a parent device"))?;
+        let name = ep.mode.as_deref().unwrap_or(DEFAULT_MODE);
+        let mode = ipvlan_mode(name).ok_or_else(|| {
+            endpoint_error(ep, format!("unknown ipvlan mode {name:?} (l2, l3, l3s)"))
+        })?;
+        nl.create_ipvlan(&ep.temp_ifname, parent, mode, ep.mtu, Some(init_pid))?;
+        Ok(())
+    }
+
+    fn attach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
+        Ok(())
+    }
+
+    fn detach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
+        Ok(())
+    }
+
+    fn initialize(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()> {
+        initialize_container_side(nl, ep, false)
+    }
+
+    fn teardown(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! Driver `macvlan`: a sub-interface of `ep.parent` created directly in
+//! init's netns (`IFLA_LINK` = parent, `IFLA_NET_NS_PID` = init) as
+//! `ep.temp_ifname`, with its own MAC. Nothing of it lives on the host, so
+//! attach, detach and teardown have nothing to do: the device dies with the
+//! netns. Mode: `ep.mode` (bridge, private, vepa, passthru, source), default
+//! bridge.
+
+use super::{endpoint_error, initialize_container_side, NetworkStrategy};
+use crate::model::Endpoint;
+use crate::netlink::{macvlan_mode, Netlink};
+use crate::Result;
+
+pub struct Macvlan;
+
+pub const DEFAULT_MODE: &str = "bridge";
+
+impl NetworkStrategy for Macvlan {
+    fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
+        let parent = ep
+            .parent
+            .as_deref()
+            .ok_or_else(|| endpoint_error(ep, "a macvlan endpoint without a parent device"))?;
+        let name = ep.mode.as_deref().unwrap_or(DEFAULT_MODE);
+        let mode = macvlan_mode(name).ok_or_else(|| {
+            endpoint_error(
+                ep,
+                format!("unknown macvlan mode {name:?} (bridge, private, vepa, passthru, source)"),
+            )
+        })?;
+        nl.create_macvlan(
+            &ep.temp_ifname,
+            parent,
+            mode,
+            Some(ep.mac),
+            ep.mtu,
+            Some(init_pid),
+        )?;
+        Ok(())
+    }
+
+    fn attach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
+        Ok(())
+    }
+
+    fn detach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
+        Ok(())
+    }
+
+    fn initialize(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()> {
+        initialize_container_side(nl, ep, true)
+    }
+
+    fn teardown(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
+        Ok(())
+    }
+}
