@@ -521,7 +521,10 @@ impl Runtime {
 
     fn container_io_paths(&self, id: &str) -> (PathBuf, PathBuf) {
         let io = self.work.path().join("io");
-        (io.join(format!("{id}.stdout")), io.join(format!("{id}.stderr")))
+        (
+            io.join(format!("{id}.stdout")),
+            io.join(format!("{id}.stderr")),
+        )
     }
 
     /// What a container made by [`Runtime::create`] wrote so far: (stdout, stderr).
@@ -711,7 +714,10 @@ fn unescape_octal(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -857,7 +863,8 @@ mod tests {
 
     #[test]
     fn mountinfo_parses() {
-        let text = "36 35 98:0 /mnt1 /mnt\\040x rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
+        let text =
+            "36 35 98:0 /mnt1 /mnt\\040x rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
                     22 1 0:5 / /dev rw,nosuid - tmpfs tmpfs rw,size=65536k,mode=755\n";
         let m = parse_mountinfo(text);
         assert_eq!(m.len(), 2);
