@@ -1,0 +1,628 @@
+//! The firewall against the real kernel: berth's table, its elements, and
+//! packets through them between the host and network namespaces these tests
+//! make (subnets 10.213.24x.0/24 and fd00:213:f4::/64 only).
+//!
+//! Needs root (CI is root). Every test removes what it made, also when it
+//! fails, and checks that `nft list ruleset` is as it found it. The tests of
+//! this file run one at a time: each compares the whole ruleset.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use network::firewall::{self, Error};
+use network::model::{Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping, Protocol};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> Option<MutexGuard<'static, ()>> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return None;
+    }
+    Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn tag() -> u32 {
+    std::process::id() % 100_000
+}
+
+fn run(argv: &[&str]) -> String {
+    let out = Command::new(argv[0]).args(&argv[1..]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn ruleset() -> String {
+    run(&["nft", "list", "ruleset"])
+}
+
+fn berth_table_exists() -> bool {
+    Command::new("nft")
+        .args(["list", "set", "inet", "berth", "bridges"])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// The elements of one set or map of berth's table, as nft prints them in JSON.
+fn elements(kind: &str, name: &str) -> Vec<serde_json::Value> {
+    let out = Command::new("nft")
+        .args(["-j", "list", kind, "inet", "berth", name])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Vec::new();
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|o| o.get(kind))
+        .and_then(|s| s.get("elem"))
+        .and_then(|e| e.as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// Map elements rendered as `k1 . k2 : d1 . d2`.
+fn map_entries(name: &str) -> Vec<String> {
+    let part = |v: &serde_json::Value| {
+        v["concat"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| match x {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" . ")
+    };
+    elements("map", name)
+        .iter()
+        .map(|e| format!("{} : {}", part(&e[0]), part(&e[1])))
+        .collect()
+}
+
+fn set_entries(name: &str) -> Vec<String> {
+    elements("set", name)
+        .iter()
+        .map(|e| match e {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+fn def(name: &str, bridge: &str, octet: u8, v6: bool, internal: bool) -> NetworkDef {
+    NetworkDef {
+        name: name.into(),
+        driver: Driver::Bridge,
+        bridge: Some(bridge.into()),
+        parent: None,
+        mode: None,
+        subnet: Ipv4Net {
+            addr: Ipv4Addr::new(10, 213, octet, 0),
+            prefix: 24,
+        },
+        gateway: Ipv4Addr::new(10, 213, octet, 1),
+        subnet6: v6.then(|| Ipv6Net {
+            addr: Ipv6Addr::new(0xfd00, 0x213, octet.into(), 0, 0, 0, 0, 0),
+            prefix: 64,
+        }),
+        gateway6: v6.then(|| Ipv6Addr::new(0xfd00, 0x213, octet.into(), 0, 0, 0, 0, 1)),
+        mtu: 1500,
+        internal,
+        masquerade: true,
+        labels: Default::default(),
+        index: 900 + u32::from(octet),
+    }
+}
+
+fn endpoint(def: &NetworkDef, host: u8) -> Endpoint {
+    let o = def.subnet.addr.octets();
+    let ipv4 = Ipv4Addr::new(o[0], o[1], o[2], host);
+    Endpoint {
+        network: def.name.clone(),
+        driver: Driver::Bridge,
+        ifname: "eth0".into(),
+        host_ifname: format!("vfw{}{host}", tag()),
+        temp_ifname: format!("tfw{}{host}", tag()),
+        mac: network::model::mac_from_ipv4(ipv4),
+        mtu: 1500,
+        ipv4,
+        prefix4: 24,
+        gateway4: def.gateway,
+        ipv6: def.subnet6.map(|s| {
+            let mut seg = s.addr.segments();
+            seg[7] = host.into();
+            Ipv6Addr::from(seg)
+        }),
+        prefix6: 64,
+        gateway6: def.gateway6,
+        bridge: def.bridge.clone(),
+        parent: None,
+        mode: None,
+    }
+}
+
+fn port(host_ip: Option<&str>, host_port: u16, container_port: u16, p: Protocol) -> PortMapping {
+    PortMapping {
+        host_ip: host_ip.map(|s| s.parse().unwrap()),
+        host_port,
+        container_port,
+        protocol: p,
+    }
+}
+
+/// Removes the networks' firewall state on drop and checks the ruleset is
+/// what it was before (when berth's table was not there before: otherwise
+/// another user of the host owns it and only our elements are checked).
+struct Fixture {
+    defs: Vec<NetworkDef>,
+    before: String,
+    table_before: bool,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Fixture {
+            defs: Vec::new(),
+            before: ruleset(),
+            table_before: berth_table_exists(),
+        }
+    }
+
+    fn network(&mut self, def: NetworkDef) -> NetworkDef {
+        self.defs.push(def.clone());
+        firewall::ensure_network(&def).unwrap();
+        def
+    }
+
+    fn cleanup(&mut self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for d in self.defs.drain(..) {
+            if let Err(e) = firewall::remove_network(&d, true) {
+                errors.push(e.to_string());
+            }
+        }
+        errors
+    }
+
+    /// Cleans up and checks that nothing is left.
+    fn finish(mut self) {
+        let names: Vec<String> = self.defs.iter().filter_map(|d| d.bridge.clone()).collect();
+        let errors = self.cleanup();
+        assert!(errors.is_empty(), "{errors:?}");
+        if self.table_before {
+            let left = set_entries("bridges");
+            for n in names {
+                assert!(!left.contains(&n), "{n} still in bridges: {left:?}");
+            }
+        } else {
+            assert_eq!(ruleset(), self.before, "the ruleset changed");
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let errors = self.cleanup();
+        if !errors.is_empty() {
+            eprintln!("cleanup: {errors:?}");
+        }
+    }
+}
+
+#[test]
+fn network_and_port_elements_round_trip() {
+    let Some(_g) = serial() else { return };
+    let mut fx = Fixture::new();
+    let br = format!("bfw{}a", tag());
+    let d = fx.network(def("fw-a", &br, 241, true, false));
+    // ensure_network is idempotent.
+    firewall::ensure_network(&d).unwrap();
+
+    assert!(set_entries("bridges").contains(&br));
+    assert!(
+        set_entries("masq4")
+            .iter()
+            .any(|e| e.contains("10.213.241.0")),
+        "{:?}",
+        set_entries("masq4")
+    );
+    assert!(!set_entries("internal").contains(&br));
+
+    let ep = endpoint(&d, 2);
+    let ports = [
+        port(None, 42101, 80, Protocol::Tcp),
+        port(None, 42102, 53, Protocol::Udp),
+        port(Some("127.0.0.1"), 42103, 81, Protocol::Tcp),
+        port(Some("fd00:213:f1::1"), 42104, 82, Protocol::Tcp),
+    ];
+    firewall::attach(&d, &ep, &ports).unwrap();
+    // Attaching the same again is not an error.
+    firewall::attach(&d, &ep, &ports).unwrap();
+
+    let any4 = map_entries("dnat4_any");
+    assert!(
+        any4.contains(&"tcp . 42101 : 10.213.241.2 . 80".into()),
+        "{any4:?}"
+    );
+    assert!(
+        any4.contains(&"udp . 42102 : 10.213.241.2 . 53".into()),
+        "{any4:?}"
+    );
+    let host4 = map_entries("dnat4_host");
+    assert!(
+        host4.contains(&"127.0.0.1 . tcp . 42103 : 10.213.241.2 . 81".into()),
+        "{host4:?}"
+    );
+    let any6 = map_entries("dnat6_any");
+    assert!(
+        any6.contains(&"tcp . 42101 : fd00:213:f1::2 . 80".into()),
+        "{any6:?}"
+    );
+    let host6 = map_entries("dnat6_host");
+    assert!(
+        host6.contains(&"fd00:213:f1::1 . tcp . 42104 : fd00:213:f1::2 . 82".into()),
+        "{host6:?}"
+    );
+
+    firewall::detach(&d, &ep, &ports).unwrap();
+    // Idempotent: nothing left to delete is not an error.
+    firewall::detach(&d, &ep, &ports).unwrap();
+    for m in ["dnat4_any", "dnat4_host", "dnat6_any", "dnat6_host"] {
+        let left = map_entries(m);
+        assert!(
+            !left
+                .iter()
+                .any(|e| e.contains("10.213.241.") || e.contains("fd00:213:f1:")),
+            "{m}: {left:?}"
+        );
+    }
+    fx.finish();
+}
+
+#[test]
+fn taken_host_port_is_refused_and_survives_a_stale_detach() {
+    let Some(_g) = serial() else { return };
+    let mut fx = Fixture::new();
+    let d = fx.network(def("fw-b", &format!("bfw{}b", tag()), 242, false, false));
+    let (ep1, ep2) = (endpoint(&d, 2), endpoint(&d, 3));
+    let p = [port(None, 42201, 80, Protocol::Tcp)];
+    firewall::attach(&d, &ep1, &p).unwrap();
+    let err =
+        firewall::attach(&d, &ep2, &[port(None, 42202, 80, Protocol::Tcp), p[0]]).unwrap_err();
+    assert!(matches!(err, Error::PortTaken { .. }), "{err}");
+    assert!(err.to_string().contains("42201/tcp"), "{err}");
+    // The failed attach changed nothing: not even its other port.
+    let any4 = map_entries("dnat4_any");
+    assert!(
+        any4.contains(&"tcp . 42201 : 10.213.242.2 . 80".into()),
+        "{any4:?}"
+    );
+    assert!(
+        !any4.iter().any(|e| e.starts_with("tcp . 42202 ")),
+        "{any4:?}"
+    );
+
+    // A detach naming a port that belongs to another container leaves it.
+    firewall::detach(&d, &ep2, &[port(None, 42203, 80, Protocol::Tcp), p[0]]).unwrap();
+    assert!(map_entries("dnat4_any").contains(&"tcp . 42201 : 10.213.242.2 . 80".into()));
+    firewall::detach(&d, &ep1, &p).unwrap();
+    assert!(!map_entries("dnat4_any")
+        .iter()
+        .any(|e| e.contains("10.213.242.")));
+    fx.finish();
+}
+
+#[test]
+fn internal_network_and_v6_only_mapping() {
+    let Some(_g) = serial() else { return };
+    let mut fx = Fixture::new();
+    let br = format!("bfw{}c", tag());
+    let d = fx.network(def("fw-c", &br, 243, false, true));
+    assert!(set_entries("internal").contains(&br));
+    assert!(!set_entries("masq4")
+        .iter()
+        .any(|e| e.contains("10.213.243.")));
+    let ep = endpoint(&d, 2);
+    let err = firewall::attach(
+        &d,
+        &ep,
+        &[port(Some("fd00:213:f3::1"), 42301, 80, Protocol::Tcp)],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NoIpv6 {
+                host_port: 42301,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Detaching what could never be attached is fine.
+    firewall::detach(
+        &d,
+        &ep,
+        &[port(Some("fd00:213:f3::1"), 42301, 80, Protocol::Tcp)],
+    )
+    .unwrap();
+    fx.finish();
+}
+
+#[test]
+fn removing_a_network_removes_ports_left_behind() {
+    let Some(_g) = serial() else { return };
+    let mut fx = Fixture::new();
+    let d = fx.network(def("fw-d", &format!("bfw{}d", tag()), 246, true, false));
+    let ep = endpoint(&d, 7);
+    firewall::attach(&d, &ep, &[port(None, 42401, 80, Protocol::Tcp)]).unwrap();
+    firewall::remove_network(&d, false).unwrap();
+    assert!(!set_entries("bridges").contains(&d.bridge.clone().unwrap()));
+    for m in ["dnat4_any", "dnat6_any"] {
+        assert!(!map_entries(m).iter().any(|e| e.contains("42401")), "{m}");
+    }
+    fx.finish();
+}
+
+#[test]
+fn non_bridge_networks_have_no_firewall_state() {
+    let Some(_g) = serial() else { return };
+    let fx = Fixture::new();
+    let mut d = def("fw-m", "unused", 247, false, false);
+    d.driver = Driver::Macvlan;
+    d.bridge = None;
+    firewall::ensure_network(&d).unwrap();
+    let ep = endpoint(&d, 2);
+    firewall::attach(&d, &ep, &[]).unwrap();
+    let err = firewall::attach(&d, &ep, &[port(None, 42501, 80, Protocol::Tcp)]).unwrap_err();
+    assert!(matches!(err, Error::NoBridge { .. }), "{err}");
+    firewall::detach(&d, &ep, &[port(None, 42501, 80, Protocol::Tcp)]).unwrap();
+    firewall::remove_network(&d, true).unwrap();
+    fx.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Packets: a bridge with a veth into a netns, a TCP server in the netns.
+
+/// A bridge, a netns and a veth pair between them, made with `ip` (test
+/// set-up only) and removed on drop.
+struct Wire {
+    bridge: String,
+    netns: String,
+    veth: String,
+}
+
+impl Wire {
+    fn new(d: &NetworkDef, suffix: char) -> Wire {
+        let t = tag();
+        let w = Wire {
+            bridge: d.bridge.clone().unwrap(),
+            netns: format!("berth-fw-{t}{suffix}"),
+            veth: format!("vfw{t}{suffix}"),
+        };
+        let peer = format!("pfw{t}{suffix}");
+        let gw = format!("{}/24", d.gateway);
+        let ip = format!("{}/24", endpoint(d, 2).ipv4);
+        let (br, ns, veth) = (&w.bridge, &w.netns, &w.veth);
+        run(&["ip", "netns", "add", ns]);
+        run(&["ip", "link", "add", br, "type", "bridge"]);
+        run(&["ip", "addr", "add", &gw, "dev", br]);
+        run(&[
+            "ip", "link", "add", veth, "type", "veth", "peer", "name", &peer, "netns", ns,
+        ]);
+        run(&["ip", "link", "set", veth, "master", br]);
+        run(&[
+            "ip",
+            "link",
+            "set",
+            veth,
+            "type",
+            "bridge_slave",
+            "hairpin",
+            "on",
+        ]);
+        run(&["ip", "link", "set", veth, "up"]);
+        run(&["ip", "link", "set", br, "up"]);
+        run(&["ip", "-n", ns, "addr", "add", &ip, "dev", &peer]);
+        run(&["ip", "-n", ns, "link", "set", &peer, "up"]);
+        run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        run(&[
+            "ip",
+            "-n",
+            ns,
+            "route",
+            "add",
+            "default",
+            "via",
+            &d.gateway.to_string(),
+        ]);
+        if let (Some(g6), Some(ep6)) = (d.gateway6, endpoint(d, 2).ipv6) {
+            run(&[
+                "ip",
+                "-6",
+                "addr",
+                "add",
+                &format!("{g6}/64"),
+                "dev",
+                br,
+                "nodad",
+            ]);
+            run(&[
+                "ip",
+                "-n",
+                ns,
+                "-6",
+                "addr",
+                "add",
+                &format!("{ep6}/64"),
+                "dev",
+                &peer,
+                "nodad",
+            ]);
+        }
+        // What the bridge module sets on berth's bridges: 127.0.0.1 may be
+        // routed to the bridge, and packets from it may be forwarded (per
+        // device: the host's global forwarding setting is left alone).
+        for (key, val) in [("route_localnet", "1"), ("forwarding", "1")] {
+            std::fs::write(format!("/proc/sys/net/ipv4/conf/{br}/{key}"), val).unwrap();
+        }
+        w
+    }
+
+    /// Runs `f` on a thread inside the netns.
+    fn inside<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> thread::JoinHandle<T> {
+        let path = format!("/run/netns/{}", self.netns);
+        thread::spawn(move || {
+            let ns = std::fs::File::open(&path).unwrap();
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            f()
+        })
+    }
+
+    /// A TCP server on port 80 of the netns (dual stack) answering each
+    /// connection with the address it came from; stops on drop.
+    fn server(&self) -> Server {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handle = self.inside(move || {
+            let l = TcpListener::bind("[::]:80").unwrap();
+            l.set_nonblocking(true).unwrap();
+            tx.send(()).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !s.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match l.accept() {
+                    Ok((mut c, peer)) => {
+                        let ip = match peer.ip() {
+                            IpAddr::V6(v6) => v6
+                                .to_ipv4_mapped()
+                                .map(IpAddr::V4)
+                                .unwrap_or(IpAddr::V6(v6)),
+                            v4 => v4,
+                        };
+                        let _ = c.write_all(format!("{ip}\n").as_bytes());
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        rx.recv().unwrap();
+        Server {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Wire {
+    fn drop(&mut self) {
+        for argv in [
+            vec!["ip", "link", "del", &self.veth],
+            vec!["ip", "link", "del", &self.bridge],
+            vec!["ip", "netns", "del", &self.netns],
+        ] {
+            let _ = Command::new(argv[0]).args(&argv[1..]).output();
+        }
+    }
+}
+
+struct Server {
+    stop: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Connects and reads the server's line: `Ok(peer as the server saw it)`.
+fn ask(to: SocketAddr) -> std::io::Result<String> {
+    let mut c = TcpStream::connect_timeout(&to, Duration::from_secs(2))?;
+    c.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut s = String::new();
+    c.read_to_string(&mut s)?;
+    Ok(s.trim().to_owned())
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn published_ports_hairpin_and_isolation_carry_packets() {
+    let Some(_g) = serial() else { return };
+    let before_links = run(&["ip", "-br", "link"]);
+    {
+        let mut fx = Fixture::new();
+        let da = def("fw-pa", &format!("bfw{}p", tag()), 244, true, false);
+        let db = def("fw-pb", &format!("bfw{}q", tag()), 245, false, false);
+        let wa = Wire::new(&da, 'p');
+        let wb = Wire::new(&db, 'q');
+        let da = fx.network(da);
+        let db = fx.network(db);
+        let _sa = wa.server();
+        let _sb = wb.server();
+        let (ea, eb) = (endpoint(&da, 2), endpoint(&db, 2));
+
+        let pa = [
+            port(None, 42601, 80, Protocol::Tcp),
+            port(Some("127.0.0.1"), 42602, 80, Protocol::Tcp),
+        ];
+        let pb = [port(None, 42611, 80, Protocol::Tcp)];
+        // Nothing published yet: nothing listens on the host there.
+        assert!(ask(sa("127.0.0.1:42601")).is_err());
+        firewall::attach(&da, &ea, &pa).unwrap();
+        firewall::attach(&db, &eb, &pb).unwrap();
+
+        // From the host, through 127.0.0.1 (masqueraded to the gateway) and
+        // through the gateway address, IPv4 and IPv6.
+        assert_eq!(ask(sa("127.0.0.1:42601")).unwrap(), "10.213.244.1");
+        assert_eq!(ask(sa("10.213.244.1:42601")).unwrap(), "10.213.244.1");
+        assert_eq!(ask(sa("[fd00:213:f4::1]:42601")).unwrap(), "fd00:213:f4::1");
+        // host_ip restricts the mapping to that address.
+        assert_eq!(ask(sa("127.0.0.1:42602")).unwrap(), "10.213.244.1");
+        assert!(ask(sa("10.213.244.1:42602")).is_err());
+
+        // Hairpin: the container reaches its own published port through
+        // the host, masqueraded so that the answer comes back the same way.
+        let hairpin = wa.inside(|| ask(sa("10.213.244.1:42601"))).join().unwrap();
+        assert_eq!(hairpin.unwrap(), "10.213.244.1");
+
+        // Isolation: network A cannot reach network B's container directly,
+        // but can reach a port B published on the host.
+        let direct = wa.inside(|| ask(sa("10.213.245.2:80"))).join().unwrap();
+        assert!(direct.is_err(), "isolation: {direct:?}");
+        let published = wa.inside(|| ask(sa("10.213.244.1:42611"))).join().unwrap();
+        assert_eq!(published.unwrap(), "10.213.245.1");
+
+        firewall::detach(&da, &ea, &pa).unwrap();
+        firewall::detach(&db, &eb, &pb).unwrap();
+        assert!(ask(sa("127.0.0.1:42601")).is_err());
+        assert!(ask(sa("10.213.244.1:42601")).is_err());
+        fx.finish();
+    }
+    assert_eq!(run(&["ip", "-br", "link"]), before_links);
+}
