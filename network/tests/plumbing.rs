@@ -669,3 +669,44 @@ fn sysctls_are_set_and_restored() {
     assert_eq!(bridge::read_sysctl("net.ipv4.ip_forward").unwrap(), v4);
     remove_bridge(&mut nl, &br).unwrap();
 }
+
+#[test]
+fn initialize_from_the_parent_through_a_socket_opened_in_the_netns() {
+    require_root!();
+    let mut nl = Netlink::open().unwrap();
+    let mut guard = Cleanup::new();
+    let x = free_subnet_octet(&mut nl);
+    let br = unique_name("bt");
+    guard.add(&br);
+    let def = bridge_def("plumbing-parent", &br, x, false);
+    ensure_bridge(&mut nl, &def).unwrap();
+    let child = NetnsChild::spawn();
+    let ep = endpoint(&def, 7, "eth0");
+    guard.add(&ep.host_ifname);
+    create_and_attach(&mut nl, &ep, child.pid()).unwrap();
+
+    let before = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let ns = File::open(format!("/proc/{}/ns/net", child.pid())).unwrap();
+    let mut inside = Netlink::open_in_netns(ns.as_fd()).unwrap();
+    assert_eq!(
+        std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
+        before,
+        "caller did not move"
+    );
+    strategy(Driver::Bridge)
+        .initialize(&mut inside, &ep)
+        .unwrap();
+    assert!(inside.link("eth0").unwrap().unwrap().up);
+    let host_eth0 = nl.link("eth0").unwrap();
+    assert!(
+        host_eth0.is_none_or(|l| l.mac != Some(ep.mac)),
+        "the host's eth0 is untouched"
+    );
+
+    let target = SocketAddr::new(IpAddr::V4(ep.ipv4), 8081);
+    let server = serve_once(&child, target);
+    assert_eq!(fetch(target), "ok");
+    server.join().unwrap();
+    strategy(Driver::Bridge).teardown(&mut nl, &ep).unwrap();
+    remove_bridge(&mut nl, &br).unwrap();
+}
