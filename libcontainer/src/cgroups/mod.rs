@@ -12,9 +12,12 @@
 //! On a hybrid host every controller is used where it is mounted: a v1
 //! hierarchy when one holds it, otherwise the v2 hierarchy.
 
+pub mod devices_bpf;
 pub mod files;
 pub mod layout;
 pub mod resources;
+#[cfg(test)]
+mod test_util;
 pub mod v1;
 pub mod v2;
 

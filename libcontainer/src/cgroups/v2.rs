@@ -135,3 +135,45 @@ fn wait_events(dir: &Path, key: &str, want: &str, timeout: Duration) -> Result<(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::test_util::ScratchV2;
+
+    fn proc_state(pid: u32) -> String {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("State:"))
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn freeze_thaw_and_kill_through_cgroup_files() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let Some(cg) = ScratchV2::new("freeze") else {
+            eprintln!("skipped: no writable cgroup v2 hierarchy");
+            return;
+        };
+        let mut child = cg.spawn("exec sleep 100");
+        freeze(&cg.0).unwrap();
+        assert!(is_frozen(&cg.0).unwrap());
+        assert_eq!(files::procs(&cg.0).unwrap(), [child.id() as i32]);
+        thaw(&cg.0).unwrap();
+        assert!(!is_frozen(&cg.0).unwrap());
+        assert!(!proc_state(child.id()).contains("stopped"));
+        if has_kill(&cg.0) {
+            kill(&cg.0).unwrap();
+        } else {
+            child.kill().unwrap();
+        }
+        child.wait().unwrap();
+        wait_unpopulated(&cg.0, Duration::from_secs(5)).unwrap();
+        assert!(files::procs(&cg.0).unwrap().is_empty());
+    }
+}

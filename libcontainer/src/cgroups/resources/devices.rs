@@ -7,7 +7,7 @@
 //! `devices.deny`, which also clears the previous exceptions); on v2 the
 //! same list becomes an eBPF program ([`crate::cgroups::devices_bpf`]).
 
-use crate::cgroups::{files, CgroupError, CgroupManager, Target};
+use crate::cgroups::{files, CgroupError, CgroupManager};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
 /// One device rule, normalised.
@@ -139,29 +139,24 @@ pub fn rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, CgroupError> {
 
 pub fn apply(mgr: &CgroupManager, spec: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
     let rules = rules(spec)?;
-    match mgr.target("devices") {
-        Some(Target::V1(dir)) => {
-            for r in &rules {
-                let file = if r.allow {
-                    "devices.allow"
-                } else {
-                    "devices.deny"
-                };
-                files::write(dir, file, &r.v1_line())
-                    .map_err(|e| CgroupError::resource("devices", e.to_string()))?;
-            }
-            Ok(())
+    if let Some(dir) = mgr.v1_dir("devices") {
+        for r in &rules {
+            let file = if r.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            files::write(dir, file, &r.v1_line())
+                .map_err(|e| CgroupError::resource("devices", e.to_string()))?;
         }
-        _ => match &mgr.v2 {
-            Some(_) => Err(CgroupError::resource(
-                "devices",
-                "cgroup v2 device rules (eBPF) are not supported by berth yet",
-            )),
-            None => Err(CgroupError::resource(
-                "devices",
-                "the devices controller is not mounted",
-            )),
-        },
+        return Ok(());
+    }
+    match &mgr.v2 {
+        Some(d) => crate::cgroups::devices_bpf::install(&d.dir, &rules),
+        None => Err(CgroupError::resource(
+            "devices",
+            "the devices controller is not mounted",
+        )),
     }
 }
 

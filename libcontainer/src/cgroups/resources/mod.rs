@@ -14,10 +14,15 @@
 //! | `rdma`                | [`rdma`]     |
 //! | `unified`             | [`unified`]  |
 
+pub mod blkio;
 pub mod cpu;
 pub mod devices;
+pub mod hugetlb;
 pub mod memory;
+pub mod network;
 pub mod pids;
+pub mod rdma;
+pub mod unified;
 
 use super::{files, CgroupError, CgroupManager, Target};
 use oci_spec::runtime::LinuxResources;
@@ -37,26 +42,22 @@ pub fn apply(mgr: &CgroupManager, r: &LinuxResources) -> Result<(), CgroupError>
     if let Some(p) = r.pids() {
         pids::apply(mgr, p)?;
     }
-    if r.block_io().is_some() {
-        return Err(not_yet("blockIO"));
+    if let Some(b) = r.block_io() {
+        blkio::apply(mgr, b)?;
     }
-    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
-        return Err(not_yet("hugepageLimits"));
+    if let Some(h) = r.hugepage_limits() {
+        hugetlb::apply(mgr, h)?;
     }
-    if r.network().is_some() {
-        return Err(not_yet("network"));
+    if let Some(n) = r.network() {
+        network::apply(mgr, n)?;
     }
-    if r.rdma().as_ref().is_some_and(|h| !h.is_empty()) {
-        return Err(not_yet("rdma"));
+    if let Some(m) = r.rdma() {
+        rdma::apply(mgr, m)?;
     }
-    if r.unified().as_ref().is_some_and(|h| !h.is_empty()) {
-        return Err(not_yet("unified"));
+    if let Some(u) = r.unified() {
+        unified::apply(mgr, u)?;
     }
     Ok(())
-}
-
-fn not_yet(field: &str) -> CgroupError {
-    CgroupError::resource(field, "not supported by berth yet")
 }
 
 /// The controller's directory, or an error naming the field that needs it.
