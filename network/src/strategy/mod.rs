@@ -77,18 +77,23 @@ pub(crate) fn initialize_container_side(
     ep: &Endpoint,
     set_mac: bool,
 ) -> Result<()> {
-    // Idempotent: a second run finds the device already renamed.
-    let index = match nl.link_index(&ep.temp_ifname)? {
-        Some(i) => i,
-        None => nl.link_index(&ep.ifname)?.ok_or_else(|| {
-            endpoint_error(
-                ep,
-                format!(
-                    "neither {} nor {} exists in the container's netns",
-                    ep.temp_ifname, ep.ifname
-                ),
-            )
-        })?,
+    // Idempotent: a second run finds the device already renamed (and up),
+    // and then changes neither its name nor its MAC — some kernels refuse
+    // both on a device that is up, even to the same value.
+    let (index, fresh) = match nl.link_index(&ep.temp_ifname)? {
+        Some(i) => (i, true),
+        None => {
+            let i = nl.link_index(&ep.ifname)?.ok_or_else(|| {
+                endpoint_error(
+                    ep,
+                    format!(
+                        "neither {} nor {} exists in the container's netns",
+                        ep.temp_ifname, ep.ifname
+                    ),
+                )
+            })?;
+            (i, false)
+        }
     };
     let what = &ep.ifname;
     let mut reqs: Vec<Request> = vec![loopback::up_request()?];
@@ -96,9 +101,9 @@ pub(crate) fn initialize_container_side(
         index,
         &format!("{} (was {})", ep.ifname, ep.temp_ifname),
         &req::LinkChange {
-            mac: set_mac.then_some(ep.mac),
+            mac: (fresh && set_mac).then_some(ep.mac),
             mtu: (ep.mtu != 0).then_some(ep.mtu),
-            name: Some(ep.ifname.clone()),
+            name: fresh.then(|| ep.ifname.clone()),
             up: Some(true),
             master: None,
         },
