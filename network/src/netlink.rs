@@ -51,6 +51,8 @@ const NLMSG_HDRLEN: usize = 16;
 const IFLA_PROTINFO: u16 = 12;
 const IFLA_BRPORT_MODE: u16 = 4;
 const RECV_BUF: usize = 64 * 1024;
+/// Requests sent before reading their replies (see [`Netlink::batch_results`]).
+const MAX_IN_FLIGHT: usize = 32;
 
 /// A failed netlink operation.
 #[derive(Debug, thiserror::Error)]
@@ -691,6 +693,17 @@ impl Netlink {
     /// Like [`Netlink::batch`], but one result per request; the outer error
     /// is a socket failure.
     pub fn batch_results(&mut self, reqs: &[Request]) -> Result<Vec<Result<Vec<Reply>>>> {
+        // Replies queue in the socket's receive buffer until read; a flight
+        // of many lookups (1-2 KiB each) would overflow it (ENOBUFS, replies
+        // lost), so long batches go out in flights of MAX_IN_FLIGHT.
+        let mut results = Vec::with_capacity(reqs.len());
+        for flight in reqs.chunks(MAX_IN_FLIGHT) {
+            results.extend(self.flight(flight)?);
+        }
+        Ok(results)
+    }
+
+    fn flight(&mut self, reqs: &[Request]) -> Result<Vec<Result<Vec<Reply>>>> {
         if reqs.is_empty() {
             return Ok(Vec::new());
         }

@@ -710,3 +710,65 @@ fn initialize_from_the_parent_through_a_socket_opened_in_the_netns() {
     strategy(Driver::Bridge).teardown(&mut nl, &ep).unwrap();
     remove_bridge(&mut nl, &br).unwrap();
 }
+
+/// Issue 11: the kernel's bridge has 1023 usable port numbers; attaching
+/// one more container is refused with an error that names the limit.
+#[test]
+fn a_full_bridge_refuses_one_more_port_naming_the_limit() {
+    require_root!();
+    use network::strategy::veth::BRIDGE_MAX_PORTS;
+    let mut nl = Netlink::open().unwrap();
+    let mut guard = Cleanup::new();
+    let x = free_subnet_octet(&mut nl);
+    let br = unique_name("bt");
+    guard.add(&br);
+    let def = bridge_def("plumbing-full", &br, x, false);
+    ensure_bridge(&mut nl, &def).unwrap();
+    let bridge_index = nl.require_link(&br).unwrap();
+
+    // Fillers: veth pairs whose peers sit in one throwaway netns, so that
+    // killing it removes them all in one kernel batch.
+    let fillers = NetnsChild::spawn();
+    let prefix = unique_name("bf");
+    let names: Vec<String> = (0..BRIDGE_MAX_PORTS)
+        .map(|i| format!("{prefix}{i:04}"))
+        .collect();
+    for chunk in names.chunks(128) {
+        let reqs: Vec<_> = chunk
+            .iter()
+            .map(|n| req::new_veth(n, &format!("p{n}"), fillers.pid(), None, 0).unwrap())
+            .collect();
+        nl.batch(&reqs).unwrap();
+        let lookups: Vec<_> = chunk.iter().map(|n| req::get_link(n).unwrap()).collect();
+        let found = nl.batch(&lookups).unwrap();
+        let enslave: Vec<_> = found
+            .iter()
+            .zip(chunk)
+            .map(|(r, n)| {
+                let idx = r.iter().find_map(|r| r.link_index()).unwrap();
+                let change = req::LinkChange {
+                    master: Some(bridge_index),
+                    ..Default::default()
+                };
+                req::set_link(idx, n, &change).unwrap()
+            })
+            .collect();
+        nl.batch(&enslave).unwrap();
+    }
+    let ports = std::fs::read_dir(format!("/sys/class/net/{br}/brif"))
+        .unwrap()
+        .count();
+    assert_eq!(ports, BRIDGE_MAX_PORTS);
+
+    let child = NetnsChild::spawn();
+    let ep = endpoint(&def, 2, "eth0");
+    guard.add(&ep.host_ifname);
+    let err = create_and_attach(&mut nl, &ep, child.pid()).unwrap_err();
+    assert!(matches!(err, network::Error::BridgeFull { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&br) && msg.contains("1023"), "{msg}");
+    assert!(nl.link(&ep.host_ifname).unwrap().is_none(), "create undone");
+
+    // Removing the bridge first releases the ports in one go.
+    remove_bridge(&mut nl, &br).unwrap();
+}
