@@ -53,6 +53,10 @@ struct Rollback {
     pid: i32,
     cgroup: Option<CgroupManager>,
     network: Option<(network::Networks, String)>,
+    /// Once init exists the container's environment does: a failure from
+    /// then on runs the poststop hooks, as the runtime-spec's lifecycle
+    /// (and runc) do.
+    poststop: Option<ContainerState>,
     dir: Option<StateDir>,
 }
 
@@ -70,6 +74,14 @@ impl Drop for Rollback {
         if let Some((networks, id)) = self.network.take() {
             if let Err(e) = networks.release(&id) {
                 tracing::warn!("cleaning up after a failed create: {e}");
+            }
+        }
+        if let Some(state) = self.poststop.take() {
+            if let Some(hooks) = state.hooks.as_ref().and_then(|h| h.poststop().as_deref()) {
+                let json = crate::container::oci_state_json(&state, Status::Stopped);
+                if let Err(e) = crate::hooks::run("poststop", hooks, json.as_bytes()) {
+                    tracing::warn!("{e}");
+                }
             }
         }
         if let Some(dir) = self.dir.take() {
@@ -130,6 +142,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         pid: 0,
         cgroup: None,
         network: None,
+        poststop: None,
         dir: None,
     };
     let fifo_path = dir.fifo_path();
@@ -230,6 +243,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         path: format!("/proc/{pid}/stat").into(),
         source: e,
     })?;
+    rollback.poststop = Some(state.clone());
 
     // 4. Host-side work, with init parked in its namespaces.
     parent_end.wait_for_init(InitMsg::NamespacesJoined)?;
@@ -271,6 +285,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let pidfd = rollback.pidfd.take().expect("pidfd is set above");
     rollback.cgroup = None;
     rollback.network = None;
+    rollback.poststop = None;
     Ok(Created { dir, state, pidfd })
 }
 

@@ -36,6 +36,8 @@ pub fn run(args: InitArgs) -> ! {
         Ok(exec) => {
             let _ = args.channel.send_to_parent(InitMsg::Ready);
             let err = wait_and_exec(&args, exec);
+            // Tells `start`, which waits for the exec, that it failed.
+            let _ = nix::unistd::write(args.exec_fifo, &[crate::state::EXEC_FAILED]);
             report_late(&err);
         }
         Err(err) => {
@@ -177,7 +179,13 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     crate::credentials::apply_umask(process.user());
 
     change_cwd(process.cwd())?;
-    let exec = resolve_exec(process, args.listen_fds, hook_state)?;
+    // startContainer hooks run once `start` was asked: the container is
+    // "created" then (as runc reports it to them).
+    let exec = resolve_exec(
+        process,
+        args.listen_fds,
+        with_status(&hook_state, "created"),
+    )?;
     close_fds(args.preserve_fds + args.listen_fds.unwrap_or(0))?;
     Ok(exec)
 }
@@ -236,6 +244,17 @@ fn resolve_exec(
             .collect::<Result<_, _>>()?,
         hook_state,
     })
+}
+
+/// The state JSON `state_json` with its `status` replaced.
+fn with_status(state_json: &str, status: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(state_json) {
+        Ok(mut v) => {
+            v["status"] = status.into();
+            v.to_string()
+        }
+        Err(_) => state_json.to_owned(),
+    }
 }
 
 /// `program` itself if it has a slash, else the first executable match in `path_var`.
