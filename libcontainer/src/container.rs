@@ -4,7 +4,9 @@
 use crate::state::{self, ContainerState, StateDir, Status};
 use crate::sys;
 use crate::Error;
-use std::os::fd::AsFd;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 /// The runtime-spec version berth implements.
@@ -147,30 +149,21 @@ pub(crate) fn start_locked(dir: &StateDir, state: &ContainerState) -> Result<(),
         }
     }
     let fifo = dir.fifo_path();
-    // Non-blocking: a fifo without a reader (init is gone) fails with ENXIO
-    // instead of waiting.
-    let fd = nix::fcntl::open(
-        &fifo,
-        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| {
-        if e == nix::errno::Errno::ENXIO {
-            Error::WrongStatus {
-                id: state.id.clone(),
-                op: "start",
-                status: Status::Stopped,
-            }
-        } else {
-            Error::sys("open", &fifo, e)
-        }
-    })?;
-    nix::unistd::write(&fd, &[0]).map_err(|e| Error::sys("write", &fifo, e))?;
-    drop(fd);
+    let flags = OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    // The read end first: a fifo reports hang-up to a reader only once a
+    // writer that opened after it has come and gone, so that our own write
+    // end makes init's copy (closed by its exec) the one we wait for.
+    let reader = nix::fcntl::open(&fifo, OFlag::O_RDONLY | flags, Mode::empty())
+        .map_err(|e| Error::sys("open", &fifo, e))?;
+    let writer = nix::fcntl::open(&fifo, OFlag::O_WRONLY | flags, Mode::empty())
+        .map_err(|e| Error::sys("open", &fifo, e))?;
+    nix::unistd::write(&writer, &[0]).map_err(|e| Error::sys("write", &fifo, e))?;
+    drop(writer);
     std::fs::remove_file(&fifo).map_err(|e| Error::Io {
         path: fifo.clone(),
         source: e,
     })?;
+    wait_for_exec(&reader, &fifo, &state.id)?;
     if let Some(hooks) = state.hooks.as_ref().and_then(|h| h.poststart().as_deref()) {
         let json = oci_state_json(state, Status::Running);
         if let Err(e) = crate::hooks::run("poststart", hooks, json.as_bytes()) {
@@ -178,6 +171,37 @@ pub(crate) fn start_locked(dir: &StateDir, state: &ContainerState) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Waits until init has run the process: its copy of the exec fifo is
+/// close-on-exec, so the read end hangs up when init execs (or dies). What is
+/// left in the fifo tells which: nothing when the process runs;
+/// [`state::EXEC_FAILED`] when init could not run it (a startContainer hook
+/// or the exec failed); our own byte when init died before reading it.
+fn wait_for_exec(reader: &OwnedFd, fifo: &Path, id: &str) -> Result<(), Error> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    loop {
+        let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll", fifo, e)),
+            Ok(_) => {}
+        }
+        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+        if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+            break;
+        }
+        // Only data: init has not read our byte yet, or has written its
+        // failure and not exited yet. Either way it is about to change.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let mut byte = [0u8; 1];
+    match nix::unistd::read(reader, &mut byte) {
+        Ok(1) if byte[0] == state::EXEC_FAILED => Err(Error::ExecFailed(id.to_owned())),
+        Ok(1) => Err(Error::NotRunning(id.to_owned())),
+        Ok(_) | Err(nix::errno::Errno::EAGAIN) => Ok(()),
+        Err(e) => Err(Error::sys("read", fifo, e)),
+    }
 }
 
 /// `kill`: signals init, or with `all` every process of the container.

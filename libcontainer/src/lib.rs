@@ -75,6 +75,8 @@ pub enum Error {
     },
     #[error("container {0} is not running")]
     NotRunning(String),
+    #[error("container {0} could not run its process: a startContainer hook or the exec failed (the container's stderr has init's message)")]
+    ExecFailed(String),
     #[error("cannot {op} container {id}: it is {status}")]
     WrongStatus {
         id: String,

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// What init writes into the exec fifo when it cannot run the process.
+pub const EXEC_FAILED: u8 = b'E';
 const MAX_ID_LEN: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
