@@ -58,10 +58,22 @@
 //! - [`detach`]: one transaction deleting them; idempotent. It never
 //!   removes a host port that now belongs to another container.
 //!
+//! # Mechanism
+//!
+//! The rare changes (the table, a network's elements, which include
+//! interval sets) are one `nft -f -` run each, with the script built in
+//! memory ([`rules`]) and a fixed argv ([`nft`]). The per-container changes
+//! are one nfnetlink batch each, sent on a `NETLINK_NETFILTER` socket
+//! ([`nfnl`]): no process is spawned when a container starts or stops. A
+//! detach is `NEWSETELEM` + `DELSETELEM` of the same elements in one batch,
+//! so elements already gone are not an error, and a key that now maps to
+//! another container makes the batch fail (EEXIST) instead of deleting it.
+//!
 //! Networks whose driver has no bridge (macvlan, ipvlan) have no firewall
 //! state: [`ensure_network`] and [`detach`] do nothing for them and
 //! [`attach`] refuses published ports.
 
+pub mod nfnl;
 pub mod nft;
 pub mod rules;
 
@@ -113,6 +125,12 @@ pub enum Error {
     #[error("firewall: lock {path}: {source}")]
     Lock {
         path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("firewall: netlink: {what}: {source}")]
+    Netlink {
+        what: &'static str,
         #[source]
         source: std::io::Error,
     },
@@ -192,18 +210,16 @@ pub fn attach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<
             driver: def.driver.name(),
         });
     }
-    match nft::apply(
-        "publish a container's ports",
-        &rules::add_script(rules::port_texts(&elements)),
-    ) {
-        Err(Error::Nft {
-            failure: Failure::Exists,
-            ..
-        }) => Err(Error::PortTaken {
+    match nfnl::apply(nfnl::Op::Add, &elements) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Err(Error::PortTaken {
             network: def.name.clone(),
             ports: describe(&elements),
         }),
-        r => r,
+        Err(source) => Err(Error::Netlink {
+            what: "publishing a container's ports",
+            source,
+        }),
     }
 }
 
@@ -223,41 +239,31 @@ pub fn detach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<
     if elements.is_empty() {
         return Ok(());
     }
-    match delete_ports(&elements) {
-        Err(Error::Nft {
-            failure: Failure::Exists,
-            ..
-        }) => {
-            // Some host port was published again for another container: take
-            // the elements one by one and skip those.
-            for el in &elements {
-                match delete_ports(std::slice::from_ref(el)) {
-                    Err(Error::Nft {
-                        failure: Failure::Exists,
-                        ..
-                    }) => {
-                        tracing::debug!(element = %el.text(), "firewall: host port now belongs to another container")
-                    }
-                    r => r?,
-                }
-            }
-            Ok(())
-        }
-        r => r,
+    if delete_ports(&elements)? {
+        return Ok(());
     }
+    // Some host port was published again for another container since: take
+    // the elements one by one and leave those.
+    for el in &elements {
+        if !delete_ports(std::slice::from_ref(el))? {
+            tracing::debug!(element = %el.text(), "firewall: host port now belongs to another container");
+        }
+    }
+    Ok(())
 }
 
-fn delete_ports(elements: &[PortElement]) -> Result<()> {
-    match nft::apply(
-        "unpublish a container's ports",
-        &rules::delete_script(rules::port_texts(elements)),
-    ) {
+/// Deletes the elements in one transaction. `Ok(false)`: nothing was
+/// deleted because a key now maps to another container.
+fn delete_ports(elements: &[PortElement]) -> Result<bool> {
+    match nfnl::apply(nfnl::Op::Remove, elements) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
         // berth's table is gone: nothing is published.
-        Err(Error::Nft {
-            failure: Failure::Missing,
-            ..
-        }) if !table_exists()? => Ok(()),
-        r => r,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !table_exists()? => Ok(true),
+        Err(source) => Err(Error::Netlink {
+            what: "unpublishing a container's ports",
+            source,
+        }),
     }
 }
 
@@ -294,17 +300,13 @@ fn lock() -> Result<Flock<File>> {
         .map_err(|(_, errno)| err(std::io::Error::from_raw_os_error(errno as i32)))
 }
 
-/// Whether berth's table exists: one cheap lookup of its smallest set
-/// (`nft list tables` would fetch every element of every set).
+/// Whether berth's table exists: one netlink GETTABLE (`nft list tables`
+/// would fetch every element of every set).
 fn table_exists() -> Result<bool> {
-    match bridges() {
-        Ok(_) => Ok(true),
-        Err(Error::Nft {
-            failure: Failure::Missing,
-            ..
-        }) => Ok(false),
-        Err(e) => Err(e),
-    }
+    nfnl::table_exists().map_err(|source| Error::Netlink {
+        what: "looking up berth's table",
+        source,
+    })
 }
 
 /// The bridges registered in berth's table.

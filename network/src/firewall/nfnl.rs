@@ -1,0 +1,512 @@
+//! Port elements sent to nf_tables directly over a `NETLINK_NETFILTER`
+//! socket: one batch (`NFNL_MSG_BATCH_BEGIN`, `NFT_MSG_NEWSETELEM` /
+//! `NFT_MSG_DELSETELEM` per map, `NFNL_MSG_BATCH_END`) is one transaction,
+//! and no process is spawned per container.
+//!
+//! Only what berth needs is encoded here: element lists of the four DNAT
+//! maps (plain hash maps with concatenated keys and data) and a table
+//! lookup. Constants are those of `linux/netfilter/nfnetlink.h` and
+//! `linux/netfilter/nf_tables.h`.
+
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+
+use super::rules::{PortElement, TABLE};
+
+// linux/netlink.h
+const NLMSG_ERROR: u16 = 2;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
+const NLM_F_CREATE: u16 = 0x400;
+const NLA_F_NESTED: u16 = 0x8000;
+const NLMSG_HDRLEN: usize = 16;
+const NLA_HDRLEN: usize = 4;
+
+// linux/netfilter/nfnetlink.h
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
+const NFNL_MSG_BATCH_END: u16 = 0x11;
+const NFNETLINK_V0: u8 = 0;
+
+// linux/netfilter.h
+const NFPROTO_UNSPEC: u8 = 0;
+const NFPROTO_INET: u8 = 1;
+
+// linux/netfilter/nf_tables.h: enum nf_tables_msg_types
+const NFT_MSG_GETTABLE: u16 = 1;
+const NFT_MSG_NEWSETELEM: u16 = 12;
+const NFT_MSG_DELSETELEM: u16 = 14;
+// enum nft_table_attributes
+const NFTA_TABLE_NAME: u16 = 1;
+// enum nft_set_elem_list_attributes
+const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
+const NFTA_SET_ELEM_LIST_SET: u16 = 2;
+const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
+// enum nft_list_attributes
+const NFTA_LIST_ELEM: u16 = 1;
+// enum nft_set_elem_attributes
+const NFTA_SET_ELEM_KEY: u16 = 1;
+const NFTA_SET_ELEM_DATA: u16 = 2;
+// enum nft_data_attributes
+const NFTA_DATA_VALUE: u16 = 1;
+
+/// Each part of a concatenated key or value takes whole 32-bit registers.
+fn push_reg(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(bytes);
+    out.resize(out.len() + (4 - bytes.len() % 4) % 4, 0);
+}
+
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(a) => push_reg(out, &a.octets()),
+        IpAddr::V6(a) => push_reg(out, &a.octets()),
+    }
+}
+
+/// The key as the kernel stores it: `[host ip .] l4proto . port`, each part
+/// padded to 32 bits, the port in network byte order.
+pub fn key_bytes(el: &PortElement) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24);
+    if let Some(ip) = el.host_ip {
+        push_ip(&mut out, ip);
+    }
+    let proto = match el.protocol {
+        crate::model::Protocol::Tcp => libc::IPPROTO_TCP,
+        crate::model::Protocol::Udp => libc::IPPROTO_UDP,
+    };
+    push_reg(&mut out, &[proto as u8]);
+    push_reg(&mut out, &el.host_port.to_be_bytes());
+    out
+}
+
+/// The data: `container ip . container port`.
+pub fn data_bytes(el: &PortElement) -> Vec<u8> {
+    let mut out = Vec::with_capacity(20);
+    push_ip(&mut out, el.container_ip);
+    push_reg(&mut out, &el.container_port.to_be_bytes());
+    out
+}
+
+/// Builds netlink messages and their attributes in one buffer.
+#[derive(Default)]
+pub struct Batch {
+    buf: Vec<u8>,
+    /// Sequence numbers of the messages that ask for an ack.
+    acked: Vec<u32>,
+    seq: u32,
+}
+
+impl Batch {
+    fn new(seq: u32) -> Self {
+        Batch {
+            buf: Vec::with_capacity(4096),
+            acked: Vec::new(),
+            seq,
+        }
+    }
+
+    fn begin_msg(&mut self, ty: u16, flags: u16, family: u8, res_id: u16) -> usize {
+        let start = self.buf.len();
+        self.seq = self.seq.wrapping_add(1);
+        if flags & NLM_F_ACK != 0 {
+            self.acked.push(self.seq);
+        }
+        self.buf.extend_from_slice(&0u32.to_ne_bytes()); // length, set by end_msg
+        self.buf.extend_from_slice(&ty.to_ne_bytes());
+        self.buf.extend_from_slice(&flags.to_ne_bytes());
+        self.buf.extend_from_slice(&self.seq.to_ne_bytes());
+        self.buf.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
+                                                         // struct nfgenmsg
+        self.buf.push(family);
+        self.buf.push(NFNETLINK_V0);
+        self.buf.extend_from_slice(&res_id.to_be_bytes());
+        start
+    }
+
+    fn end_msg(&mut self, start: usize) {
+        let len = (self.buf.len() - start) as u32;
+        self.buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+    }
+
+    fn attr(&mut self, ty: u16, payload: &[u8]) {
+        let len = (NLA_HDRLEN + payload.len()) as u16;
+        self.buf.extend_from_slice(&len.to_ne_bytes());
+        self.buf.extend_from_slice(&ty.to_ne_bytes());
+        self.buf.extend_from_slice(payload);
+        self.pad();
+    }
+
+    fn attr_str(&mut self, ty: u16, s: &str) {
+        let mut v = Vec::with_capacity(s.len() + 1);
+        v.extend_from_slice(s.as_bytes());
+        v.push(0);
+        self.attr(ty, &v);
+    }
+
+    fn nest_begin(&mut self, ty: u16) -> usize {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&0u16.to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
+        start
+    }
+
+    fn nest_end(&mut self, start: usize) {
+        let len = (self.buf.len() - start) as u16;
+        self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
+    }
+
+    fn pad(&mut self) {
+        let aligned = (self.buf.len() + 3) & !3;
+        self.buf.resize(aligned, 0);
+    }
+
+    fn batch_marker(&mut self, ty: u16) {
+        let m = self.begin_msg(ty, NLM_F_REQUEST, NFPROTO_UNSPEC, NFNL_SUBSYS_NFTABLES);
+        self.end_msg(m);
+    }
+
+    /// One `NEWSETELEM` or `DELSETELEM` message for the elements of one map.
+    fn set_elems(&mut self, msg: u16, map: &str, elements: &[&PortElement]) {
+        let flags = match msg {
+            NFT_MSG_NEWSETELEM => NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK,
+            _ => NLM_F_REQUEST | NLM_F_ACK,
+        };
+        let m = self.begin_msg(NFNL_SUBSYS_NFTABLES << 8 | msg, flags, NFPROTO_INET, 0);
+        self.attr_str(NFTA_SET_ELEM_LIST_TABLE, TABLE);
+        self.attr_str(NFTA_SET_ELEM_LIST_SET, map);
+        let list = self.nest_begin(NFTA_SET_ELEM_LIST_ELEMENTS);
+        for el in elements {
+            let e = self.nest_begin(NFTA_LIST_ELEM);
+            let k = self.nest_begin(NFTA_SET_ELEM_KEY);
+            self.attr(NFTA_DATA_VALUE, &key_bytes(el));
+            self.nest_end(k);
+            let d = self.nest_begin(NFTA_SET_ELEM_DATA);
+            self.attr(NFTA_DATA_VALUE, &data_bytes(el));
+            self.nest_end(d);
+            self.nest_end(e);
+        }
+        self.nest_end(list);
+        self.end_msg(m);
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// What a batch does with the elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `NEWSETELEM` without `NLM_F_EXCL`: adding an element that is there
+    /// with the same data is not an error; with other data it is (EEXIST).
+    Add,
+    /// `NEWSETELEM` then `DELSETELEM` of the same elements: deletes them,
+    /// succeeds when they are already gone, and fails (EEXIST) without
+    /// deleting anything if a key now maps to other data.
+    Remove,
+}
+
+/// The whole batch for `elements`, grouped by map, one message per map and
+/// operation.
+pub fn build(op: Op, elements: &[PortElement], seq: u32) -> Batch {
+    let mut b = Batch::new(seq);
+    b.batch_marker(NFNL_MSG_BATCH_BEGIN);
+    for map in super::rules::DnatMap::ALL {
+        let of_map: Vec<&PortElement> = elements.iter().filter(|e| e.map == map).collect();
+        if of_map.is_empty() {
+            continue;
+        }
+        b.set_elems(NFT_MSG_NEWSETELEM, map.name(), &of_map);
+        if op == Op::Remove {
+            b.set_elems(NFT_MSG_DELSETELEM, map.name(), &of_map);
+        }
+    }
+    b.batch_marker(NFNL_MSG_BATCH_END);
+    b
+}
+
+/// A `GETTABLE` request for berth's table (not a batch: a read).
+fn get_table(seq: u32) -> Batch {
+    let mut b = Batch::new(seq);
+    let m = b.begin_msg(
+        NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETTABLE,
+        NLM_F_REQUEST | NLM_F_ACK,
+        NFPROTO_INET,
+        0,
+    );
+    b.attr_str(NFTA_TABLE_NAME, TABLE);
+    b.end_msg(m);
+    b
+}
+
+/// Sends `batch` and waits for the answer to each message that asked for
+/// one. Returns the first error the kernel reported.
+///
+/// nfnetlink answers every message of a batch that carries `NLM_F_ACK`
+/// (an ack, or its error) once the whole batch is handled; a failure of the
+/// batch itself (out of memory, a failed commit) is an error naming the
+/// `BATCH_BEGIN` message, after which nothing else need come.
+fn transact(batch: &Batch) -> io::Result<()> {
+    let mut sock = Socket::new(NETLINK_NETFILTER)?;
+    sock.bind_auto()?;
+    // Errors echo only the header of the failed request, not all of it.
+    sock.set_cap_ack(true)?;
+    // The kernel answers while handling the send; the timeout only guards
+    // against waiting forever for an answer that will not come.
+    let tv = nix::sys::time::TimeVal::new(5, 0);
+    nix::sys::socket::setsockopt(
+        &sock.as_fd(),
+        nix::sys::socket::sockopt::ReceiveTimeout,
+        &tv,
+    )
+    .map_err(io::Error::from)?;
+    sock.send_to(batch.bytes(), &SocketAddr::new(0, 0), 0)?;
+
+    let mut pending: Vec<u32> = batch.acked.clone();
+    let mut first_err: Option<i32> = None;
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    'recv: while !pending.is_empty() {
+        buf.clear();
+        sock.recv(&mut buf, 0)?;
+        for (seq, errno) in parse_answers(&buf) {
+            if errno != 0 && first_err.is_none() {
+                first_err = Some(errno);
+            }
+            match pending.iter().position(|s| *s == seq) {
+                Some(i) => {
+                    pending.swap_remove(i);
+                }
+                None if errno != 0 => break 'recv,
+                None => {}
+            }
+        }
+    }
+    match first_err {
+        Some(errno) => Err(io::Error::from_raw_os_error(errno)),
+        None => Ok(()),
+    }
+}
+
+/// `(sequence number, errno)` of each `NLMSG_ERROR` in a datagram; an ack
+/// has errno 0. Other messages (the table a GET returns) are skipped.
+fn parse_answers(buf: &[u8]) -> Vec<(u32, i32)> {
+    let u32_at = |o: usize| u32::from_ne_bytes([buf[o], buf[o + 1], buf[o + 2], buf[o + 3]]);
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let len = u32_at(off) as usize;
+        if len < NLMSG_HDRLEN || off + len > buf.len() {
+            break;
+        }
+        let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+        if ty == NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 {
+            let seq = u32_at(off + 8);
+            let err = u32_at(off + NLMSG_HDRLEN) as i32;
+            out.push((seq, -err));
+        }
+        off += (len + 3) & !3;
+    }
+    out
+}
+
+fn seq_base() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(1)
+}
+
+/// Applies `op` to `elements` in one transaction.
+pub fn apply(op: Op, elements: &[PortElement]) -> io::Result<()> {
+    transact(&build(op, elements, seq_base()))
+}
+
+/// Whether berth's table exists.
+pub fn table_exists() -> io::Result<bool> {
+    match transact(&get_table(seq_base())) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::firewall::rules::DnatMap;
+    use crate::model::Protocol;
+
+    fn el(
+        map: DnatMap,
+        host: Option<&str>,
+        proto: Protocol,
+        hp: u16,
+        ip: &str,
+        cp: u16,
+    ) -> PortElement {
+        PortElement {
+            map,
+            host_ip: host.map(|h| h.parse().unwrap()),
+            protocol: proto,
+            host_port: hp,
+            container_ip: ip.parse().unwrap(),
+            container_port: cp,
+        }
+    }
+
+    /// The words `nft --debug=netlink` prints for the same elements
+    /// (little-endian u32s of the kernel's bytes).
+    fn words(b: &[u8]) -> Vec<String> {
+        b.chunks(4)
+            .map(|c| format!("{:08x}", u32::from_le_bytes(c.try_into().unwrap())))
+            .collect()
+    }
+
+    #[test]
+    fn encodes_keys_and_data_as_nft_does() {
+        // add element ... dnat4_any { tcp . 10002 : 10.213.1.3 . 8080 }
+        let e = el(
+            DnatMap::Any4,
+            None,
+            Protocol::Tcp,
+            10002,
+            "10.213.1.3",
+            8080,
+        );
+        assert_eq!(words(&key_bytes(&e)), ["00000006", "00001227"]);
+        assert_eq!(words(&data_bytes(&e)), ["0301d50a", "0000901f"]);
+        // dnat4_host { 127.0.0.1 . tcp . 10001 : 10.213.1.2 . 81 }
+        let e = el(
+            DnatMap::Host4,
+            Some("127.0.0.1"),
+            Protocol::Tcp,
+            10001,
+            "10.213.1.2",
+            81,
+        );
+        assert_eq!(words(&key_bytes(&e)), ["0100007f", "00000006", "00001127"]);
+        assert_eq!(words(&data_bytes(&e)), ["0201d50a", "00005100"]);
+        // dnat6_host { fd00:213::1 . udp . 80 : fd00:213::2 . 8080 }
+        let e = el(
+            DnatMap::Host6,
+            Some("fd00:213::1"),
+            Protocol::Udp,
+            80,
+            "fd00:213::2",
+            8080,
+        );
+        assert_eq!(
+            words(&key_bytes(&e)),
+            ["130200fd", "00000000", "00000000", "01000000", "00000011", "00005000"]
+        );
+        assert_eq!(
+            words(&data_bytes(&e)),
+            ["130200fd", "00000000", "00000000", "02000000", "0000901f"]
+        );
+    }
+
+    /// Splits a buffer into (type, flags, seq, payload) messages, checking
+    /// lengths and alignment.
+    fn messages(buf: &[u8]) -> Vec<(u16, u16, u32, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        while off < buf.len() {
+            let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
+            assert_eq!(len % 4, 0, "messages are 4-byte aligned");
+            let ty = u16::from_ne_bytes(buf[off + 4..off + 6].try_into().unwrap());
+            let flags = u16::from_ne_bytes(buf[off + 6..off + 8].try_into().unwrap());
+            let seq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().unwrap());
+            out.push((ty, flags, seq, buf[off + 16..off + len].to_vec()));
+            off += len;
+        }
+        assert_eq!(off, buf.len());
+        out
+    }
+
+    /// Top-level attributes after the nfgenmsg: (type, payload).
+    fn attrs(p: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        while off < p.len() {
+            let len = u16::from_ne_bytes(p[off..off + 2].try_into().unwrap()) as usize;
+            let ty = u16::from_ne_bytes(p[off + 2..off + 4].try_into().unwrap());
+            out.push((ty, p[off + 4..off + len].to_vec()));
+            off += (len + 3) & !3;
+        }
+        assert_eq!(off, p.len());
+        out
+    }
+
+    #[test]
+    fn remove_batch_is_add_then_delete_per_map_between_markers() {
+        let els = [
+            el(DnatMap::Any4, None, Protocol::Tcp, 1, "10.213.0.2", 80),
+            el(DnatMap::Any6, None, Protocol::Tcp, 1, "fd00:213::2", 80),
+            el(DnatMap::Any4, None, Protocol::Udp, 2, "10.213.0.2", 53),
+        ];
+        let b = build(Op::Remove, &els, 100);
+        let msgs = messages(b.bytes());
+        let types: Vec<u16> = msgs.iter().map(|m| m.0).collect();
+        assert_eq!(types, [0x10, 0x0a0c, 0x0a0e, 0x0a0c, 0x0a0e, 0x11]);
+        let seqs: Vec<u32> = msgs.iter().map(|m| m.2).collect();
+        assert_eq!(seqs, [101, 102, 103, 104, 105, 106]);
+        // Acks are asked for the element messages only.
+        assert_eq!(b.acked, [102, 103, 104, 105]);
+        // Batch markers: AF_UNSPEC, res_id = NFNL_SUBSYS_NFTABLES (big endian).
+        assert_eq!(msgs[0].3, [0, 0, 0, 10]);
+        assert_eq!(msgs[0].1, NLM_F_REQUEST);
+        assert_eq!(msgs[1].1, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK);
+        assert_eq!(msgs[2].1, NLM_F_REQUEST | NLM_F_ACK);
+
+        let (fam, body) = msgs[1].3.split_at(4);
+        assert_eq!(fam, [NFPROTO_INET, 0, 0, 0]);
+        let a = attrs(body);
+        assert_eq!(a[0], (NFTA_SET_ELEM_LIST_TABLE, b"berth\0".to_vec()));
+        assert_eq!(a[1], (NFTA_SET_ELEM_LIST_SET, b"dnat4_any\0".to_vec()));
+        assert_eq!(a[2].0, NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
+        let list = attrs(&a[2].1);
+        assert_eq!(list.len(), 2, "both IPv4 elements in one message");
+        let first = attrs(&list[0].1);
+        assert_eq!(first[0].0, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+        assert_eq!(attrs(&first[0].1), [(NFTA_DATA_VALUE, key_bytes(&els[0]))]);
+        assert_eq!(first[1].0, NFTA_SET_ELEM_DATA | NLA_F_NESTED);
+        assert_eq!(attrs(&first[1].1), [(NFTA_DATA_VALUE, data_bytes(&els[0]))]);
+    }
+
+    #[test]
+    fn add_batch_has_no_deletes() {
+        let els = [el(
+            DnatMap::Host4,
+            Some("127.0.0.1"),
+            Protocol::Tcp,
+            1,
+            "10.213.0.2",
+            80,
+        )];
+        let types: Vec<u16> = messages(build(Op::Add, &els, 0).bytes())
+            .iter()
+            .map(|m| m.0)
+            .collect();
+        assert_eq!(types, [0x10, 0x0a0c, 0x11]);
+    }
+
+    #[test]
+    fn parses_acks_and_errors() {
+        let mut buf = Vec::new();
+        for (seq, err) in [(7u32, 0i32), (8, -libc::EEXIST)] {
+            buf.extend_from_slice(&36u32.to_ne_bytes());
+            buf.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+            buf.extend_from_slice(&0u16.to_ne_bytes());
+            buf.extend_from_slice(&seq.to_ne_bytes());
+            buf.extend_from_slice(&0u32.to_ne_bytes());
+            buf.extend_from_slice(&err.to_ne_bytes());
+            buf.extend_from_slice(&[0; 16]);
+        }
+        assert_eq!(parse_answers(&buf), [(7, 0), (8, libc::EEXIST)]);
+        assert!(parse_answers(&buf[..20]).is_empty());
+    }
+}
