@@ -772,3 +772,78 @@ fn a_full_bridge_refuses_one_more_port_naming_the_limit() {
     // Removing the bridge first releases the ports in one go.
     remove_bridge(&mut nl, &br).unwrap();
 }
+
+/// Not a timed test: prints what each step costs, for the benchmark notes.
+/// `cargo test -p network --test plumbing step_costs -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn step_costs() {
+    require_root!();
+    use std::time::Instant;
+    let mut nl = Netlink::open().unwrap();
+    let mut guard = Cleanup::new();
+    let x = free_subnet_octet(&mut nl);
+    let br = unique_name("bt");
+    guard.add(&br);
+    let def = bridge_def("plumbing-costs", &br, x, true);
+    let t = Instant::now();
+    ensure_bridge(&mut nl, &def).unwrap();
+    eprintln!("ensure_bridge (new): {:?}", t.elapsed());
+    let t = Instant::now();
+    ensure_bridge(&mut nl, &def).unwrap();
+    eprintln!("ensure_bridge (exists): {:?}", t.elapsed());
+
+    let (mut create, mut init, mut teardown_live, mut teardown_dead) =
+        (vec![], vec![], vec![], vec![]);
+    for i in 0..30u8 {
+        let child = NetnsChild::spawn();
+        let ep = endpoint(&def, 100 + i, "eth0");
+        guard.add(&ep.host_ifname);
+        let t = Instant::now();
+        create_and_attach(&mut nl, &ep, child.pid()).unwrap();
+        create.push(t.elapsed());
+        let ns = File::open(format!("/proc/{}/ns/net", child.pid())).unwrap();
+        let t = Instant::now();
+        let mut inside = Netlink::open_in_netns(ns.as_fd()).unwrap();
+        strategy(Driver::Bridge)
+            .initialize(&mut inside, &ep)
+            .unwrap();
+        init.push(t.elapsed());
+        if i % 2 == 0 {
+            let t = Instant::now();
+            strategy(Driver::Bridge).teardown(&mut nl, &ep).unwrap();
+            teardown_live.push(t.elapsed());
+        } else {
+            // Nothing may hold the netns (an nsfs fd or a socket in it keeps
+            // it alive); then the kernel destroys it and the pair with it.
+            drop(inside);
+            drop(ns);
+            drop(child);
+            std::thread::sleep(Duration::from_millis(200));
+            let t = Instant::now();
+            strategy(Driver::Bridge).teardown(&mut nl, &ep).unwrap();
+            teardown_dead.push(t.elapsed());
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    eprintln!(
+        "create+attach (veth, peer in netns, bridge, hairpin): median {:?}",
+        median(&mut create)
+    );
+    eprintln!(
+        "initialize (open_in_netns + rename, MAC, MTU, v4+v6, routes, lo): median {:?}",
+        median(&mut init)
+    );
+    eprintln!(
+        "teardown, netns alive (deletes the pair): median {:?}",
+        median(&mut teardown_live)
+    );
+    eprintln!(
+        "teardown, netns gone (nothing left): median {:?}",
+        median(&mut teardown_dead)
+    );
+    remove_bridge(&mut nl, &br).unwrap();
+}
