@@ -2,8 +2,10 @@
 //! sub-interface of `ep.parent`), but the device shares the parent's MAC, so
 //! `ep.mac` is not applied. Mode: `ep.mode` (l2, l3, l3s), default l2.
 
-use super::{endpoint_error, initialize_container_side, NetworkStrategy};
-use crate::model::Endpoint;
+use super::{
+    check_name, endpoint_error, initialize_container_side, validate_mode, NetworkStrategy,
+};
+use crate::model::{Driver, Endpoint};
 use crate::netlink::{ipvlan_mode, Netlink};
 use crate::Result;
 
@@ -12,6 +14,16 @@ pub struct Ipvlan;
 pub const DEFAULT_MODE: &str = "l2";
 
 impl NetworkStrategy for Ipvlan {
+    fn validate(&self, ep: &Endpoint) -> Result<()> {
+        let parent = ep
+            .parent
+            .as_deref()
+            .ok_or_else(|| endpoint_error(ep, "a ipvlan endpoint without a parent device"))?;
+        check_name(ep, "parent", parent)?;
+        validate_mode(Driver::Ipvlan, ep.mode.as_deref())
+            .map_err(|reason| endpoint_error(ep, reason))
+    }
+
     fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
         let parent = ep
             .parent

@@ -5,8 +5,10 @@
 //! netns. Mode: `ep.mode` (bridge, private, vepa, passthru, source), default
 //! bridge.
 
-use super::{endpoint_error, initialize_container_side, NetworkStrategy};
-use crate::model::Endpoint;
+use super::{
+    check_name, endpoint_error, initialize_container_side, validate_mode, NetworkStrategy,
+};
+use crate::model::{Driver, Endpoint};
 use crate::netlink::{macvlan_mode, Netlink};
 use crate::Result;
 
@@ -15,6 +17,16 @@ pub struct Macvlan;
 pub const DEFAULT_MODE: &str = "bridge";
 
 impl NetworkStrategy for Macvlan {
+    fn validate(&self, ep: &Endpoint) -> Result<()> {
+        let parent = ep
+            .parent
+            .as_deref()
+            .ok_or_else(|| endpoint_error(ep, "a macvlan endpoint without a parent device"))?;
+        check_name(ep, "parent", parent)?;
+        validate_mode(Driver::Macvlan, ep.mode.as_deref())
+            .map_err(|reason| endpoint_error(ep, reason))
+    }
+
     fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
         let parent = ep
             .parent

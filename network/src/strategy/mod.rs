@@ -16,7 +16,12 @@
 //! the caller opens one in the host netns for `create`/`attach`/`detach`/
 //! `teardown`, and one inside the container (after `setns`/in the init) for
 //! `initialize`. [`create_and_attach`] is the host-side sequence with its
-//! undo on failure. `lo` is not a driver: [`loopback::initialize`] brings it up.
+//! undo on failure. `lo` is not a driver: [`loopback::initialize`] brings it up
+//! (and `initialize` of any driver brings it up in the same batch).
+//!
+//! [`validate`] checks an endpoint without touching the host (names, bridge or
+//! parent, mode), so that bad input is refused before anything is created;
+//! [`validate_mode`] does the mode part for `network create`.
 
 pub mod ipvlan;
 pub mod loopback;
@@ -28,6 +33,8 @@ use crate::netlink::{req, Netlink, Request};
 use crate::{Error, Result};
 
 pub trait NetworkStrategy: Sync {
+    /// Driver-specific checks of an endpoint, without any system call.
+    fn validate(&self, ep: &Endpoint) -> Result<()>;
     /// Host side, in the parent, once init (pid) has its netns. Undoes its own partial work on error.
     fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()>;
     /// Host-side membership: bridge master, MTU, hairpin, link up.
@@ -49,8 +56,67 @@ pub fn strategy(driver: Driver) -> &'static dyn NetworkStrategy {
     }
 }
 
+/// Checks an endpoint before anything is made: interface names (1 to 15
+/// bytes, no '/' or spaces), prefixes, and what its driver needs.
+pub fn validate(ep: &Endpoint) -> Result<()> {
+    for (what, name) in [("ifname", &ep.ifname), ("temp_ifname", &ep.temp_ifname)] {
+        check_name(ep, what, name)?;
+    }
+    if ep.prefix4 > 32 || (ep.ipv6.is_some() && ep.prefix6 > 128) {
+        return Err(endpoint_error(ep, "address prefix out of range"));
+    }
+    if ep.ipv6.is_none() && ep.gateway6.is_some() {
+        return Err(endpoint_error(
+            ep,
+            "an IPv6 gateway without an IPv6 address",
+        ));
+    }
+    strategy(ep.driver).validate(ep)
+}
+
+/// Checks a driver's mode name (`None`: the driver's default).
+pub fn validate_mode(driver: Driver, mode: Option<&str>) -> std::result::Result<(), String> {
+    let Some(mode) = mode else { return Ok(()) };
+    let known = match driver {
+        Driver::Bridge => return Err(format!("driver bridge takes no mode (got {mode:?})")),
+        Driver::Macvlan => crate::netlink::macvlan_mode(mode).is_some(),
+        Driver::Ipvlan => crate::netlink::ipvlan_mode(mode).is_some(),
+    };
+    if known {
+        Ok(())
+    } else {
+        Err(match driver {
+            Driver::Macvlan => {
+                format!("unknown macvlan mode {mode:?} (bridge, private, vepa, passthru, source)")
+            }
+            _ => format!("unknown ipvlan mode {mode:?} (l2, l3, l3s)"),
+        })
+    }
+}
+
+pub(crate) fn check_name(ep: &Endpoint, what: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= crate::netlink::IFNAME_MAX
+        && !name.contains(['/', '\0', ':'])
+        && !name.contains(char::is_whitespace)
+        && name != "."
+        && name != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(endpoint_error(
+            ep,
+            format!(
+                "{what} {name:?} is not a valid interface name (1 to {} bytes, no '/', ':' or spaces)",
+                crate::netlink::IFNAME_MAX
+            ),
+        ))
+    }
+}
+
 /// `create` then `attach`; if `attach` fails, `teardown` undoes `create`.
 pub fn create_and_attach(nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
+    validate(ep)?;
     let s = strategy(ep.driver);
     s.create(nl, ep, init_pid)?;
     if let Err(e) = s.attach(nl, ep) {
@@ -126,4 +192,78 @@ pub(crate) fn initialize_container_side(
     }
     nl.batch(&reqs)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::mac_from_ipv4;
+    use std::net::Ipv4Addr;
+
+    fn ep(driver: Driver) -> Endpoint {
+        let ip = Ipv4Addr::new(10, 213, 1, 2);
+        Endpoint {
+            network: "n".into(),
+            driver,
+            ifname: "eth0".into(),
+            host_ifname: "bv0123456789ab".into(),
+            temp_ifname: "bx0123456789ab".into(),
+            mac: mac_from_ipv4(ip),
+            mtu: 1500,
+            ipv4: ip,
+            prefix4: 24,
+            gateway4: Ipv4Addr::new(10, 213, 1, 1),
+            ipv6: None,
+            prefix6: 0,
+            gateway6: None,
+            bridge: (driver == Driver::Bridge).then(|| "berth0".into()),
+            parent: (driver != Driver::Bridge).then(|| "eth1".into()),
+            mode: None,
+        }
+    }
+
+    #[test]
+    fn valid_endpoints_pass() {
+        for d in [Driver::Bridge, Driver::Macvlan, Driver::Ipvlan] {
+            validate(&ep(d)).unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_endpoints_are_refused_with_the_reason() {
+        let mut e = ep(Driver::Bridge);
+        e.host_ifname = "bv0123456789abcd".into();
+        assert!(validate(&e)
+            .unwrap_err()
+            .to_string()
+            .contains("host_ifname"));
+        let mut e = ep(Driver::Bridge);
+        e.ifname = "eth 0".into();
+        assert!(validate(&e).unwrap_err().to_string().contains("ifname"));
+        let mut e = ep(Driver::Bridge);
+        e.bridge = None;
+        assert!(validate(&e).unwrap_err().to_string().contains("bridge"));
+        let mut e = ep(Driver::Macvlan);
+        e.parent = None;
+        assert!(validate(&e).unwrap_err().to_string().contains("parent"));
+        let mut e = ep(Driver::Macvlan);
+        e.mode = Some("l2".into());
+        assert!(validate(&e)
+            .unwrap_err()
+            .to_string()
+            .contains("macvlan mode"));
+        let mut e = ep(Driver::Ipvlan);
+        e.mode = Some("l3s".into());
+        validate(&e).unwrap();
+        e.prefix4 = 33;
+        assert!(validate(&e).is_err());
+    }
+
+    #[test]
+    fn modes() {
+        assert!(validate_mode(Driver::Macvlan, Some("vepa")).is_ok());
+        assert!(validate_mode(Driver::Ipvlan, None).is_ok());
+        assert!(validate_mode(Driver::Ipvlan, Some("vepa")).is_err());
+        assert!(validate_mode(Driver::Bridge, Some("l2")).is_err());
+    }
 }

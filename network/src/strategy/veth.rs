@@ -6,7 +6,7 @@
 //! Costs: `create` one round trip; `attach` two (lookups batched, then the
 //! changes batched); `initialize` two; `teardown` one.
 
-use super::{endpoint_error, initialize_container_side, NetworkStrategy};
+use super::{check_name, endpoint_error, initialize_container_side, NetworkStrategy};
 use crate::model::Endpoint;
 use crate::netlink::{req, Netlink};
 use crate::{Error, Result};
@@ -24,7 +24,17 @@ fn bridge_of(ep: &Endpoint) -> Result<&str> {
 }
 
 impl NetworkStrategy for Veth {
+    fn validate(&self, ep: &Endpoint) -> Result<()> {
+        check_name(ep, "host_ifname", &ep.host_ifname)?;
+        check_name(ep, "bridge", bridge_of(ep)?)?;
+        if ep.mode.is_some() {
+            return Err(endpoint_error(ep, "driver bridge takes no mode"));
+        }
+        Ok(())
+    }
+
     fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
+        self.validate(ep)?;
         // One RTM_NEWLINK makes both ends; it either fully happens or not at
         // all, so there is nothing of ours to undo on failure (an EEXIST
         // device is someone else's and is left alone).
