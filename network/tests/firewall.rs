@@ -626,3 +626,111 @@ fn published_ports_hairpin_and_isolation_carry_packets() {
     }
     assert_eq!(run(&["ip", "-br", "link"]), before_links);
 }
+
+// ---------------------------------------------------------------------------
+// Scale (issue 11): not a timed test; run with
+//   cargo test -p network --test firewall -- --ignored --nocapture scale
+
+fn cpu_time() -> Duration {
+    let r = |who| {
+        let u = nix::sys::resource::getrusage(who).unwrap();
+        let t = |tv: nix::sys::time::TimeVal| {
+            Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
+        };
+        t(u.user_time()) + t(u.system_time())
+    };
+    r(nix::sys::resource::UsageWho::RUSAGE_SELF) + r(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+}
+
+/// Median wall time and mean CPU time of `f` over `n` runs.
+fn measure(n: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    let mut walls = Vec::with_capacity(n);
+    let cpu0 = cpu_time();
+    for _ in 0..n {
+        let t = Instant::now();
+        f();
+        walls.push(t.elapsed());
+    }
+    let cpu = (cpu_time() - cpu0) / n as u32;
+    walls.sort();
+    (walls[n / 2], cpu)
+}
+
+fn nft_script(script: &str) {
+    let mut c = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(c.wait().unwrap().success());
+}
+
+#[test]
+#[ignore = "benchmark: fills berth's maps with 32,000 elements"]
+fn scale_attach_detach_cost_does_not_grow_with_elements() {
+    let Some(_g) = serial() else { return };
+    let mut fx = Fixture::new();
+    let mut d = def("fw-scale", &format!("bfw{}s", tag()), 232, false, false);
+    d.subnet.prefix = 22;
+    let d = fx.network(d);
+    let ep_at = |i: u32| {
+        let mut ep = endpoint(&d, 2);
+        let n = u32::from(d.subnet.addr) + 2 + i;
+        ep.ipv4 = Ipv4Addr::from(n);
+        ep
+    };
+    let ports = |i: u32| -> Vec<PortMapping> {
+        (0..32)
+            .map(|j| {
+                port(
+                    None,
+                    (10_000 + 32 * i + j) as u16,
+                    80 + j as u16,
+                    Protocol::Tcp,
+                )
+            })
+            .collect()
+    };
+    let probe_ep = ep_at(1000);
+    let probe = ports(1000); // host ports 42000..42031
+    let els = network::firewall::rules::port_elements(&d, &probe_ep, &probe).unwrap();
+    let texts = network::firewall::rules::port_texts(&els);
+    let add = network::firewall::rules::add_script(texts.clone());
+    let del = network::firewall::rules::delete_script(texts);
+
+    let report = |label: &str| {
+        let (w, c) = measure(31, || {
+            firewall::attach(&d, &probe_ep, &probe).unwrap();
+            firewall::detach(&d, &probe_ep, &probe).unwrap();
+        });
+        let (nw, nc) = measure(31, || {
+            nft_script(&add);
+            nft_script(&del);
+        });
+        println!(
+            "{label}: attach+detach of 32 ports: netlink wall {w:?} cpu {c:?}; nft -f wall {nw:?} cpu {nc:?}"
+        );
+    };
+    report("0 elements");
+
+    let t = Instant::now();
+    for i in 0..1000 {
+        firewall::attach(&d, &ep_at(i), &ports(i)).unwrap();
+    }
+    println!("fill 1000 x 32 ports: {:?}", t.elapsed());
+    assert_eq!(map_entries("dnat4_any").len(), 32_000);
+    report("32,000 elements");
+
+    let t = Instant::now();
+    for i in 0..1000 {
+        firewall::detach(&d, &ep_at(i), &ports(i)).unwrap();
+    }
+    println!("empty 1000 x 32 ports: {:?}", t.elapsed());
+    assert!(map_entries("dnat4_any").is_empty());
+    fx.finish();
+}

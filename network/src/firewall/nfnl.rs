@@ -11,6 +11,7 @@
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsFd;
+use std::sync::Mutex;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
@@ -243,14 +244,16 @@ fn get_table(seq: u32) -> Batch {
     b
 }
 
-/// Sends `batch` and waits for the answer to each message that asked for
-/// one. Returns the first error the kernel reported.
+/// The process's nfnetlink socket, opened on first use and kept open.
 ///
-/// nfnetlink answers every message of a batch that carries `NLM_F_ACK`
-/// (an ack, or its error) once the whole batch is handled; a failure of the
-/// batch itself (out of memory, a failed commit) is an error naming the
-/// `BATCH_BEGIN` message, after which nothing else need come.
-fn transact(batch: &Batch) -> io::Result<()> {
+/// Releasing a bound `NETLINK_NETFILTER` socket makes nf_tables flush its
+/// pending destroy work (`nft_rcv_nl_event`), which waits for an RCU grace
+/// period when a transaction just deleted elements: 10-15 ms here, paid by
+/// every `detach` if each call closed its own socket. Kept open, the socket
+/// is closed when the process exits, usually after the grace period.
+static SOCKET: Mutex<Option<Socket>> = Mutex::new(None);
+
+fn open_socket() -> io::Result<Socket> {
     let mut sock = Socket::new(NETLINK_NETFILTER)?;
     sock.bind_auto()?;
     // Errors echo only the header of the failed request, not all of it.
@@ -264,12 +267,40 @@ fn transact(batch: &Batch) -> io::Result<()> {
         &tv,
     )
     .map_err(io::Error::from)?;
-    sock.send_to(batch.bytes(), &SocketAddr::new(0, 0), 0)?;
+    Ok(sock)
+}
 
+/// Sends `batch` and waits for the answer to each message that asked for
+/// one. Returns the first error the kernel reported.
+fn transact(batch: &Batch) -> io::Result<()> {
+    let mut slot = SOCKET.lock().unwrap_or_else(|e| e.into_inner());
+    let sock = match slot.take() {
+        Some(s) => s,
+        None => open_socket()?,
+    };
+    let (first_err, drained) = exchange(&sock, batch)?;
+    // A socket with answers left unread is not reused: they would be taken
+    // for the next batch's.
+    if drained {
+        *slot = Some(sock);
+    }
+    match first_err {
+        Some(errno) => Err(io::Error::from_raw_os_error(errno)),
+        None => Ok(()),
+    }
+}
+
+/// nfnetlink answers every message of a batch that carries `NLM_F_ACK`
+/// (an ack, or its error) once the whole batch is handled; a failure of the
+/// batch itself (out of memory, a failed commit) is an error naming the
+/// `BATCH_BEGIN` message, after which nothing else need come. Returns the
+/// first errno and whether every expected answer was read.
+fn exchange(sock: &Socket, batch: &Batch) -> io::Result<(Option<i32>, bool)> {
+    sock.send_to(batch.bytes(), &SocketAddr::new(0, 0), 0)?;
     let mut pending: Vec<u32> = batch.acked.clone();
     let mut first_err: Option<i32> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    'recv: while !pending.is_empty() {
+    while !pending.is_empty() {
         buf.clear();
         sock.recv(&mut buf, 0)?;
         for (seq, errno) in parse_answers(&buf) {
@@ -280,15 +311,12 @@ fn transact(batch: &Batch) -> io::Result<()> {
                 Some(i) => {
                     pending.swap_remove(i);
                 }
-                None if errno != 0 => break 'recv,
+                None if errno != 0 => return Ok((first_err, false)),
                 None => {}
             }
         }
     }
-    match first_err {
-        Some(errno) => Err(io::Error::from_raw_os_error(errno)),
-        None => Ok(()),
-    }
+    Ok((first_err, true))
 }
 
 /// `(sequence number, errno)` of each `NLMSG_ERROR` in a datagram; an ack
