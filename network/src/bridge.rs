@@ -22,26 +22,25 @@ pub fn ensure_bridge(nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
         network: def.name.clone(),
         reason: "a bridge network without a bridge device name".to_owned(),
     })?;
-    let index = match nl.link_index(name)? {
-        Some(i) => i,
+    let index = match nl.link(name)? {
+        Some(l) if l.kind.as_deref() == Some("bridge") => l.index,
+        Some(l) => return Err(not_a_bridge(name, &l)),
         None => {
-            let mut create = req::new_bridge(name, def.mtu)?;
             // A fixed MAC (from the gateway address, never a container's):
             // otherwise the bridge takes its lowest port's MAC, which changes
             // as containers come and go and churns neighbours' ARP caches.
-            if let netlink_packet_route::RouteNetlinkMessage::NewLink(m) = &mut create.message {
-                m.attributes
-                    .push(netlink_packet_route::link::LinkAttribute::Address(
-                        mac_from_ipv4(def.gateway).to_vec(),
-                    ));
-            }
-            match nl.execute(create) {
-                Ok(_) => {}
+            let mac = mac_from_ipv4(def.gateway);
+            match nl.create_bridge(name, def.mtu, Some(mac)) {
+                Ok(()) => {}
                 // Another berth made it between our lookup and create.
                 Err(e) if e.is_exists() => {}
                 Err(e) => return Err(e.into()),
             }
-            nl.require_link(name)?
+            match nl.link(name)? {
+                Some(l) if l.kind.as_deref() == Some("bridge") => l.index,
+                Some(l) => return Err(not_a_bridge(name, &l)),
+                None => nl.require_link(name)?,
+            }
         }
     };
     let mut reqs = vec![req::set_link(
@@ -75,10 +74,27 @@ pub fn ensure_bridge(nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
 }
 
 /// Deletes the bridge `name` (its ports are released, its addresses and
-/// routes go with it). A missing bridge is not an error.
+/// routes go with it). A missing bridge is not an error; a device of that
+/// name that is not a bridge is refused, not deleted.
 pub fn remove_bridge(nl: &mut Netlink, name: &str) -> Result<()> {
-    nl.delete_link_by_name(name)?;
-    Ok(())
+    match nl.link(name)? {
+        None => Ok(()),
+        Some(l) if l.kind.as_deref() == Some("bridge") => match nl.delete_link(l.index, name) {
+            Err(e) if !e.is_not_found() => Err(e.into()),
+            _ => Ok(()),
+        },
+        Some(l) => Err(not_a_bridge(name, &l)),
+    }
+}
+
+fn not_a_bridge(name: &str, l: &crate::netlink::LinkDetails) -> Error {
+    Error::NotABridge {
+        device: name.to_owned(),
+        kind: l
+            .kind
+            .clone()
+            .unwrap_or_else(|| "device without a kind".to_owned()),
+    }
 }
 
 /// Host sysctls that [`enable_forwarding`] changed, with their values before.

@@ -55,6 +55,8 @@ pub enum Error {
          spread containers over several networks"
     )]
     BridgeFull { bridge: String, max_ports: usize },
+    #[error("device {device} exists and is not a bridge (it is a {kind}); berth leaves it alone")]
+    NotABridge { device: String, kind: String },
     #[error(transparent)]
     Firewall(#[from] firewall::Error),
 }

@@ -271,14 +271,19 @@ pub mod req {
         Ok(Request::new(op, RouteNetlinkMessage::GetLink(m), 0))
     }
 
-    /// A new bridge, down, with the given MTU (0: kernel default).
-    pub fn new_bridge(name: &str, mtu: u32) -> Result<Request> {
+    /// A new bridge, down, with the given MTU (0: kernel default) and MAC
+    /// (`None`: random, and then the bridge takes its lowest port's MAC as
+    /// ports come and go; a set MAC stays).
+    pub fn new_bridge(name: &str, mtu: u32, mac: Option<[u8; 6]>) -> Result<Request> {
         let op = format!("creating bridge {name}");
         check_ifname(&op, name)?;
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_owned()));
         if mtu != 0 {
             m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(mac) = mac {
+            m.attributes.push(LinkAttribute::Address(mac.to_vec()));
         }
         m.attributes.push(link_info(InfoKind::Bridge, None));
         Ok(Request::new(
@@ -857,8 +862,8 @@ impl Netlink {
     }
 
     /// Creates a bridge (down).
-    pub fn create_bridge(&mut self, name: &str, mtu: u32) -> Result<()> {
-        self.execute(req::new_bridge(name, mtu)?).map(drop)
+    pub fn create_bridge(&mut self, name: &str, mtu: u32, mac: Option<[u8; 6]>) -> Result<()> {
+        self.execute(req::new_bridge(name, mtu, mac)?).map(drop)
     }
 
     /// Creates a veth pair with the peer directly in the netns of `peer_netns_pid`.
@@ -1181,6 +1186,28 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn bridge_with_mtu_and_mac() {
+        let mac = [2, 0x42, 10, 213, 1, 1];
+        let r = req::new_bridge("bt1", 1400, Some(mac)).unwrap();
+        let (h, RouteNetlinkMessage::NewLink(m), _) = roundtrip(&r) else {
+            panic!()
+        };
+        assert_eq!(
+            h.flags,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+        );
+        assert!(m.attributes.contains(&LinkAttribute::Mtu(1400)));
+        assert!(m.attributes.contains(&LinkAttribute::Address(mac.to_vec())));
+        assert_eq!(kind_and_data(&m.attributes), (Some(InfoKind::Bridge), None));
+        let (_, RouteNetlinkMessage::NewLink(m), _) =
+            roundtrip(&req::new_bridge("bt1", 0, None).unwrap())
+        else {
+            panic!()
+        };
+        assert_eq!(m.attributes.len(), 2, "name and kind only");
     }
 
     #[test]

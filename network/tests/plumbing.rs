@@ -847,3 +847,38 @@ fn step_costs() {
     );
     remove_bridge(&mut nl, &br).unwrap();
 }
+
+#[test]
+fn a_device_that_is_not_a_bridge_is_never_taken_over() {
+    require_root!();
+    let mut nl = Netlink::open().unwrap();
+    let mut guard = Cleanup::new();
+    let x = free_subnet_octet(&mut nl);
+    // A veth pair on the host, named like the network's bridge would be.
+    let name = unique_name("bt");
+    guard.add(&name);
+    nl.create_veth(
+        &name,
+        &format!("{name}p"),
+        std::process::id() as i32,
+        None,
+        0,
+    )
+    .unwrap();
+    let def = bridge_def("plumbing-notbridge", &name, x, false);
+    let err = ensure_bridge(&mut nl, &def).unwrap_err();
+    assert!(matches!(err, network::Error::NotABridge { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&name) && err.to_string().contains("veth"),
+        "{err}"
+    );
+    let err = remove_bridge(&mut nl, &name).unwrap_err();
+    assert!(matches!(err, network::Error::NotABridge { .. }), "{err:?}");
+    let l = nl.link(&name).unwrap().expect("still there");
+    assert!(!l.up, "untouched");
+    let addrs = nl.addresses().unwrap();
+    assert!(
+        !addrs.iter().any(|a| a.index == l.index && a.addr.is_ipv4()),
+        "no address added"
+    );
+}
