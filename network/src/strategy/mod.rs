@@ -22,6 +22,25 @@
 //! [`validate`] checks an endpoint without touching the host (names, bridge or
 //! parent, mode), so that bad input is refused before anything is created;
 //! [`validate_mode`] does the mode part for `network create`.
+//!
+//! How the create path uses it:
+//!
+//! ```text
+//! prepare (before clone):   strategy::validate(ep)? for every endpoint
+//! parent, init has a netns: let mut nl = Netlink::open()?;          // host netns
+//!                           bridge::ensure_bridge(&mut nl, &def)?;   // bridge networks
+//!                           strategy::create_and_attach(&mut nl, ep, init_pid)?
+//!                           (on error: teardown the endpoints already made)
+//! container side, either    in the init before exec: Netlink::open()?, or
+//!                           from the parent: Netlink::open_in_netns(/proc/PID/ns/net fd)?
+//!                           strategy(ep.driver).initialize(&mut inside, ep)?
+//! delete / after a crash:   strategy(ep.driver).teardown(&mut nl, ep)?
+//! ```
+//!
+//! Teardown is one failed `RTM_DELLINK` (~25 µs) once the netns is gone;
+//! while anything holds the netns (a process, an open `/proc/PID/ns/net`
+//! fd, a socket opened in it) the pair is still there and deleting it costs
+//! ~30 ms of kernel RCU waits, so drop such handles before tearing down.
 
 pub mod ipvlan;
 pub mod loopback;
