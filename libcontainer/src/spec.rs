@@ -26,6 +26,14 @@ pub enum SpecError {
         #[source]
         source: serde_json::Error,
     },
+    /// A value of the wrong type or an unknown variant, at `field`.
+    #[error("{path}: {field}: {source}")]
+    Field {
+        path: PathBuf,
+        field: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("config.json: {field}: {reason}")]
     Invalid { field: String, reason: String },
     #[error("config.json: {field} is not supported by berth yet")]
@@ -66,10 +74,7 @@ impl Bundle {
             path: config.clone(),
             source,
         })?;
-        let spec: Spec = serde_json::from_slice(&bytes).map_err(|source| SpecError::Parse {
-            path: config.clone(),
-            source,
-        })?;
+        let spec = parse(&bytes).map_err(|e| e.at(&config))?;
         let root = spec
             .root()
             .as_ref()
@@ -88,6 +93,50 @@ impl Bundle {
         validate(&spec)?;
         Ok(Self { dir, spec, rootfs })
     }
+}
+
+/// Why config.json could not be parsed, before the file's path is known.
+#[derive(Debug)]
+pub enum ParseError {
+    /// Not JSON, or not at the top level.
+    Syntax(serde_json::Error),
+    /// JSON, but a field has the wrong type or an unknown value.
+    Field(String, serde_json::Error),
+}
+
+impl ParseError {
+    fn at(self, path: &Path) -> SpecError {
+        match self {
+            ParseError::Syntax(source) => SpecError::Parse {
+                path: path.to_owned(),
+                source,
+            },
+            ParseError::Field(field, source) => SpecError::Field {
+                path: path.to_owned(),
+                field,
+                source,
+            },
+        }
+    }
+}
+
+/// Parses config.json text; a type error names the field it is in
+/// (`process.user.uid`, `linux.namespaces[0].type`).
+pub fn parse(bytes: &[u8]) -> Result<Spec, ParseError> {
+    // Syntax first, so that a syntax error is not reported at a field.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(ParseError::Syntax)?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let source = e.into_inner();
+        if field == "." {
+            ParseError::Syntax(source)
+        } else {
+            ParseError::Field(field, source)
+        }
+    })?;
+    de.end().map_err(ParseError::Syntax)?;
+    Ok(spec)
 }
 
 /// Checks the parts of the spec berth relies on and refuses what it does not
@@ -338,4 +387,30 @@ pub fn namespace(
         .as_ref()?
         .iter()
         .find(|ns| ns.typ() == typ)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse, ParseError};
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let text = br#"{"ociVersion": "1.0.0", "root": {"path": "rootfs"},
+            "process": {"cwd": "/", "args": ["sh"], "user": {"uid": "root", "gid": 0}}}"#;
+        match parse(text) {
+            Err(ParseError::Field(field, e)) => {
+                assert_eq!(field, "process.user.uid");
+                assert!(e.to_string().contains("invalid type"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = br#"{"ociVersion": "1.0.0", "linux": {"namespaces": [{"type": "pid"}, {"type": "nope"}]}}"#;
+        match parse(text) {
+            Err(ParseError::Field(field, _)) => assert_eq!(field, "linux.namespaces[1].type"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse(b"{\"a\": 1,,}"), Err(ParseError::Syntax(_))));
+        assert!(matches!(parse(b"{} trailing"), Err(ParseError::Syntax(_))));
+        assert!(parse(br#"{"ociVersion": "1.0.0"}"#).is_ok());
+    }
 }
