@@ -802,14 +802,16 @@ impl Netlink {
     fn recv(&mut self, op: &str) -> Result<usize> {
         loop {
             let mut buf = &mut self.rx[..];
-            match self.sock.recv(&mut buf, libc::MSG_TRUNC) {
-                Ok(n) if n > self.rx.len() => {
+            match self.sock.recv_from(&mut buf, libc::MSG_TRUNC) {
+                Ok((n, _)) if n > self.rx.len() => {
                     return Err(Error::Protocol {
                         op: op.to_owned(),
                         reason: format!("reply of {n} bytes truncated to {}", self.rx.len()),
                     })
                 }
-                Ok(n) => return Ok(n),
+                // Only the kernel (port 0) answers; anything else is dropped.
+                Ok((_, from)) if from.port_number() != 0 => continue,
+                Ok((n, _)) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     return Err(Error::Request {
