@@ -402,7 +402,7 @@ fn non_bridge_networks_have_no_firewall_state() {
 /// A bridge, a netns and a veth pair between them, made with `ip` (test
 /// set-up only) and removed on drop.
 struct Wire {
-    bridge: String,
+    bridge: Option<String>,
     netns: String,
     veth: String,
 }
@@ -411,14 +411,14 @@ impl Wire {
     fn new(d: &NetworkDef, suffix: char) -> Wire {
         let t = tag();
         let w = Wire {
-            bridge: d.bridge.clone().unwrap(),
+            bridge: d.bridge.clone(),
             netns: format!("berth-fw-{t}{suffix}"),
             veth: format!("vfw{t}{suffix}"),
         };
         let peer = format!("pfw{t}{suffix}");
         let gw = format!("{}/24", d.gateway);
         let ip = format!("{}/24", endpoint(d, 2).ipv4);
-        let (br, ns, veth) = (&w.bridge, &w.netns, &w.veth);
+        let (br, ns, veth) = (w.bridge.as_deref().unwrap(), &w.netns, &w.veth);
         run(&["ip", "netns", "add", ns]);
         run(&["ip", "link", "add", br, "type", "bridge"]);
         run(&["ip", "addr", "add", &gw, "dev", br]);
@@ -484,6 +484,49 @@ impl Wire {
         w
     }
 
+    /// "Outside": a netns behind a routed veth (no bridge), 10.213.250.0/30,
+    /// the host at .1 and the netns at .2, its default route via the host.
+    fn outside(suffix: char) -> Wire {
+        let t = tag();
+        let w = Wire {
+            bridge: None,
+            netns: format!("berth-fw-{t}{suffix}"),
+            veth: format!("vfw{t}{suffix}"),
+        };
+        let peer = format!("pfw{t}{suffix}");
+        let (ns, veth) = (&w.netns, &w.veth);
+        run(&["ip", "netns", "add", ns]);
+        run(&[
+            "ip", "link", "add", veth, "type", "veth", "peer", "name", &peer, "netns", ns,
+        ]);
+        run(&["ip", "addr", "add", "10.213.250.1/30", "dev", veth]);
+        run(&["ip", "link", "set", veth, "up"]);
+        run(&[
+            "ip",
+            "-n",
+            ns,
+            "addr",
+            "add",
+            "10.213.250.2/30",
+            "dev",
+            &peer,
+        ]);
+        run(&["ip", "-n", ns, "link", "set", &peer, "up"]);
+        run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        run(&[
+            "ip",
+            "-n",
+            ns,
+            "route",
+            "add",
+            "default",
+            "via",
+            "10.213.250.1",
+        ]);
+        std::fs::write(format!("/proc/sys/net/ipv4/conf/{veth}/forwarding"), "1").unwrap();
+        w
+    }
+
     /// Runs `f` on a thread inside the netns.
     fn inside<T: Send + 'static>(
         &self,
@@ -534,13 +577,15 @@ impl Wire {
 
 impl Drop for Wire {
     fn drop(&mut self) {
-        for argv in [
-            vec!["ip", "link", "del", &self.veth],
-            vec!["ip", "link", "del", &self.bridge],
-            vec!["ip", "netns", "del", &self.netns],
-        ] {
-            let _ = Command::new(argv[0]).args(&argv[1..]).output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .output();
+        if let Some(br) = &self.bridge {
+            let _ = Command::new("ip").args(["link", "del", br]).output();
         }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .output();
     }
 }
 
@@ -733,4 +778,46 @@ fn scale_attach_detach_cost_does_not_grow_with_elements() {
     println!("empty 1000 x 32 ports: {:?}", t.elapsed());
     assert!(map_entries("dnat4_any").is_empty());
     fx.finish();
+}
+
+#[test]
+fn outbound_masquerade_no_masquerade_and_internal() {
+    let Some(_g) = serial() else { return };
+    let before_links = run(&["ip", "-br", "link"]);
+    {
+        let mut fx = Fixture::new();
+        let dm = def("fw-om", &format!("bfw{}m", tag()), 248, false, false);
+        let mut dr = def("fw-or", &format!("bfw{}r", tag()), 247, false, false);
+        dr.masquerade = false;
+        let di = def("fw-oi", &format!("bfw{}i", tag()), 249, false, true);
+        let (wm, wr, wi) = (
+            Wire::new(&dm, 'm'),
+            Wire::new(&dr, 'r'),
+            Wire::new(&di, 'i'),
+        );
+        let out = Wire::outside('x');
+        for d in [dm, dr, di] {
+            fx.network(d);
+        }
+        let _servers = [out.server(), wr.server(), wi.server()];
+        let to = sa("10.213.250.2:80");
+
+        // Leaving through another interface, the subnet is masqueraded.
+        let seen = wm.inside(move || ask(to)).join().unwrap();
+        assert_eq!(seen.unwrap(), "10.213.250.1");
+        // Without masquerade the container's own address goes out.
+        let seen = wr.inside(move || ask(to)).join().unwrap();
+        assert_eq!(seen.unwrap(), "10.213.247.2");
+        // An internal network has no way out.
+        let seen = wi.inside(move || ask(to)).join().unwrap();
+        assert!(seen.is_err(), "internal network reached outside: {seen:?}");
+        // Nor a way in: the outside cannot reach its container directly,
+        // while it can reach the routed network's.
+        let seen = out.inside(|| ask(sa("10.213.247.2:80"))).join().unwrap();
+        assert_eq!(seen.unwrap(), "10.213.250.2");
+        let seen = out.inside(|| ask(sa("10.213.249.2:80"))).join().unwrap();
+        assert!(seen.is_err(), "reached into an internal network: {seen:?}");
+        fx.finish();
+    }
+    assert_eq!(run(&["ip", "-br", "link"]), before_links);
 }
