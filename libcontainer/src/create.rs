@@ -182,7 +182,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         state.network_state_dir = Some(opts.network_state_dir.clone());
         dir_of(&rollback).save(&state)?;
         let networks = &rollback.network.as_ref().expect("set above").0;
-        state.network = Some(networks.prepare(&opts.id, &net_request)?);
+        let owner = absolute(&opts.root).join(&opts.id);
+        state.network = Some(networks.prepare(&opts.id, &owner, &net_request)?);
     }
     dir_of(&rollback).save(&state)?;
 

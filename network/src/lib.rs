@@ -16,17 +16,18 @@
 //!
 //! A netns without any requested network still gets [`initialize_loopback`].
 
-pub mod ipam;
+pub mod bridge;
 pub mod firewall;
+pub mod host;
+pub mod ipam;
 pub mod model;
 pub mod netlink;
-pub mod strategy;
-pub mod bridge;
+pub mod networks;
 pub mod request;
 pub mod store;
+pub mod strategy;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 /// Default directory for persistent network state.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/berth";
@@ -75,13 +76,31 @@ pub struct ContainerNetworkRequest {
 impl ContainerNetworkRequest {
     /// Adds the requests found in the `berth.network` / `berth.publish` annotations.
     pub fn add_annotations(&mut self, annotations: &HashMap<String, String>) -> Result<()> {
-        let _ = annotations;
-        todo!()
+        if let Some(value) = annotations.get(ANNOTATION_NETWORK) {
+            self.networks
+                .extend(request::split_network_annotation(value));
+        }
+        if let Some(value) = annotations.get(ANNOTATION_PUBLISH) {
+            self.publish.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+            );
+        }
+        Ok(())
     }
 
     /// Parses every entry; an error names the malformed one.
     pub fn validate(&self) -> Result<()> {
-        todo!()
+        for n in &self.networks {
+            request::parse_network(n)?;
+        }
+        for p in &self.publish {
+            request::parse_publish(p)?;
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -89,58 +108,7 @@ impl ContainerNetworkRequest {
     }
 }
 
-/// Handle on the persistent network state.
-pub struct Networks {
-    #[allow(dead_code)]
-    state_dir: PathBuf,
-}
-
-impl Networks {
-    pub fn open(state_dir: &Path) -> Result<Self> {
-        Ok(Self {
-            state_dir: state_dir.to_owned(),
-        })
-    }
-
-    /// Parent, before clone: allocate and record. Nothing is made on the host yet.
-    pub fn prepare(
-        &self,
-        container_id: &str,
-        request: &ContainerNetworkRequest,
-    ) -> Result<ContainerNetwork> {
-        let _ = (container_id, request);
-        todo!()
-    }
-
-    /// Undo everything recorded for `container_id`. Unknown ids are not an error.
-    pub fn release(&self, container_id: &str) -> Result<()> {
-        let _ = container_id;
-        todo!()
-    }
-}
-
-/// A container's planned endpoints, complete before the init is cloned, so
-/// that the child's copy of it is the same plan the parent executes.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ContainerNetwork {}
-
-impl ContainerNetwork {
-    /// Parent side, init's netns exists. Undoes its own partial work on error.
-    pub fn create(&self, init_pid: i32) -> Result<()> {
-        let _ = init_pid;
-        todo!()
-    }
-
-    /// Inside the container's netns, before exec.
-    pub fn initialize(&self) -> Result<()> {
-        todo!()
-    }
-
-    /// What to show in `berth state` (interfaces, addresses, MACs, ports).
-    pub fn summary(&self) -> serde_json::Value {
-        todo!()
-    }
-}
+pub use networks::{ContainerNetwork, NetworkCreate, Networks};
 
 /// Brings `lo` up in the current network namespace.
 pub fn initialize_loopback() -> Result<()> {

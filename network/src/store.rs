@@ -129,6 +129,25 @@ impl Store {
         Ok(value)
     }
 
+    /// [`Store::write`] for callers with their own error type: an `Err`
+    /// rolls the transaction back.
+    pub fn write_with<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&Tx) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err(&path))?;
+        let value = f(&Tx {
+            tx: &tx,
+            path: &path,
+        })?;
+        tx.commit().map_err(db_err(&path))?;
+        Ok(value)
+    }
+
     /// Runs `f` on a consistent snapshot.
     pub fn read<T>(&mut self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
         let path = self.path.clone();

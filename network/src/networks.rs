@@ -1,0 +1,908 @@
+//! Networks and the endpoints of containers on them: the bookkeeping that
+//! ties the store, IPAM, the strategies, the bridge and the firewall together.
+//!
+//! - `berth network create|ls|inspect|rm` → [`Networks::create_network`],
+//!   [`Networks::list`], [`Networks::inspect`], [`Networks::remove`].
+//! - Container create → [`Networks::prepare`] (one store transaction:
+//!   addresses, endpoints, ports) → [`ContainerNetwork::create`] in the parent
+//!   → [`ContainerNetwork::initialize`] in the init.
+//! - Container delete → [`Networks::release`].
+//!
+//! An allocation whose owner (the container's state directory) no longer
+//! exists is a leak — berth was killed, or a reboot cleared the runtime root —
+//! and is reclaimed when it is in the way: when a subnet is full, when a host
+//! port is taken, when the same container id comes again, and on inspect/rm.
+
+use crate::model::{
+    format_mac, mac_from_ipv4, Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping,
+};
+use crate::request::{self, NetworkRequest, PublishRequest};
+use crate::store::{EndpointRow, Store, Tx};
+use crate::{bridge, firewall, host, ipam, netlink::Netlink, strategy, Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+/// The network made on first use when a container asks for `default`.
+pub const DEFAULT_NETWORK: &str = "default";
+/// Where subnets are taken from when none is given: /24s of this range
+/// that overlap neither another berth network nor a host route.
+pub const DEFAULT_POOL: &str = "10.213.0.0/16";
+/// The kernel's bridge port numbers are 10 bits and port 0 is never used
+/// (BR_MAX_PORTS in net/bridge/br_private.h).
+pub const MAX_BRIDGE_PORTS: u32 = 1023;
+/// Key in the store's `host` table of the sysctls berth changed.
+const SAVED_SYSCTLS: &str = "sysctls";
+
+/// `berth network create` options.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkCreate {
+    pub name: String,
+    pub driver: Option<String>,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub bridge: Option<String>,
+    pub parent: Option<String>,
+    pub mode: Option<String>,
+    pub mtu: Option<u32>,
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
+    pub internal: bool,
+    pub no_masquerade: bool,
+    pub labels: Vec<String>,
+}
+
+/// Handle on the persistent network state.
+pub struct Networks {
+    store: RefCell<Store>,
+}
+
+/// A container's endpoints and published ports, decided before the init is
+/// cloned, so that the child's copy of it is the plan the parent executes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerNetwork {
+    pub endpoints: Vec<Endpoint>,
+    /// Published ports, with the name of the network they are reached on.
+    pub ports: Vec<(String, PortMapping)>,
+    /// The definitions of the networks the endpoints are on.
+    pub networks: Vec<NetworkDef>,
+}
+
+impl Networks {
+    pub fn open(state_dir: &Path) -> Result<Self> {
+        Ok(Self {
+            store: RefCell::new(Store::open(state_dir)?),
+        })
+    }
+
+    // ---- networks ----
+
+    pub fn create_network(&self, opts: &NetworkCreate) -> Result<NetworkDef> {
+        if !request::valid_network_name(&opts.name) {
+            return Err(Error::Invalid(format!(
+                "network name {:?}: 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit",
+                opts.name
+            )));
+        }
+        let driver = match opts.driver.as_deref().unwrap_or("bridge") {
+            "bridge" => Driver::Bridge,
+            "macvlan" => Driver::Macvlan,
+            "ipvlan" => Driver::Ipvlan,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "unknown network driver {other:?} (known: bridge, macvlan, ipvlan)"
+                )))
+            }
+        };
+        check_driver_options(driver, opts)?;
+        let subnet = opts.subnet.as_deref().map(Ipv4Net::parse).transpose()?;
+        if let Some(subnet) = subnet {
+            ipam::check_subnet_size(subnet)?;
+        }
+        let subnet6 = opts.subnet6.as_deref().map(Ipv6Net::parse).transpose()?;
+        let mtu = opts.mtu.unwrap_or(1500);
+        if !(68..=65535).contains(&mtu) {
+            return Err(Error::Invalid(format!("--mtu {mtu}: 68-65535")));
+        }
+        let mut labels = BTreeMap::new();
+        for label in &opts.labels {
+            let (k, v) = label.split_once('=').unwrap_or((label, ""));
+            if k.is_empty() {
+                return Err(Error::Invalid(format!("--label {label:?}: expected k=v")));
+            }
+            labels.insert(k.to_string(), v.to_string());
+        }
+        if let Some(bridge) = &opts.bridge {
+            if !request::valid_ifname(bridge) {
+                return Err(Error::Invalid(format!(
+                    "--bridge {bridge:?}: 1-15 bytes, no '/', ':' or whitespace"
+                )));
+            }
+        }
+        let routes4 = host::ipv4_routes();
+        let routes6 = host::ipv6_routes();
+        let mut nl = Netlink::open()?;
+        if let Some(parent) = &opts.parent {
+            if nl.link_index(parent)?.is_none() {
+                return Err(Error::Invalid(format!(
+                    "--parent {parent}: no such interface"
+                )));
+            }
+        }
+
+        // Decide and record in one transaction: name, bridge, subnet and
+        // index are unique among berth's networks.
+        let def = self.store.borrow_mut().write(|tx| {
+            if tx.network(&opts.name)?.is_some() {
+                return Err(Error::Invalid(format!(
+                    "network {} already exists",
+                    opts.name
+                )));
+            }
+            let others = tx.networks()?;
+            let index = tx.free_index()?;
+            let subnet = match subnet {
+                Some(s) => s,
+                None => pick_subnet(&others, &routes4)?,
+            };
+            for other in &others {
+                if other.subnet.overlaps(subnet) {
+                    return Err(Error::Invalid(format!(
+                        "subnet {subnet} overlaps network {} ({})",
+                        other.name, other.subnet
+                    )));
+                }
+                if let (Some(a), Some(b)) = (subnet6, other.subnet6) {
+                    if a.overlaps(b) {
+                        return Err(Error::Invalid(format!(
+                            "IPv6 subnet {a} overlaps network {} ({b})",
+                            other.name
+                        )));
+                    }
+                }
+            }
+            if let Some((dev, route)) = routes4.iter().find(|(_, r)| r.overlaps(subnet)) {
+                return Err(Error::Invalid(format!(
+                    "subnet {subnet} overlaps the host's route to {route} on {dev}"
+                )));
+            }
+            if let Some(s6) = subnet6 {
+                if let Some((dev, route)) = routes6.iter().find(|(_, r)| r.overlaps(s6)) {
+                    return Err(Error::Invalid(format!(
+                        "IPv6 subnet {s6} overlaps the host's route to {route} on {dev}"
+                    )));
+                }
+                if !s6.holds_offsets_of(subnet) {
+                    return Err(Error::Invalid(format!(
+                        "IPv6 subnet {s6} is smaller than the IPv4 subnet {subnet}: a container's IPv6 address uses its IPv4 host number"
+                    )));
+                }
+            }
+            let gateway = match &opts.gateway {
+                Some(g) => {
+                    let g: Ipv4Addr = g.parse().map_err(|_| {
+                        Error::Invalid(format!("--gateway {g:?} is not an IPv4 address"))
+                    })?;
+                    match subnet.offset_of(g) {
+                        Some(o) if o != 0 && o != subnet.size() - 1 => g,
+                        _ => {
+                            return Err(Error::Invalid(format!(
+                                "--gateway {g} is not a host address of {subnet}"
+                            )))
+                        }
+                    }
+                }
+                None => subnet.nth(1),
+            };
+            let gateway6 = match (subnet6, &opts.gateway6) {
+                (None, Some(_)) => {
+                    return Err(Error::Invalid(
+                        "--ipv6-gateway needs --ipv6-subnet".into(),
+                    ))
+                }
+                (None, None) => None,
+                (Some(s6), None) => Some(s6.nth(1)),
+                (Some(s6), Some(g)) => {
+                    let g: Ipv6Addr = g.parse().map_err(|_| {
+                        Error::Invalid(format!("--ipv6-gateway {g:?} is not an IPv6 address"))
+                    })?;
+                    if !s6.contains(g) {
+                        return Err(Error::Invalid(format!("--ipv6-gateway {g} is not in {s6}")));
+                    }
+                    Some(g)
+                }
+            };
+            let bridge = match driver {
+                Driver::Bridge => {
+                    let name = opts.bridge.clone().unwrap_or_else(|| format!("berth{index}"));
+                    if let Some(owner) = tx.network_by_bridge(&name)? {
+                        return Err(Error::Invalid(format!(
+                            "bridge {name} is already used by network {owner}"
+                        )));
+                    }
+                    if nl.link_index(&name)?.is_some() {
+                        return Err(Error::Invalid(format!(
+                            "interface {name} already exists on the host: choose another --bridge"
+                        )));
+                    }
+                    Some(name)
+                }
+                _ => None,
+            };
+            let def = NetworkDef {
+                name: opts.name.clone(),
+                driver,
+                bridge,
+                parent: opts.parent.clone(),
+                mode: opts.mode.clone(),
+                subnet,
+                gateway,
+                subnet6,
+                gateway6,
+                mtu,
+                internal: opts.internal,
+                masquerade: !opts.no_masquerade && !opts.internal,
+                labels,
+                index,
+            };
+            tx.insert_network(&def, &host::boot_id())?;
+            Ok(def)
+        })?;
+        if let Err(e) = self.make_host_objects(&mut nl, &def) {
+            let _ = self.remove_host_objects(&mut nl, &def);
+            let _ = self
+                .store
+                .borrow_mut()
+                .write(|tx| tx.delete_network(&def.name));
+            return Err(e);
+        }
+        Ok(def)
+    }
+
+    /// Bridge, addresses, sysctls and firewall rules of a network. Idempotent.
+    fn make_host_objects(&self, nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
+        if def.driver != Driver::Bridge {
+            return Ok(());
+        }
+        bridge::ensure_bridge(nl, def)?;
+        let previous = bridge::enable_forwarding(def.subnet6.is_some())?;
+        self.store.borrow_mut().write(|tx| {
+            // Only the values found before berth's first change are kept.
+            if tx.host_get(SAVED_SYSCTLS)?.is_none() {
+                let json = serde_json::to_string(&previous)
+                    .map_err(|e| Error::Invalid(format!("saving sysctls: {e}")))?;
+                tx.host_set(SAVED_SYSCTLS, Some(&json))?;
+            }
+            Ok(())
+        })?;
+        firewall::ensure_network(def)?;
+        Ok(())
+    }
+
+    fn remove_host_objects(&self, nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
+        if def.driver != Driver::Bridge {
+            return Ok(());
+        }
+        let last = self.store.borrow_mut().read(|tx| {
+            let networks = tx.networks()?;
+            Ok(networks
+                .iter()
+                .all(|n| n.name == def.name || n.driver != Driver::Bridge))
+        })?;
+        firewall::remove_network(def, last)?;
+        if let Some(name) = &def.bridge {
+            bridge::remove_bridge(nl, name)?;
+        }
+        if last {
+            let saved = self.store.borrow_mut().write(|tx| {
+                let saved = tx.host_get(SAVED_SYSCTLS)?;
+                tx.host_set(SAVED_SYSCTLS, None)?;
+                Ok(saved)
+            })?;
+            if let Some(json) = saved {
+                let previous = serde_json::from_str(&json)
+                    .map_err(|e| Error::Invalid(format!("saved sysctls: {e}")))?;
+                bridge::restore(&previous)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn list(&self) -> Result<Vec<NetworkDef>> {
+        self.store.borrow_mut().read(|tx| tx.networks())
+    }
+
+    pub fn get(&self, name: &str) -> Result<NetworkDef> {
+        self.store
+            .borrow_mut()
+            .read(|tx| tx.network(name))?
+            .ok_or_else(|| unknown_network(name))
+    }
+
+    /// JSON: the definition, allocated addresses with their containers, ports.
+    pub fn inspect(&self, name: &str) -> Result<serde_json::Value> {
+        let def = self.get(name)?;
+        self.reclaim_on(name)?;
+        let (endpoints, used, ports) = self.store.borrow_mut().read(|tx| {
+            let rows = tx.endpoints_on(name)?;
+            let mut ports = Vec::new();
+            for row in &rows {
+                for (net, m) in tx.ports_of(&row.container)? {
+                    if net == name {
+                        ports.push((row.container.clone(), m));
+                    }
+                }
+            }
+            Ok((rows, tx.allocated_bits(name)?, ports))
+        })?;
+        let containers: Vec<_> = endpoints
+            .iter()
+            .map(|r| {
+                let ep = &r.endpoint;
+                json!({
+                    "id": r.container,
+                    "ifname": ep.ifname,
+                    "hostIfname": ep.host_ifname,
+                    "mac": format_mac(&ep.mac),
+                    "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
+                    "ipv6": ep.ipv6.map(|a| format!("{a}/{}", ep.prefix6)),
+                })
+            })
+            .collect();
+        let ports: Vec<_> = ports
+            .iter()
+            .map(|(id, m)| json!({"id": id, "port": format_port(m)}))
+            .collect();
+        Ok(json!({
+            "name": def.name,
+            "driver": def.driver.name(),
+            "bridge": def.bridge,
+            "parent": def.parent,
+            "mode": def.mode,
+            "subnet": def.subnet.to_string(),
+            "gateway": def.gateway.to_string(),
+            "ipv6Subnet": def.subnet6.map(|s| s.to_string()),
+            "ipv6Gateway": def.gateway6.map(|g| g.to_string()),
+            "mtu": def.mtu,
+            "internal": def.internal,
+            "masquerade": def.masquerade,
+            "labels": def.labels,
+            "addressesInUse": used.saturating_sub(reserved_count(&def)),
+            "containers": containers,
+            "ports": ports,
+        }))
+    }
+
+    /// Removes a network; refused while containers are attached unless `force`.
+    pub fn remove(&self, name: &str, force: bool) -> Result<()> {
+        let def = self.get(name)?;
+        self.reclaim_on(name)?;
+        let attached: Vec<String> = self.store.borrow_mut().read(|tx| {
+            Ok(tx
+                .endpoints_on(name)?
+                .into_iter()
+                .map(|r| r.container)
+                .collect())
+        })?;
+        if !attached.is_empty() {
+            if !force {
+                return Err(Error::Invalid(format!(
+                    "network {name} has {} attached container(s) ({}): delete them first or use --force",
+                    attached.len(),
+                    attached.join(", ")
+                )));
+            }
+            for id in &attached {
+                self.release(id)?;
+            }
+        }
+        let mut nl = Netlink::open()?;
+        self.remove_host_objects(&mut nl, &def)?;
+        self.store.borrow_mut().write(|tx| tx.delete_network(name))
+    }
+
+    /// Releases allocations on `network` whose container is gone.
+    fn reclaim_on(&self, network: &str) -> Result<usize> {
+        let dead: Vec<String> = self.store.borrow_mut().read(|tx| {
+            Ok(tx
+                .endpoints_on(network)?
+                .into_iter()
+                .filter(|r| !r.owner.exists())
+                .map(|r| r.container)
+                .collect())
+        })?;
+        for id in &dead {
+            tracing::info!(
+                "network {network}: reclaiming the addresses of vanished container {id}"
+            );
+            self.release(id)?;
+        }
+        Ok(dead.len())
+    }
+
+    // ---- containers ----
+
+    /// Parent, before clone: resolves the requests, allocates addresses and
+    /// host ports and records the endpoints, in one transaction. Nothing is
+    /// made on the host except, on first use, the networks themselves.
+    /// `owner` is the container's state directory.
+    pub fn prepare(
+        &self,
+        container_id: &str,
+        owner: &Path,
+        req: &crate::ContainerNetworkRequest,
+    ) -> Result<ContainerNetwork> {
+        let nets: Vec<NetworkRequest> = req
+            .networks
+            .iter()
+            .map(|n| request::parse_network(n))
+            .collect::<Result<_>>()?;
+        let publish: Vec<PublishRequest> = req
+            .publish
+            .iter()
+            .map(|p| request::parse_publish(p))
+            .collect::<Result<_>>()?;
+        let nets = if nets.is_empty() {
+            // Publishing without naming a network means the default one.
+            vec![NetworkRequest {
+                name: DEFAULT_NETWORK.into(),
+                ip: None,
+                mac: None,
+                ifname: None,
+            }]
+        } else {
+            nets
+        };
+        if nets.iter().any(|n| n.name == DEFAULT_NETWORK) {
+            self.ensure_default()?;
+        }
+        // A container id seen again: whatever its predecessor left is a leak.
+        if self
+            .store
+            .borrow_mut()
+            .read(|tx| Ok(!tx.endpoints_of(container_id)?.is_empty()))?
+        {
+            self.release(container_id)?;
+        }
+
+        let mut attempt = 0;
+        let plan = loop {
+            let result = self
+                .store
+                .borrow_mut()
+                .write_with(|tx| plan_endpoints(tx, container_id, owner, &nets, &publish));
+            match result {
+                Ok(plan) => break plan,
+                Err(Conflict::Other(e)) => return Err(e),
+                // A full subnet or a taken port: reclaim leaks once and retry.
+                Err(Conflict::Full(network, e)) | Err(Conflict::Port(network, e)) => {
+                    attempt += 1;
+                    if attempt > 1 || self.reclaim_on(&network)? == 0 {
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        self.refresh_after_reboot(&plan.networks)?;
+        Ok(plan)
+    }
+
+    /// After a reboot the store still has the networks but the host lost
+    /// their bridges and rules: make them again, once per boot.
+    fn refresh_after_reboot(&self, defs: &[NetworkDef]) -> Result<()> {
+        let boot = host::boot_id();
+        for def in defs {
+            let stale = self
+                .store
+                .borrow_mut()
+                .read(|tx| Ok(tx.boot_id(&def.name)? != boot))?;
+            if stale {
+                let mut nl = Netlink::open()?;
+                self.make_host_objects(&mut nl, def)?;
+                self.store
+                    .borrow_mut()
+                    .write(|tx| tx.set_boot_id(&def.name, &boot))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_default(&self) -> Result<()> {
+        if self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.network(DEFAULT_NETWORK))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        match self.create_network(&NetworkCreate {
+            name: DEFAULT_NETWORK.into(),
+            ..Default::default()
+        }) {
+            Ok(_) => Ok(()),
+            // Made meanwhile by a concurrent berth.
+            Err(_) if self.get(DEFAULT_NETWORK).is_ok() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Undoes everything recorded for `container_id`: firewall elements,
+    /// host devices still present, addresses, ports. Unknown ids are fine.
+    pub fn release(&self, container_id: &str) -> Result<()> {
+        let (rows, ports, defs) = self.store.borrow_mut().read(|tx| {
+            let rows = tx.endpoints_of(container_id)?;
+            let ports = tx.ports_of(container_id)?;
+            let mut defs = Vec::new();
+            for row in &rows {
+                defs.push(tx.network(&row.network)?);
+            }
+            Ok((rows, ports, defs))
+        })?;
+        if rows.is_empty() && ports.is_empty() {
+            return Ok(());
+        }
+        let mut nl = Netlink::open()?;
+        for (row, def) in rows.iter().zip(&defs) {
+            let ep = &row.endpoint;
+            // Normally the device died with the container's netns; a host
+            // end still there (init's netns held elsewhere) is removed.
+            strategy::strategy(ep.driver).teardown(&mut nl, ep)?;
+            if let Some(def) = def {
+                if def.driver == Driver::Bridge {
+                    let mine = ports_on(&ports, &def.name);
+                    firewall::detach(def, ep, &mine)?;
+                }
+            }
+        }
+        self.store
+            .borrow_mut()
+            .write(|tx| tx.delete_container(container_id))
+    }
+}
+
+enum Conflict {
+    Full(String, Error),
+    Port(String, Error),
+    Other(Error),
+}
+
+impl From<Error> for Conflict {
+    fn from(e: Error) -> Self {
+        Conflict::Other(e)
+    }
+}
+
+/// The allocation transaction of `prepare`.
+fn plan_endpoints(
+    tx: &Tx,
+    container_id: &str,
+    owner: &Path,
+    nets: &[NetworkRequest],
+    publish: &[PublishRequest],
+) -> std::result::Result<ContainerNetwork, Conflict> {
+    let mut endpoints = Vec::new();
+    let mut defs: Vec<NetworkDef> = Vec::new();
+    for (i, req) in nets.iter().enumerate() {
+        let def = tx
+            .network(&req.name)?
+            .ok_or_else(|| unknown_network(&req.name))?;
+        if defs.iter().any(|d| d.name == def.name) {
+            return Err(Error::Invalid(format!("network {} is requested twice", def.name)).into());
+        }
+        if def.driver == Driver::Bridge && tx.endpoint_count(&def.name)? >= MAX_BRIDGE_PORTS {
+            return Err(Error::Invalid(format!(
+                "network {} has {MAX_BRIDGE_PORTS} containers, the most a kernel bridge takes: put more containers on another network",
+                def.name
+            ))
+            .into());
+        }
+        let offset = match req.ip {
+            Some(ip) => {
+                let offset = def.subnet.offset_of(ip).ok_or_else(|| {
+                    Error::Invalid(format!("ip {ip} is not in {} ({})", def.subnet, def.name))
+                })?;
+                if ipam::reserved_offsets(def.subnet, def.gateway).contains(&offset) {
+                    return Err(Error::Invalid(format!(
+                        "ip {ip} is reserved on {} (network, gateway or broadcast address)",
+                        def.name
+                    ))
+                    .into());
+                }
+                if !tx.take_offset(&def.name, offset)? {
+                    let e = Error::Invalid(format!("ip {ip} is already in use on {}", def.name));
+                    return Err(Conflict::Full(def.name.clone(), e));
+                }
+                offset
+            }
+            None => match tx.allocate(&def)? {
+                Some(o) => o,
+                None => {
+                    let e = Error::Invalid(format!(
+                        "network {} ({}) has no free address",
+                        def.name, def.subnet
+                    ));
+                    return Err(Conflict::Full(def.name.clone(), e));
+                }
+            },
+        };
+        let ipv4 = def.subnet.nth(offset);
+        let ifname = req.ifname.clone().unwrap_or_else(|| format!("eth{i}"));
+        if endpoints.iter().any(|e: &Endpoint| e.ifname == ifname) {
+            return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
+        }
+        let suffix: [u8; 5] = host::random_bytes();
+        let ep = Endpoint {
+            network: def.name.clone(),
+            driver: def.driver,
+            ifname: ifname.clone(),
+            host_ifname: format!(
+                "bv{}",
+                suffix
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            ),
+            // Created directly in the container's netns: no clash possible.
+            temp_ifname: ifname,
+            mac: req.mac.unwrap_or_else(|| mac_from_ipv4(ipv4)),
+            mtu: def.mtu,
+            ipv4,
+            prefix4: def.subnet.prefix,
+            gateway4: def.gateway,
+            ipv6: def.subnet6.map(|s| s.nth(offset)),
+            prefix6: def.subnet6.map(|s| s.prefix).unwrap_or(0),
+            gateway6: def.gateway6,
+            bridge: def.bridge.clone(),
+            parent: def.parent.clone(),
+            mode: def.mode.clone(),
+        };
+        tx.insert_endpoint(&EndpointRow {
+            container: container_id.to_string(),
+            network: def.name.clone(),
+            offset,
+            owner: owner.to_path_buf(),
+            endpoint: ep.clone(),
+        })?;
+        endpoints.push(ep);
+        defs.push(def);
+    }
+
+    // Ports are published on the first network.
+    let mut ports = Vec::new();
+    if !publish.is_empty() {
+        let def = &defs[0];
+        if def.driver != Driver::Bridge {
+            return Err(Error::Invalid(format!(
+                "ports cannot be published on network {} (driver {}): its containers are reachable directly",
+                def.name,
+                def.driver.name()
+            ))
+            .into());
+        }
+        for p in publish {
+            let mappings = match p.pairwise() {
+                Some(m) => m,
+                None => {
+                    vec![pick_host_port(tx, p).map_err(|e| Conflict::Port(def.name.clone(), e))?]
+                }
+            };
+            for m in mappings {
+                if let Some(holder) = tx.port_holder(&m)? {
+                    let e = Error::Invalid(format!(
+                        "host port {} is already published by container {holder}",
+                        format_host_port(&m)
+                    ));
+                    return Err(Conflict::Port(def.name.clone(), e));
+                }
+                if ports.iter().any(|(_, q): &(String, PortMapping)| q == &m) {
+                    return Err(Error::Invalid(format!(
+                        "host port {} is published twice",
+                        format_host_port(&m)
+                    ))
+                    .into());
+                }
+                tx.insert_port(container_id, &def.name, &m)?;
+                ports.push((def.name.clone(), m));
+            }
+        }
+    }
+    Ok(ContainerNetwork {
+        endpoints,
+        ports,
+        networks: defs,
+    })
+}
+
+/// One free host port of a range, for `hostRange:containerPort`.
+fn pick_host_port(tx: &Tx, p: &PublishRequest) -> Result<PortMapping> {
+    for port in p.host_ports.0..=p.host_ports.1 {
+        let m = PortMapping {
+            host_ip: p.host_ip,
+            host_port: port,
+            container_port: p.container_ports.0,
+            protocol: p.protocol,
+        };
+        if tx.port_holder(&m)?.is_none() {
+            return Ok(m);
+        }
+    }
+    Err(Error::Invalid(format!(
+        "every host port of {}-{}/{} is already published",
+        p.host_ports.0,
+        p.host_ports.1,
+        p.protocol.name()
+    )))
+}
+
+fn check_driver_options(driver: Driver, opts: &NetworkCreate) -> Result<()> {
+    match driver {
+        Driver::Bridge => {
+            if opts.parent.is_some() || opts.mode.is_some() {
+                return Err(Error::Invalid(
+                    "--parent and --mode are for the macvlan and ipvlan drivers".into(),
+                ));
+            }
+        }
+        Driver::Macvlan | Driver::Ipvlan => {
+            if opts.parent.is_none() {
+                return Err(Error::Invalid(format!(
+                    "driver {} needs --parent IFNAME",
+                    driver.name()
+                )));
+            }
+            if opts.bridge.is_some() {
+                return Err(Error::Invalid("--bridge is for the bridge driver".into()));
+            }
+            if opts.subnet.is_none() {
+                return Err(Error::Invalid(format!(
+                    "driver {} needs --subnet (the parent's network)",
+                    driver.name()
+                )));
+            }
+            let modes: &[&str] = if driver == Driver::Macvlan {
+                &["bridge", "private", "vepa", "passthru"]
+            } else {
+                &["l2", "l3", "l3s"]
+            };
+            if let Some(mode) = &opts.mode {
+                if !modes.contains(&mode.as_str()) {
+                    return Err(Error::Invalid(format!(
+                        "--mode {mode}: driver {} knows {}",
+                        driver.name(),
+                        modes.join(", ")
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A /24 of the default pool that overlaps nothing.
+fn pick_subnet(others: &[NetworkDef], routes: &[(String, Ipv4Net)]) -> Result<Ipv4Net> {
+    let pool = Ipv4Net::parse(DEFAULT_POOL)?;
+    (0..pool.size() / 256)
+        .map(|i| Ipv4Net {
+            addr: pool.nth(i * 256),
+            prefix: 24,
+        })
+        .find(|c| {
+            !others.iter().any(|o| o.subnet.overlaps(*c))
+                && !routes.iter().any(|(_, r)| r.overlaps(*c))
+        })
+        .ok_or_else(|| Error::Invalid(format!("no free /24 left in {DEFAULT_POOL}: give --subnet")))
+}
+
+fn reserved_count(def: &NetworkDef) -> u32 {
+    let size = def.subnet.size();
+    3 + ipam::WORD_BITS.saturating_sub(size)
+}
+
+fn ports_on(ports: &[(String, PortMapping)], network: &str) -> Vec<PortMapping> {
+    ports
+        .iter()
+        .filter(|(n, _)| n == network)
+        .map(|(_, m)| *m)
+        .collect()
+}
+
+fn unknown_network(name: &str) -> Error {
+    Error::Invalid(format!(
+        "network {name} does not exist (make it with `berth network create {name} --subnet CIDR`)"
+    ))
+}
+
+fn format_host_port(m: &PortMapping) -> String {
+    match m.host_ip {
+        Some(IpAddr::V6(ip)) => format!("[{ip}]:{}/{}", m.host_port, m.protocol.name()),
+        Some(ip) => format!("{ip}:{}/{}", m.host_port, m.protocol.name()),
+        None => format!("{}/{}", m.host_port, m.protocol.name()),
+    }
+}
+
+/// `0.0.0.0:8080->80/tcp`, as docker shows it.
+pub fn format_port(m: &PortMapping) -> String {
+    let ip = match m.host_ip {
+        Some(IpAddr::V6(ip)) => format!("[{ip}]"),
+        Some(ip) => ip.to_string(),
+        None => "0.0.0.0".into(),
+    };
+    format!(
+        "{ip}:{}->{}/{}",
+        m.host_port,
+        m.container_port,
+        m.protocol.name()
+    )
+}
+
+impl ContainerNetwork {
+    fn def(&self, name: &str) -> Option<&NetworkDef> {
+        self.networks.iter().find(|d| d.name == name)
+    }
+
+    /// Parent side, init's netns exists: devices, bridge membership, firewall
+    /// elements. Undoes its own partial work on error.
+    pub fn create(&self, init_pid: i32) -> Result<()> {
+        let mut nl = Netlink::open()?;
+        let mut done: Vec<&Endpoint> = Vec::new();
+        let result = (|| {
+            for ep in &self.endpoints {
+                strategy::create_and_attach(&mut nl, ep, init_pid)?;
+                done.push(ep);
+                if let Some(def) = self.def(&ep.network).filter(|d| d.driver == Driver::Bridge) {
+                    firewall::attach(def, ep, &ports_on(&self.ports, &def.name))?;
+                }
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            for ep in done {
+                if let Some(def) = self.def(&ep.network).filter(|d| d.driver == Driver::Bridge) {
+                    let _ = firewall::detach(def, ep, &ports_on(&self.ports, &def.name));
+                }
+                let _ = strategy::strategy(ep.driver).teardown(&mut nl, ep);
+            }
+        }
+        result
+    }
+
+    /// Inside the container's netns, before exec: names, addresses, routes.
+    pub fn initialize(&self) -> Result<()> {
+        let mut nl = Netlink::open()?;
+        for ep in &self.endpoints {
+            strategy::strategy(ep.driver).initialize(&mut nl, ep)?;
+        }
+        Ok(())
+    }
+
+    /// What `berth state` shows.
+    pub fn summary(&self) -> serde_json::Value {
+        let interfaces: Vec<_> = self
+            .endpoints
+            .iter()
+            .map(|ep| {
+                json!({
+                    "network": ep.network,
+                    "ifname": ep.ifname,
+                    "hostIfname": (ep.driver == Driver::Bridge).then_some(&ep.host_ifname),
+                    "mac": format_mac(&ep.mac),
+                    "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
+                    "gateway": ep.gateway4.to_string(),
+                    "ipv6": ep.ipv6.map(|a| format!("{a}/{}", ep.prefix6)),
+                    "ipv6Gateway": ep.gateway6.map(|g| g.to_string()),
+                })
+            })
+            .collect();
+        let ports: Vec<_> = self.ports.iter().map(|(_, m)| format_port(m)).collect();
+        json!({ "interfaces": interfaces, "ports": ports })
+    }
+}
+
+/// Where the state directory of a container lives, for [`Networks::prepare`].
+pub fn owner_path(runtime_root: &Path, id: &str) -> PathBuf {
+    runtime_root.join(id)
+}

@@ -1,0 +1,179 @@
+//! `berth network create|ls|inspect|rm`: berth's bridge (and macvlan/ipvlan)
+//! networks.
+
+use crate::GlobalOptions;
+use network::{NetworkCreate, Networks};
+use std::io::Write;
+
+#[derive(clap::Args, Debug)]
+pub struct NetworkArgs {
+    #[command(subcommand)]
+    pub command: NetworkCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum NetworkCommand {
+    /// Create a network (its bridge, addresses and firewall rules)
+    Create(Box<CreateArgs>),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Show networks as JSON: definition, addresses in use, containers, ports
+    Inspect(InspectArgs),
+    /// Remove networks (refused while containers are attached, unless --force)
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    /// Driver: bridge, macvlan or ipvlan
+    #[arg(long, short = 'd', default_value = "bridge")]
+    pub driver: String,
+    /// IPv4 subnet (CIDR); default: a free /24 of 10.213.0.0/16
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// IPv4 gateway (default: the subnet's first address)
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Bridge device name (default: berthN)
+    #[arg(long)]
+    pub bridge: Option<String>,
+    /// Parent device (macvlan, ipvlan)
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// macvlan mode (bridge, private, vepa, passthru) or ipvlan mode (l2, l3, l3s)
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// MTU of the bridge and the containers' interfaces
+    #[arg(long)]
+    pub mtu: Option<u32>,
+    /// IPv6 subnet (CIDR)
+    #[arg(long = "ipv6-subnet")]
+    pub ipv6_subnet: Option<String>,
+    /// IPv6 gateway (default: the IPv6 subnet's first address)
+    #[arg(long = "ipv6-gateway")]
+    pub ipv6_gateway: Option<String>,
+    /// No route out of the network
+    #[arg(long)]
+    pub internal: bool,
+    /// Do not masquerade outbound traffic
+    #[arg(long)]
+    pub no_masquerade: bool,
+    /// Label k=v (repeatable)
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Network name
+    pub name: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LsArgs {
+    /// Output format
+    #[arg(long, short = 'f', default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// Names only
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RmArgs {
+    /// Detach and release the containers still attached
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
+    let networks = Networks::open(&g.state_dir)?;
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        NetworkCommand::Create(a) => {
+            let a = *a;
+            let def = networks.create_network(&NetworkCreate {
+                name: a.name,
+                driver: Some(a.driver),
+                subnet: a.subnet,
+                gateway: a.gateway,
+                bridge: a.bridge,
+                parent: a.parent,
+                mode: a.mode,
+                mtu: a.mtu,
+                subnet6: a.ipv6_subnet,
+                gateway6: a.ipv6_gateway,
+                internal: a.internal,
+                no_masquerade: a.no_masquerade,
+                labels: a.label,
+            })?;
+            writeln!(out, "{}", def.name)?;
+        }
+        NetworkCommand::Ls(a) => {
+            let defs = networks.list()?;
+            if a.quiet {
+                for d in &defs {
+                    writeln!(out, "{}", d.name)?;
+                }
+            } else if a.format == "json" {
+                let list: Vec<_> = defs
+                    .iter()
+                    .map(|d| {
+                        serde_json::json!({
+                            "name": d.name,
+                            "driver": d.driver.name(),
+                            "bridge": d.bridge,
+                            "parent": d.parent,
+                            "subnet": d.subnet.to_string(),
+                            "gateway": d.gateway.to_string(),
+                            "ipv6Subnet": d.subnet6.map(|s| s.to_string()),
+                            "internal": d.internal,
+                            "labels": d.labels,
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string(&list)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<20} {:<8} {:<16} {:<18} {:<16} IPV6 SUBNET",
+                    "NAME", "DRIVER", "DEVICE", "SUBNET", "GATEWAY"
+                )?;
+                for d in &defs {
+                    let device = d.bridge.as_deref().or(d.parent.as_deref()).unwrap_or("");
+                    writeln!(
+                        out,
+                        "{:<20} {:<8} {:<16} {:<18} {:<16} {}",
+                        d.name,
+                        d.driver.name(),
+                        device,
+                        d.subnet.to_string(),
+                        d.gateway.to_string(),
+                        d.subnet6.map(|s| s.to_string()).unwrap_or_default()
+                    )?;
+                }
+            }
+        }
+        NetworkCommand::Inspect(a) => {
+            let list = a
+                .names
+                .iter()
+                .map(|n| networks.inspect(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+        }
+        NetworkCommand::Rm(a) => {
+            for name in &a.names {
+                networks.remove(name, a.force)?;
+                writeln!(out, "{name}")?;
+            }
+        }
+    }
+    Ok(())
+}
