@@ -4,6 +4,9 @@
 use serde_json::json;
 use spec_tests::{unique_name, Bundle, Output, Runtime};
 
+/// A change to config.json.
+type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
 /// Creates `id` from `bundle` expecting a failure mentioning `words`, and
 /// checks that nothing is left.
 #[track_caller]
@@ -84,7 +87,7 @@ fn malformed_json() {
 #[test]
 fn wrong_types_name_the_field() {
     let rt = Runtime::berth();
-    let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|c| c["process"]["args"] = json!("sh -c true")),
             "process.args",
@@ -138,7 +141,7 @@ fn wrong_types_name_the_field() {
 #[test]
 fn invalid_values_name_the_field() {
     let rt = Runtime::berth();
-    let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &[&str])> = vec![
+    let cases: Vec<(Edit, &[&str])> = vec![
         (
             Box::new(|c| c["ociVersion"] = json!("2.0.0")),
             &["ociVersion"],
@@ -248,7 +251,7 @@ fn invalid_values_name_the_field() {
 #[test]
 fn unsupported_fields_are_refused() {
     let rt = Runtime::berth();
-    let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"})),
             "linux.seccomp",
