@@ -821,3 +821,48 @@ fn outbound_masquerade_no_masquerade_and_internal() {
     }
     assert_eq!(run(&["ip", "-br", "link"]), before_links);
 }
+
+/// Deletes berth's whole table, as a reboot or `nft flush ruleset` would,
+/// if no network but `bridge` is in it. Under berth's firewall lock, so that
+/// no berth process adds a network meanwhile. `false`: other networks use
+/// the table, and it was left alone.
+fn delete_table_if_only(bridge: &str) -> bool {
+    std::fs::create_dir_all("/run/berth").unwrap();
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(firewall::LOCK_PATH)
+        .unwrap();
+    let _lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    if set_entries("bridges") != [bridge.to_string()] {
+        return false;
+    }
+    run(&["nft", "delete", "table", "inet", "berth"]);
+    true
+}
+
+#[test]
+fn attach_recreates_a_flushed_table() {
+    let Some(_g) = serial() else { return };
+    let mut fx = Fixture::new();
+    let br = format!("bfw{}f", tag());
+    let d = fx.network(def("fw-f", &br, 251, false, false));
+    if !delete_table_if_only(&br) {
+        eprintln!("skipped: other networks use berth's table on this host");
+        return;
+    }
+    let ep = endpoint(&d, 2);
+    let p = [port(None, 42701, 80, Protocol::Tcp)];
+    firewall::attach(&d, &ep, &p).unwrap();
+    assert!(set_entries("bridges").contains(&br));
+    assert!(map_entries("dnat4_any").contains(&"tcp . 42701 : 10.213.251.2 . 80".into()));
+    firewall::detach(&d, &ep, &p).unwrap();
+    // And with the table gone, detach has nothing to do.
+    if delete_table_if_only(&br) {
+        firewall::detach(&d, &ep, &p).unwrap();
+    }
+    fx.finish();
+}

@@ -54,7 +54,8 @@
 //!   but only when no other network is left in it.
 //! - [`attach`]: one transaction adding the port elements. A host port
 //!   already published for another container fails with
-//!   [`Error::PortTaken`] and changes nothing.
+//!   [`Error::PortTaken`] and changes nothing. If berth's table is missing
+//!   (after a reboot or `nft flush ruleset`), it ensures the network first.
 //! - [`detach`]: one transaction deleting them; idempotent. It never
 //!   removes a host port that now belongs to another container.
 //!
@@ -210,7 +211,15 @@ pub fn attach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<
             driver: def.driver.name(),
         });
     }
-    match nfnl::apply(nfnl::Op::Add, &elements) {
+    let mut result = nfnl::apply(nfnl::Op::Add, &elements);
+    if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::ENOENT)) && !table_exists()? {
+        // berth's table is gone (a reboot, `nft flush ruleset`): the
+        // network's state is derived from its definition, so make it again.
+        tracing::info!(network = %def.name, "firewall: berth's table is missing; recreating it");
+        ensure_network(def)?;
+        result = nfnl::apply(nfnl::Op::Add, &elements);
+    }
+    match result {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Err(Error::PortTaken {
             network: def.name.clone(),
