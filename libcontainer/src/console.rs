@@ -48,9 +48,14 @@ pub fn connect(path: &Path) -> Result<OwnedFd, ConsoleError> {
     Ok(fd)
 }
 
-/// Opens a pty in the devpts instance mounted at `<root>/dev/pts`, sends its
-/// master over `socket` and returns the slave.
-pub fn create(root: BorrowedFd, socket: BorrowedFd) -> Result<OwnedFd, ConsoleError> {
+/// Opens a pty in the devpts instance mounted at `<root>/dev/pts`, gives it
+/// `size` (`process.consoleSize`: rows, columns), sends its master over
+/// `socket` and returns the slave.
+pub fn create(
+    root: BorrowedFd,
+    socket: BorrowedFd,
+    size: Option<(u16, u16)>,
+) -> Result<OwnedFd, ConsoleError> {
     let ptmx = crate::sys::openat2_in_root(
         root,
         Path::new("/dev/pts/ptmx"),
@@ -68,6 +73,21 @@ pub fn create(root: BorrowedFd, socket: BorrowedFd) -> Result<OwnedFd, ConsoleEr
             what: "unlockpt",
             source: std::io::Error::last_os_error(),
         });
+    }
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize; ptmx is a pty master.
+        if unsafe { libc::ioctl(ptmx.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+            return Err(ConsoleError::Pty {
+                what: "process.consoleSize (TIOCSWINSZ)",
+                source: std::io::Error::last_os_error(),
+            });
+        }
     }
     let mut n: libc::c_uint = 0;
     // SAFETY: TIOCGPTN writes one c_uint into n.

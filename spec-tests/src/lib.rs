@@ -41,10 +41,12 @@ pub fn workspace_dir() -> PathBuf {
         .to_owned()
 }
 
-/// The berth binary under test: `$BERTH`, else `target/release/berth`.
+/// The berth binary under test: `$BERTH` (a relative path is taken from the
+/// workspace's top directory: the tests run in `spec-tests/`), else
+/// `target/release/berth`.
 pub fn berth_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("BERTH") {
-        return PathBuf::from(path);
+        return workspace_dir().join(path);
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -64,6 +64,26 @@ fn console_socket_gets_the_pty_master() {
 }
 
 #[test]
+fn console_size_is_applied() {
+    let rt = Runtime::berth();
+    let mut bundle = terminal_bundle("stty size");
+    bundle.config["process"]["consoleSize"] = json!({"height": 37, "width": 123});
+    let socket = ConsoleSocket::bind(&rt.work_dir().join("console.sock"));
+    let id = unique_name("ttysize");
+    rt.create(
+        &bundle,
+        &id,
+        &["--console-socket", socket.path().to_str().unwrap()],
+    )
+    .ok();
+    let (master, _) = socket.receive_fd(WAIT);
+    rt.start(&id).ok();
+    let out = read_until_closed(&master, WAIT).replace('\r', "");
+    assert_eq!(out.trim(), "37 123");
+    rt.delete_force(&id).ok();
+}
+
+#[test]
 fn input_goes_through_the_terminal() {
     let rt = Runtime::berth();
     let bundle = terminal_bundle("read line; echo \"got:$line\"");
