@@ -60,10 +60,22 @@ pub fn run(opts: &RunOptions) -> Result<i32, Error> {
     drop(dir); // other berth commands may act on the container while it runs
     let code = wait_forwarding(state.pid, &pidfd, &mask)?;
     if !opts.keep {
-        let dir = StateDir::open(root, &state.id)?;
-        crate::container::destroy(dir, &state)?;
+        match StateDir::open(root, &state.id) {
+            // Still ours (not deleted and made again under the same id meanwhile).
+            Ok(dir) if dir.load().is_ok_and(|s| same_init(&s, &state)) => {
+                crate::container::destroy(dir, &state)?
+            }
+            Ok(_) => {}
+            // Deleted by another command (`delete --force`) while it ran.
+            Err(crate::state::StateError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(code)
+}
+
+fn same_init(a: &crate::state::ContainerState, b: &crate::state::ContainerState) -> bool {
+    a.pid == b.pid && a.pid_start_time == b.pid_start_time
 }
 
 fn wait_forwarding(pid: i32, pidfd: &std::os::fd::OwnedFd, mask: &SigSet) -> Result<i32, Error> {

@@ -514,3 +514,32 @@ fn spec_writes_a_config_and_refuses_to_overwrite() {
         serde_json::from_str(&std::fs::read_to_string(dir2.join("config.json")).unwrap()).unwrap();
     assert!(v["linux"]["uidMappings"].is_array());
 }
+
+/// `delete --force` from elsewhere while `run` waits: run reports the kill
+/// and does not fail on the container being gone.
+#[test]
+fn run_survives_a_concurrent_delete() {
+    let rt = Runtime::berth();
+    let bundle = Bundle::new(&["sleep", "100"]);
+    bundle.save();
+    let id = unique_name("rundel");
+    let mut cmd = rt.command(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    let err_path = rt.work_dir().join("rundel.err");
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    assert!(rt.wait_status(&id, "running", WAIT));
+    rt.delete_force(&id).ok();
+    let status = spec_tests::wait_timeout(&mut child, WAIT).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("run did not return after its container was deleted")
+    });
+    assert_eq!(
+        status.code(),
+        Some(128 + 9),
+        "{}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
+    assert!(rt.leftovers().is_empty());
+}
