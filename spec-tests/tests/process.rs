@@ -448,3 +448,54 @@ fn preserve_fds_and_others_closed() {
     assert!(fds.starts_with(&[0, 1, 2, 3]), "{out}");
     assert!(fds.len() <= 5, "fds leaked into the container: {out}");
 }
+
+#[test]
+fn user_namespace_maps_ids() {
+    let rt = Runtime::berth();
+    let mut bundle = Bundle::new(&["true"]);
+    bundle.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    bundle.config["linux"]["uidMappings"] =
+        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    bundle.config["linux"]["gidMappings"] =
+        json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    let shared = bundle.file("shared");
+    std::fs::create_dir(&shared).unwrap();
+    // Writable by the container's root, which is host uid 200000.
+    std::os::unix::fs::chown(&shared, Some(200000), Some(300000)).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    bundle.add_mount(
+        json!({"destination": "/shared", "type": "bind", "source": shared, "options": ["rbind"]}),
+    );
+    // The rootfs belongs to host root, which is nobody in the namespace:
+    // the mount point must exist already.
+    std::fs::create_dir(bundle.rootfs().join("shared")).unwrap();
+    bundle.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let out = inside(
+        &rt,
+        &mut bundle,
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c '%u:%g' /bin/busybox; \
+         touch /shared/made-inside",
+    );
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "0",
+            "200000",
+            "65536",
+            "0",
+            "300000",
+            "65536",
+            "1000",
+            "1000",
+            "65534:65534"
+        ],
+        "{out}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(shared.join("made-inside")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (201000, 301000));
+}

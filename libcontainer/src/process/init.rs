@@ -88,6 +88,10 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
         .send_to_parent(InitMsg::NamespacesJoined)
         .map_err(|e| e.to_string())?;
     let hook_state = args.channel.wait_for_proceed().map_err(|e| e.to_string())?;
+    let in_user_ns = ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User);
+    if in_user_ns {
+        become_namespace_root()?;
+    }
 
     // The parent has put init into its cgroup: a new cgroup namespace now
     // has the container's cgroup as its root.
@@ -106,7 +110,6 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     }
 
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let in_user_ns = ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User);
     let prepared = rootfs::prepare(&RootfsSetup {
         spec,
         rootfs: args.rootfs,
@@ -188,6 +191,22 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     )?;
     close_fds(args.preserve_fds + args.listen_fds.unwrap_or(0))?;
     Ok(exec)
+}
+
+/// In a user namespace, init's host ids map to nothing (the overflow id):
+/// it could not create a file or a mount point. The namespace's maps are
+/// written by now; init takes its root ids, keeping its capabilities there.
+fn become_namespace_root() -> Result<(), String> {
+    use nix::unistd::{Gid, Uid};
+    let gid = Gid::from_raw(0);
+    nix::unistd::setresgid(gid, gid, gid).map_err(err(
+        "setresgid(0) in the user namespace (is container gid 0 mapped?)",
+    ))?;
+    let uid = Uid::from_raw(0);
+    nix::unistd::setresuid(uid, uid, uid).map_err(err(
+        "setresuid(0) in the user namespace (is container uid 0 mapped?)",
+    ))?;
+    Ok(())
 }
 
 /// The working directory must be inside the container's root: a cwd that
