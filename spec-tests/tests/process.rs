@@ -499,3 +499,84 @@ fn user_namespace_maps_ids() {
     let meta = std::fs::metadata(shared.join("made-inside")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (201000, 301000));
 }
+
+#[test]
+fn time_namespace_offsets() {
+    let rt = Runtime::berth();
+    let mut bundle = Bundle::new(&["true"]);
+    bundle.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    bundle.config["linux"]["timeOffsets"] =
+        json!({"boottime": {"secs": 864000, "nanosecs": 0}, "monotonic": {"secs": 3600}});
+    let out = inside(
+        &rt,
+        &mut bundle,
+        "cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime",
+    );
+    let host_uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(lines.contains(&vec!["monotonic", "3600", "0"]), "{out}");
+    assert!(lines.contains(&vec!["boottime", "864000", "0"]), "{out}");
+    let uptime: f64 = lines.last().unwrap()[0].parse().unwrap();
+    assert!(
+        uptime >= host_uptime + 864000.0 - 5.0,
+        "uptime {uptime} host {host_uptime}"
+    );
+}
+
+#[test]
+fn listen_fds_are_passed_through() {
+    let rt = Runtime::berth();
+    let bundle =
+        Bundle::sh("echo $LISTEN_FDS $LISTEN_PID; ls /proc/self/fd | sort -n | tr '\\n' ' '");
+    bundle.save();
+    let extra = rt.work_dir().join("socket-standin");
+    std::fs::write(&extra, "x").unwrap();
+    let file = std::fs::File::open(&extra).unwrap();
+    let mut cmd = rt.command(&[
+        "run",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &unique_name("listen"),
+    ]);
+    cmd.env("LISTEN_FDS", "1");
+    use std::os::fd::AsRawFd;
+    let raw = file.as_raw_fd();
+    // SAFETY: dup2/fcntl in the child before exec; `raw` stays open in the
+    // parent until the child has exec'd.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            let r = if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = rt.exec_command(cmd).ok();
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("1 1"), "{out}");
+    let fds: Vec<u32> = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    assert!(fds.starts_with(&[0, 1, 2, 3]), "{out}");
+}
