@@ -866,3 +866,27 @@ fn attach_recreates_a_flushed_table() {
     }
     fx.finish();
 }
+
+#[test]
+fn thousands_of_ports_in_one_transaction() {
+    let Some(_g) = serial() else { return };
+    let mut fx = Fixture::new();
+    let d = fx.network(def("fw-t", &format!("bfw{}t", tag()), 252, true, false));
+    let ep = endpoint(&d, 2);
+    // 5,000 ports, IPv4 and IPv6: 10,000 elements, a batch of some 600 KiB.
+    let ports: Vec<PortMapping> = (55_000..60_000)
+        .map(|p| port(None, p, 80, Protocol::Udp))
+        .collect();
+    firewall::attach(&d, &ep, &ports).unwrap();
+    let mine = |m: &str| {
+        map_entries(m)
+            .iter()
+            .filter(|e| e.contains("10.213.252.") || e.contains("fd00:213:fc:"))
+            .count()
+    };
+    assert_eq!(mine("dnat4_any"), 5_000);
+    assert_eq!(mine("dnat6_any"), 5_000);
+    firewall::detach(&d, &ep, &ports).unwrap();
+    assert_eq!(mine("dnat4_any") + mine("dnat6_any"), 0);
+    fx.finish();
+}

@@ -211,8 +211,13 @@ pub enum Op {
     Remove,
 }
 
-/// The whole batch for `elements`, grouped by map, one message per map and
-/// operation.
+/// Elements per message: at most 64 bytes each (an IPv6 key and data with
+/// their attribute headers), so the list stays far below the 64 KiB an
+/// attribute can hold.
+const MAX_ELEMENTS_PER_MSG: usize = 512;
+
+/// The whole batch for `elements`, grouped by map: one message per map,
+/// operation and [`MAX_ELEMENTS_PER_MSG`] elements.
 pub fn build(op: Op, elements: &[PortElement], seq: u32) -> Batch {
     let mut b = Batch::new(seq);
     b.batch_marker(NFNL_MSG_BATCH_BEGIN);
@@ -221,9 +226,12 @@ pub fn build(op: Op, elements: &[PortElement], seq: u32) -> Batch {
         if of_map.is_empty() {
             continue;
         }
-        b.set_elems(NFT_MSG_NEWSETELEM, map.name(), &of_map);
-        if op == Op::Remove {
-            b.set_elems(NFT_MSG_DELSETELEM, map.name(), &of_map);
+        // The element list is one attribute, whose length is 16 bits.
+        for chunk in of_map.chunks(MAX_ELEMENTS_PER_MSG) {
+            b.set_elems(NFT_MSG_NEWSETELEM, map.name(), chunk);
+            if op == Op::Remove {
+                b.set_elems(NFT_MSG_DELSETELEM, map.name(), chunk);
+            }
         }
     }
     b.batch_marker(NFNL_MSG_BATCH_END);
@@ -296,6 +304,13 @@ fn transact(batch: &Batch) -> io::Result<()> {
 /// `BATCH_BEGIN` message, after which nothing else need come. Returns the
 /// first errno and whether every expected answer was read.
 fn exchange(sock: &Socket, batch: &Batch) -> io::Result<(Option<i32>, bool)> {
+    // A batch is one datagram, which must fit the socket's send buffer
+    // (about 200 KiB by default: some 4,000 published ports).
+    let need = batch.bytes().len() + 4096;
+    if need > 128 * 1024 {
+        nix::sys::socket::setsockopt(&sock.as_fd(), nix::sys::socket::sockopt::SndBufForce, &need)
+            .map_err(io::Error::from)?;
+    }
     sock.send_to(batch.bytes(), &SocketAddr::new(0, 0), 0)?;
     let mut pending: Vec<u32> = batch.acked.clone();
     let mut first_err: Option<i32> = None;
@@ -503,6 +518,33 @@ mod tests {
         assert_eq!(attrs(&first[0].1), [(NFTA_DATA_VALUE, key_bytes(&els[0]))]);
         assert_eq!(first[1].0, NFTA_SET_ELEM_DATA | NLA_F_NESTED);
         assert_eq!(attrs(&first[1].1), [(NFTA_DATA_VALUE, data_bytes(&els[0]))]);
+    }
+
+    #[test]
+    fn long_element_lists_are_split() {
+        let els: Vec<PortElement> = (0..1100)
+            .map(|i| {
+                el(
+                    DnatMap::Host6,
+                    Some("fd00:213::1"),
+                    Protocol::Udp,
+                    i,
+                    "fd00:213::2",
+                    80,
+                )
+            })
+            .collect();
+        let msgs = messages(build(Op::Remove, &els, 0).bytes());
+        let types: Vec<u16> = msgs.iter().map(|m| m.0).collect();
+        assert_eq!(
+            types,
+            [0x10, 0x0a0c, 0x0a0e, 0x0a0c, 0x0a0e, 0x0a0c, 0x0a0e, 0x11]
+        );
+        let counts: Vec<usize> = msgs[1..7]
+            .iter()
+            .map(|m| attrs(&attrs(&m.3[4..])[2].1).len())
+            .collect();
+        assert_eq!(counts, [512, 512, 512, 512, 76, 76]);
     }
 
     #[test]
