@@ -196,16 +196,21 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
 
     // 3. One clone. Joined pid and time namespaces apply to children, so the
     //    parent enters them first; time offsets need a namespace made here.
+    let time_offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+        .filter(|o| !o.is_empty());
+    let joins = |t| namespaces.parent_joins.iter().any(|j| j.typ == t);
+    let runtime_namespaces = namespaces::ChildNamespaces::save(
+        joins(LinuxNamespaceType::Pid),
+        joins(LinuxNamespaceType::Time) || time_offsets.is_some(),
+    )?;
     for join in &namespaces.parent_joins {
         join.enter()?;
     }
     let mut clone_flags = namespaces.clone_flags.bits() as u64;
-    if let Some(offsets) = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.time_offsets().as_ref())
-        .filter(|o| !o.is_empty())
-    {
+    if let Some(offsets) = time_offsets {
         namespaces::prepare_time_namespace(offsets)?;
         clone_flags &= !0x80;
     }
@@ -239,6 +244,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     drop(console_socket);
     rollback.pid = pid;
     rollback.pidfd = Some(pidfd);
+    runtime_namespaces.restore()?;
     state.pid = pid;
     state.pid_start_time = sys::process_start_time(pid).map_err(|e| Error::Io {
         path: format!("/proc/{pid}/stat").into(),

@@ -144,6 +144,53 @@ impl Namespaces {
     }
 }
 
+/// The pid and time namespaces this process's children are made in, saved
+/// before the parent enters the container's (they only apply to children)
+/// and put back after the clone, so that hooks and any later child of berth
+/// are in the runtime's namespaces again.
+pub struct ChildNamespaces {
+    saved: Vec<(LinuxNamespaceType, PathBuf, File)>,
+}
+
+impl ChildNamespaces {
+    pub fn save(pid: bool, time: bool) -> Result<Self, NamespaceError> {
+        let mut saved = Vec::new();
+        for (typ, wanted, path) in [
+            (
+                LinuxNamespaceType::Pid,
+                pid,
+                "/proc/self/ns/pid_for_children",
+            ),
+            (
+                LinuxNamespaceType::Time,
+                time,
+                "/proc/self/ns/time_for_children",
+            ),
+        ] {
+            if wanted {
+                let file = File::open(path).map_err(|source| NamespaceError::Open {
+                    typ: name(typ),
+                    path: path.into(),
+                    source,
+                })?;
+                saved.push((typ, PathBuf::from(path), file));
+            }
+        }
+        Ok(Self { saved })
+    }
+
+    pub fn restore(self) -> Result<(), NamespaceError> {
+        for (typ, path, file) in self.saved {
+            nix::sched::setns(&file, flag(typ)).map_err(|source| NamespaceError::Join {
+                typ: name(typ),
+                path,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// Gives the parent's future children a new time namespace with the spec's
 /// clock offsets. The offsets can only be written before any process is in
 /// the namespace, so it is made here, in the parent, and init is cloned into it.

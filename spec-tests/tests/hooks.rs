@@ -342,3 +342,56 @@ fn run_runs_poststop_after_the_process() {
     assert_eq!(o.last().map(String::as_str), Some("poststop"), "{o:?}");
     assert!(o.contains(&"process".to_string()));
 }
+
+/// Joined pid and time namespaces are entered by berth for its child, init:
+/// the hooks berth runs afterwards must still be in the runtime's.
+#[test]
+fn runtime_hooks_stay_in_the_runtime_pid_and_time_namespaces() {
+    let rt = Runtime::berth();
+    // A container whose pid namespace the second one joins.
+    let owner = Bundle::new(&["sleep", "100"]);
+    let owner_id = unique_name("pidowner");
+    rt.create(&owner, &owner_id, &[]).ok();
+    let owner_pid = rt.state(&owner_id)["pid"].as_i64().unwrap();
+
+    let mut bundle = Bundle::new(&["true"]);
+    let out = bundle.file("ns-out");
+    std::fs::create_dir(&out).unwrap();
+    let script = write_script(
+        &bundle.file("ns.sh"),
+        &format!(
+            "readlink /proc/self/ns/pid /proc/self/ns/time > {}/$1",
+            out.display()
+        ),
+    );
+    for ns in bundle.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "pid" {
+            ns["path"] = json!(format!("/proc/{owner_pid}/ns/pid"));
+        }
+    }
+    bundle.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    bundle.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 100}});
+    let hook = |kind: &str| json!([{"path": script, "args": ["ns.sh", kind]}]);
+    bundle.config["hooks"] = json!({
+        "prestart": hook("prestart"),
+        "poststart": hook("poststart"),
+        "poststop": hook("poststop"),
+    });
+    rt.run(&bundle, &unique_name("nsjoin")).ok();
+    let host = format!(
+        "{}\n{}\n",
+        std::fs::read_link("/proc/self/ns/pid").unwrap().display(),
+        std::fs::read_link("/proc/self/ns/time").unwrap().display()
+    );
+    for kind in ["prestart", "poststart", "poststop"] {
+        assert_eq!(
+            read(&out.join(kind)),
+            host,
+            "{kind} ran in the container's namespaces"
+        );
+    }
+    rt.delete_force(&owner_id).ok();
+}
