@@ -44,6 +44,17 @@
 //! mode. Ports published on an `internal` network answer only from the host
 //! itself: forwarding into it is dropped.
 //!
+//! # Living with other firewalls
+//!
+//! Each nftables table sees every packet, and an `accept` only ends the
+//! evaluation of the table it is in. berth's chains have policy `accept`
+//! and drop only what berth must (isolation, internal networks), so they
+//! never get in another table's way; but a drop in another table (the
+//! iptables `FORWARD` policy docker sets to `DROP`, a firewalld zone
+//! without forwarding) still drops berth's forwarded traffic. Such hosts
+//! need that firewall told about berth's bridges (for docker, a rule in
+//! `DOCKER-USER`; for firewalld, the bridges in a trusted zone).
+//!
 //! # API
 //!
 //! - [`ensure_network`]: idempotent; creates the table on first use, then

@@ -217,7 +217,7 @@ pub enum Op {
 const MAX_ELEMENTS_PER_MSG: usize = 512;
 
 /// The whole batch for `elements`, grouped by map: one message per map,
-/// operation and [`MAX_ELEMENTS_PER_MSG`] elements.
+/// operation and 512 elements.
 pub fn build(op: Op, elements: &[PortElement], seq: u32) -> Batch {
     let mut b = Batch::new(seq);
     b.batch_marker(NFNL_MSG_BATCH_BEGIN);
