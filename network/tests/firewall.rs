@@ -796,10 +796,10 @@ fn outbound_masquerade_no_masquerade_and_internal() {
             Wire::new(&di, 'i'),
         );
         let out = Wire::outside('x');
-        for d in [dm, dr, di] {
-            fx.network(d);
-        }
-        let _servers = [out.server(), wr.server(), wi.server()];
+        let dm = fx.network(dm);
+        fx.network(dr);
+        let di = fx.network(di);
+        let _servers = [out.server(), wm.server(), wr.server(), wi.server()];
         let to = sa("10.213.250.2:80");
 
         // Leaving through another interface, the subnet is masqueraded.
@@ -817,6 +817,26 @@ fn outbound_masquerade_no_masquerade_and_internal() {
         assert_eq!(seen.unwrap(), "10.213.250.2");
         let seen = out.inside(|| ask(sa("10.213.249.2:80"))).join().unwrap();
         assert!(seen.is_err(), "reached into an internal network: {seen:?}");
+
+        // Published ports from another host (prerouting): the client's own
+        // address reaches the container. Not into an internal network.
+        let (pm, pi) = (
+            [port(None, 42801, 80, Protocol::Tcp)],
+            [port(None, 42802, 80, Protocol::Tcp)],
+        );
+        firewall::attach(&dm, &endpoint(&dm, 2), &pm).unwrap();
+        firewall::attach(&di, &endpoint(&di, 2), &pi).unwrap();
+        let seen = out.inside(|| ask(sa("10.213.250.1:42801"))).join().unwrap();
+        assert_eq!(seen.unwrap(), "10.213.250.2");
+        let seen = out.inside(|| ask(sa("10.213.250.1:42802"))).join().unwrap();
+        assert!(
+            seen.is_err(),
+            "published into an internal network: {seen:?}"
+        );
+        // From the host itself, the internal network's port answers.
+        assert_eq!(ask(sa("127.0.0.1:42802")).unwrap(), "10.213.249.1");
+        firewall::detach(&dm, &endpoint(&dm, 2), &pm).unwrap();
+        firewall::detach(&di, &endpoint(&di, 2), &pi).unwrap();
         fx.finish();
     }
     assert_eq!(run(&["ip", "-br", "link"]), before_links);
