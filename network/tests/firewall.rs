@@ -7,7 +7,7 @@
 //! this file run one at a time: each compares the whole ruleset.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -549,21 +549,30 @@ impl Wire {
         let handle = self.inside(move || {
             let l = TcpListener::bind("[::]:80").unwrap();
             l.set_nonblocking(true).unwrap();
+            let u = UdpSocket::bind("[::]:80").unwrap();
+            u.set_nonblocking(true).unwrap();
             tx.send(()).unwrap();
+            let unmap = |ip: IpAddr| match ip {
+                IpAddr::V6(v6) => v6
+                    .to_ipv4_mapped()
+                    .map(IpAddr::V4)
+                    .unwrap_or(IpAddr::V6(v6)),
+                v4 => v4,
+            };
             let deadline = Instant::now() + Duration::from_secs(120);
             while !s.load(Ordering::Relaxed) && Instant::now() < deadline {
-                match l.accept() {
-                    Ok((mut c, peer)) => {
-                        let ip = match peer.ip() {
-                            IpAddr::V6(v6) => v6
-                                .to_ipv4_mapped()
-                                .map(IpAddr::V4)
-                                .unwrap_or(IpAddr::V6(v6)),
-                            v4 => v4,
-                        };
-                        let _ = c.write_all(format!("{ip}\n").as_bytes());
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                let mut idle = true;
+                if let Ok((mut c, peer)) = l.accept() {
+                    let _ = c.write_all(format!("{}\n", unmap(peer.ip())).as_bytes());
+                    idle = false;
+                }
+                let mut buf = [0u8; 64];
+                if let Ok((_, peer)) = u.recv_from(&mut buf) {
+                    let _ = u.send_to(unmap(peer.ip()).to_string().as_bytes(), peer);
+                    idle = false;
+                }
+                if idle {
+                    thread::sleep(Duration::from_millis(5));
                 }
             }
         });
@@ -612,6 +621,16 @@ fn ask(to: SocketAddr) -> std::io::Result<String> {
     Ok(s.trim().to_owned())
 }
 
+/// Sends a datagram and reads the server's answer: the peer it saw.
+fn ask_udp(to: SocketAddr) -> std::io::Result<String> {
+    let u = UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
+    u.set_read_timeout(Some(Duration::from_secs(2)))?;
+    u.send_to(b"?", to)?;
+    let mut buf = [0u8; 64];
+    let (n, _) = u.recv_from(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
 fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
@@ -635,6 +654,7 @@ fn published_ports_hairpin_and_isolation_carry_packets() {
         let pa = [
             port(None, 42601, 80, Protocol::Tcp),
             port(Some("127.0.0.1"), 42602, 80, Protocol::Tcp),
+            port(None, 42603, 80, Protocol::Udp),
         ];
         let pb = [port(None, 42611, 80, Protocol::Tcp)];
         // Nothing published yet: nothing listens on the host there.
@@ -647,6 +667,13 @@ fn published_ports_hairpin_and_isolation_carry_packets() {
         assert_eq!(ask(sa("127.0.0.1:42601")).unwrap(), "10.213.244.1");
         assert_eq!(ask(sa("10.213.244.1:42601")).unwrap(), "10.213.244.1");
         assert_eq!(ask(sa("[fd00:213:f4::1]:42601")).unwrap(), "fd00:213:f4::1");
+        // UDP too, and only where published.
+        assert_eq!(ask_udp(sa("127.0.0.1:42603")).unwrap(), "10.213.244.1");
+        assert_eq!(
+            ask_udp(sa("[fd00:213:f4::1]:42603")).unwrap(),
+            "fd00:213:f4::1"
+        );
+        assert!(ask_udp(sa("127.0.0.1:42601")).is_err());
         // host_ip restricts the mapping to that address.
         assert_eq!(ask(sa("127.0.0.1:42602")).unwrap(), "10.213.244.1");
         assert!(ask(sa("10.213.244.1:42602")).is_err());
