@@ -305,7 +305,11 @@ fn taken_host_port_is_refused_and_survives_a_stale_detach() {
     let err =
         firewall::attach(&d, &ep2, &[port(None, 42202, 80, Protocol::Tcp), p[0]]).unwrap_err();
     assert!(matches!(err, Error::PortTaken { .. }), "{err}");
-    assert!(err.to_string().contains("42201/tcp"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("42201/tcp (to 10.213.242.2 port 80)"),
+        "{err}"
+    );
     // The failed attach changed nothing: not even its other port.
     let any4 = map_entries("dnat4_any");
     assert!(

@@ -119,7 +119,9 @@ pub enum Error {
         status: i32,
         stderr: String,
     },
-    #[error("firewall: host port already published by another container (one of {ports}) on network {network}")]
+    #[error(
+        "firewall: network {network}: host port already published for another container: {ports}"
+    )]
     PortTaken { network: String, ports: String },
     #[error("firewall: network {network}: {host_ip} port {host_port} is IPv6 but the container has no IPv6 address")]
     NoIpv6 {
@@ -234,7 +236,7 @@ pub fn attach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Err(Error::PortTaken {
             network: def.name.clone(),
-            ports: describe(&elements),
+            ports: taken(&elements),
         }),
         Err(source) => Err(Error::Netlink {
             what: "publishing a container's ports",
@@ -287,17 +289,57 @@ fn delete_ports(elements: &[PortElement]) -> Result<bool> {
     }
 }
 
-fn describe(elements: &[PortElement]) -> String {
-    let mut v: Vec<String> = elements
-        .iter()
-        .map(|e| match e.host_ip {
-            Some(IpAddr::V6(ip)) => format!("[{ip}]:{}/{}", e.host_port, e.protocol.name()),
-            Some(ip) => format!("{ip}:{}/{}", e.host_port, e.protocol.name()),
-            None => format!("{}/{}", e.host_port, e.protocol.name()),
-        })
-        .collect();
-    v.dedup();
-    v.join(", ")
+/// `[host ip:]port/proto` of an element.
+fn host_side(e: &PortElement) -> String {
+    match e.host_ip {
+        Some(IpAddr::V6(ip)) => format!("[{ip}]:{}/{}", e.host_port, e.protocol.name()),
+        Some(ip) => format!("{ip}:{}/{}", e.host_port, e.protocol.name()),
+        None => format!("{}/{}", e.host_port, e.protocol.name()),
+    }
+}
+
+/// Which of `elements` clash with an element already in berth's maps, and
+/// where those send the port. Only on the error path: one `nft get element`
+/// per element.
+fn taken(elements: &[PortElement]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for e in elements {
+        let key = format!("{{ {} }}", e.key_text());
+        let Ok(text) = nft::output(
+            "look up a published port",
+            &["get", "element", FAMILY, TABLE, e.map.name(), &key],
+        ) else {
+            continue; // not there: not the clash
+        };
+        let Some(data) = element_data(&text) else {
+            continue;
+        };
+        let ours = format!("{} . {}", e.container_ip, e.container_port);
+        if data != ours {
+            let to = data.replace(" . ", " port ");
+            let item = format!("{} (to {to})", host_side(e));
+            if !out.contains(&item) {
+                out.push(item);
+            }
+        }
+    }
+    if out.is_empty() {
+        // Freed again meanwhile: name what was asked for.
+        let mut v: Vec<String> = elements.iter().map(host_side).collect();
+        v.dedup();
+        return format!("one of {}", v.join(", "));
+    }
+    out.join(", ")
+}
+
+/// The data of the one element `nft get element` printed:
+/// `elements = { tcp . 8080 : 10.213.1.9 . 80 }` gives `10.213.1.9 . 80`.
+fn element_data(text: &str) -> Option<String> {
+    let start = text.find("elements = {")? + "elements = {".len();
+    let body = &text[start..];
+    let body = &body[..body.find('}')?];
+    let (_, data) = body.split_once(" : ")?;
+    Some(data.trim().to_owned())
 }
 
 /// Takes the firewall lock, released when the returned value drops.
@@ -453,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn describes_ports() {
+    fn names_host_sides() {
         let el = |host_ip: Option<&str>, p| PortElement {
             map: DnatMap::Any4,
             host_ip: host_ip.map(|s| s.parse().unwrap()),
@@ -462,14 +504,15 @@ mod tests {
             container_ip: "10.213.0.2".parse().unwrap(),
             container_port: 80,
         };
-        assert_eq!(
-            describe(&[
-                el(None, 1),
-                el(None, 1),
-                el(Some("::1"), 2),
-                el(Some("127.0.0.1"), 3)
-            ]),
-            "1/tcp, [::1]:2/tcp, 127.0.0.1:3/tcp"
-        );
+        assert_eq!(host_side(&el(None, 1)), "1/tcp");
+        assert_eq!(host_side(&el(Some("::1"), 2)), "[::1]:2/tcp");
+        assert_eq!(host_side(&el(Some("127.0.0.1"), 3)), "127.0.0.1:3/tcp");
+    }
+
+    #[test]
+    fn reads_the_data_of_a_got_element() {
+        let text = "table inet berth {\n\tmap dnat4_any {\n\t\ttype inet_proto . inet_service : ipv4_addr . inet_service\n\t\telements = { tcp . 8080 : 10.213.1.9 . 80 }\n\t}\n}\n";
+        assert_eq!(element_data(text).as_deref(), Some("10.213.1.9 . 80"));
+        assert_eq!(element_data("table inet berth {}"), None);
     }
 }

@@ -43,6 +43,11 @@ pub fn apply(what: &'static str, script: &str) -> Result<()> {
     run(what, &["-f", "-"], Some(script)).map(|_| ())
 }
 
+/// Runs `nft ARGS` and returns its stdout.
+pub fn output(what: &'static str, args: &[&str]) -> Result<String> {
+    run(what, args, None)
+}
+
 /// Runs `nft -j ARGS` and returns its stdout.
 pub fn json(what: &'static str, args: &[&str]) -> Result<String> {
     let mut argv = Vec::with_capacity(args.len() + 1);
