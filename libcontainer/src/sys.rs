@@ -199,6 +199,9 @@ mod tests {
         let b = process_start_time(pid).unwrap();
         assert_eq!(a, b);
         assert!(a > 0);
-        assert_eq!(process_state(pid).unwrap(), 'R');
+        // The pid is the main thread's, which waits while tests run: this
+        // thread's own entry is the one that is running.
+        let tid = nix::unistd::gettid().as_raw();
+        assert_eq!(process_state(tid).unwrap(), 'R');
     }
 }
