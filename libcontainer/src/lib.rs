@@ -19,11 +19,14 @@ pub mod container;
 pub mod create;
 pub mod credentials;
 pub mod devices;
+pub mod events;
 pub mod hooks;
 pub mod masked_paths;
 pub mod mounts;
 pub mod namespaces;
+pub mod pause;
 pub mod process;
+pub mod ps;
 pub mod rlimits;
 pub mod rootfs;
 pub mod run;
@@ -33,6 +36,7 @@ pub mod state;
 pub mod sys;
 pub mod sysctl;
 pub mod time;
+pub mod update;
 
 use std::path::{Path, PathBuf};
 

@@ -62,6 +62,16 @@ pub enum Command {
     Spec(commands::spec::SpecArgs),
     /// Print what this runtime implements, as runtime-spec features JSON
     Features,
+    /// Freeze every process of a container
+    Pause(commands::pause::PauseArgs),
+    /// Thaw a paused container
+    Resume(commands::resume::ResumeArgs),
+    /// List the processes of a container
+    Ps(commands::ps::PsArgs),
+    /// Resource statistics and OOM events of a container, as JSON
+    Events(commands::events::EventsArgs),
+    /// Change the resource limits of a running container
+    Update(Box<commands::update::UpdateArgs>),
 }
 
 fn main() {
@@ -105,5 +115,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::List(args) => commands::list::run(g, args).map(|()| 0),
         Command::Spec(args) => commands::spec::run(args).map(|()| 0),
         Command::Features => commands::features::run().map(|()| 0),
+        Command::Pause(args) => commands::pause::run(g, args).map(|()| 0),
+        Command::Resume(args) => commands::resume::run(g, args).map(|()| 0),
+        Command::Ps(args) => commands::ps::run(g, args).map(|()| 0),
+        Command::Events(args) => commands::events::run(g, args).map(|()| 0),
+        Command::Update(args) => commands::update::run(g, *args).map(|()| 0),
     }
 }

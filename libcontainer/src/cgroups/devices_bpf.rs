@@ -472,11 +472,7 @@ mod tests {
         };
         let deny_all = rule(false, 'a', None, None, "rwm");
         let mut rules = vec![deny_all.clone()];
-        rules.extend(
-            crate::cgroups::resources::devices::rules(&[])
-                .unwrap()
-                .into_iter(),
-        );
+        rules.extend(crate::cgroups::resources::devices::rules(&[]).unwrap());
         install(&cg.0, &rules).unwrap();
         assert!(cg.run("echo x > /dev/null"));
         assert!(!cg.run("exec 3</dev/kmsg"));

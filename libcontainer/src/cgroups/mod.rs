@@ -7,7 +7,9 @@
 //! Where things are:
 //! - host layout (`/proc/self/mountinfo`) and `linux.cgroupsPath`: [`layout`]
 //! - making directories, freezer: [`v1`], [`v2`]
-//! - `linux.resources`, one module per controller: [`resources`]
+//! - `linux.resources`, one module per controller: [`resources`]; v2 device
+//!   rules as eBPF: [`devices_bpf`]
+//! - usage statistics and OOM notifications for `events`: [`stats`], [`oom`]
 //!
 //! On a hybrid host every controller is used where it is mounted: a v1
 //! hierarchy when one holds it, otherwise the v2 hierarchy.
@@ -15,7 +17,9 @@
 pub mod devices_bpf;
 pub mod files;
 pub mod layout;
+pub mod oom;
 pub mod resources;
+pub mod stats;
 #[cfg(test)]
 mod test_util;
 pub mod v1;
@@ -55,6 +59,8 @@ pub enum CgroupError {
     },
     #[error("cgroup {path} still has processes {pids:?}")]
     Busy { path: PathBuf, pids: Vec<i32> },
+    #[error("container {0} has no cgroup recorded in its state")]
+    NoCgroup(String),
     #[error("cgroup {path}: removing: {source}")]
     Remove {
         path: PathBuf,
@@ -213,6 +219,85 @@ impl CgroupManager {
         resources::apply(self, resources)
     }
 
+    /// `update`: applies `resources` to a live container; if any part fails,
+    /// the limits it already changed are put back to their old values.
+    pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let mut keys: Vec<String> = resources
+            .unified()
+            .iter()
+            .flat_map(|m| m.keys().cloned())
+            .collect();
+        keys.sort();
+        let snapshot = self.snapshot(&keys);
+        match resources::apply(self, resources) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                restore(&snapshot);
+                Err(e)
+            }
+        }
+    }
+
+    /// The current value of every single-valued limit file update may touch.
+    fn snapshot(&self, unified_keys: &[String]) -> Vec<(PathBuf, String)> {
+        const V1: &[&str] = &[
+            "memory.memsw.limit_in_bytes",
+            "memory.limit_in_bytes",
+            "memory.soft_limit_in_bytes",
+            "memory.swappiness",
+            "memory.kmem.tcp.limit_in_bytes",
+            "cpu.shares",
+            "cpu.cfs_period_us",
+            "cpu.cfs_quota_us",
+            "cpu.cfs_burst_us",
+            "cpu.rt_period_us",
+            "cpu.rt_runtime_us",
+            "cpu.idle",
+            "cpuset.cpus",
+            "cpuset.mems",
+            "pids.max",
+            "blkio.weight",
+            "blkio.bfq.weight",
+            "blkio.leaf_weight",
+            "net_cls.classid",
+        ];
+        const V2: &[&str] = &[
+            "memory.swap.max",
+            "memory.max",
+            "memory.low",
+            "cpu.weight",
+            "cpu.max",
+            "cpu.max.burst",
+            "cpu.idle",
+            "cpuset.cpus",
+            "cpuset.mems",
+            "pids.max",
+            "io.weight",
+            "io.bfq.weight",
+        ];
+        let mut out = Vec::new();
+        let mut take = |dir: &Path, file: &str| {
+            if let Ok(v) = files::read(dir, file) {
+                out.push((dir.join(file), v.trim().to_owned()));
+            }
+        };
+        for d in &self.v1 {
+            for f in V1 {
+                take(&d.dir, f);
+            }
+        }
+        if let Some(d) = &self.v2 {
+            for f in V2
+                .iter()
+                .copied()
+                .chain(unified_keys.iter().map(String::as_str))
+            {
+                take(&d.dir, f);
+            }
+        }
+        out
+    }
+
     /// Pids of every process in the cgroup.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         match self.procs_dir() {
@@ -269,7 +354,15 @@ impl CgroupManager {
     pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
         if signal == libc::SIGKILL {
             if let Some(d) = self.v2.as_ref().filter(|d| v2::has_kill(&d.dir)) {
-                return v2::kill(&d.dir);
+                v2::kill(&d.dir)?;
+                // On a hybrid host the v1 freezer may hold them: frozen tasks
+                // act on SIGKILL only once thawed.
+                if let Some(dir) = self.v1_dir("freezer") {
+                    if v1::is_frozen(dir)? {
+                        v1::thaw(dir)?;
+                    }
+                }
+                return Ok(());
             }
         }
         let have_freezer = self.freezer().is_some();
@@ -325,6 +418,22 @@ impl CgroupManager {
         match first_error {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+}
+
+/// Writes back a snapshot. Limits depend on each other (memory+swap ≥
+/// memory, quota within period), so what fails is tried once more after
+/// the rest is back.
+fn restore(snapshot: &[(PathBuf, String)]) {
+    let write = |path: &Path, value: &str| std::fs::write(path, value).is_ok();
+    let failed: Vec<_> = snapshot
+        .iter()
+        .filter(|(p, v)| !v.is_empty() && !write(p, v))
+        .collect();
+    for (p, v) in failed {
+        if !write(p, v) {
+            tracing::warn!("could not restore {} to {v:?}", p.display());
         }
     }
 }

@@ -140,6 +140,12 @@ pub fn rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, CgroupError> {
 pub fn apply(mgr: &CgroupManager, spec: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
     let rules = rules(spec)?;
     if let Some(dir) = mgr.v1_dir("devices") {
+        // An update with the rules already in force writes nothing: writing
+        // them again would deny every device for a moment.
+        let current = files::read(dir, "devices.list")?;
+        if v1_list_matches(&current, &rules) {
+            return Ok(());
+        }
         for r in &rules {
             let file = if r.allow {
                 "devices.allow"
@@ -160,6 +166,39 @@ pub fn apply(mgr: &CgroupManager, spec: &[LinuxDeviceCgroup]) -> Result<(), Cgro
     }
 }
 
+/// Whether a v1 `devices.list` already shows what `rules` would leave.
+pub fn v1_list_matches(list: &str, rules: &[Rule]) -> bool {
+    let target = crate::cgroups::devices_bpf::Emulated::from_rules(rules);
+    let norm = |access: &str| -> String { "rwm".chars().filter(|c| access.contains(*c)).collect() };
+    let mut current: Vec<String> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.rsplit_once(' ') {
+            Some((head, acc)) => format!("{head} {}", norm(acc)),
+            None => l.to_owned(),
+        })
+        .collect();
+    current.sort();
+    if target.default_allow {
+        return target.exceptions.is_empty() && current == ["a *:* rwm"];
+    }
+    let mut want: Vec<String> = target
+        .exceptions
+        .iter()
+        .map(|e| {
+            Rule {
+                access: norm(&e.access),
+                ..e.clone()
+            }
+            .v1_line()
+        })
+        .collect();
+    want.sort();
+    want.dedup();
+    current == want
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +215,17 @@ mod tests {
         assert_eq!(r[2].v1_line(), "c *:* m");
         assert_eq!(r[4].v1_line(), "c 1:3 rwm");
         assert_eq!(r.len(), 2 + DEFAULT_ALLOWED.len());
+    }
+
+    #[test]
+    fn v1_list_comparison() {
+        let spec: Vec<LinuxDeviceCgroup> =
+            serde_json::from_str(r#"[{"allow":false,"access":"rwm"}]"#).unwrap();
+        let r = rules(&spec).unwrap();
+        let list: String = r[1..].iter().map(|r| r.v1_line() + "\n").collect();
+        assert!(v1_list_matches(&list, &r));
+        assert!(!v1_list_matches("a *:* rwm\n", &r));
+        assert!(v1_list_matches("a *:* rwm\n", &rules(&[]).unwrap()[..0]));
     }
 
     #[test]
