@@ -201,7 +201,9 @@ pub fn remove_network(def: &NetworkDef, last: bool) -> Result<()> {
                 &format!("delete table {FAMILY} {TABLE}\n"),
             )?;
         } else {
-            tracing::warn!(
+            // Networks of another berth state directory (tests, a second
+            // --state-dir) share the table.
+            tracing::info!(
                 network = %def.name,
                 ?left,
                 "firewall: keeping berth's table: other networks still use it"
