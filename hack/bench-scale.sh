@@ -21,6 +21,8 @@
 #   RUNS    measured runs per level and kind (default 15)
 #   SUBNET  the network's subnet (default 10.213.236.0/22)
 #   JOBS    containers started in parallel while filling (default 2)
+#   PERF    set to 1 to also profile 10 probe runs per level with perf and
+#           show what grows between the first and the last level (perf diff)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -162,7 +164,25 @@ for level in "${levels[@]}"; do
   t1=$(now)
   printf 'berth list (%d containers): %.3f s\n' "$n" "$(calc "$t1 - $t0")"
   measure "$level"
+  if [[ "${PERF:-0}" == 1 ]]; then
+    perf record -q -F 10000 -g -o "$work/perf.$level" -- bash -c '
+      for k in $(seq 10); do
+        "$berth" --root "$root" --state-dir "$state" run --bundle "$work/true" \
+          --network "$net" "$@" "perf$k" </dev/null >/dev/null
+      done' perf "${probe_args[@]}" 2>/dev/null
+  fi
 done
+
+if [[ "${PERF:-0}" == 1 && ${#levels[@]} -gt 1 ]]; then
+  first=${levels[0]} last=${levels[${#levels[@]} - 1]}
+  echo "== perf: top symbols at $last containers (self, % of samples)"
+  perf report -i "$work/perf.$last" --no-children -g none --sort dso,sym --stdio 2>/dev/null |
+    grep -E '^ +[0-9]' | head -25 || true
+  echo "== perf diff: what gained share of the samples from $first to $last containers"
+  perf diff "$work/perf.$first" "$work/perf.$last" 2>/dev/null |
+    awk '/^#/ { next } { for (i = 1; i <= NF; i++) if ($i ~ /^[+][0-9.]+%$/) { d = $i; sub(/%/, "", d); print d "\t" $0; break } }' |
+    sort -gr | head -20 | cut -f2- || true
+fi
 
 read -r _ w0 c0 _ _ < <(head -1 "$work/results")
 read -r lN wN cN _ _ < <(tail -1 "$work/results")
