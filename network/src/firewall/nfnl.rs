@@ -255,10 +255,12 @@ fn get_table(seq: u32) -> Batch {
 /// The process's nfnetlink socket, opened on first use and kept open.
 ///
 /// Releasing a bound `NETLINK_NETFILTER` socket makes nf_tables flush its
-/// pending destroy work (`nft_rcv_nl_event`), which waits for an RCU grace
-/// period when a transaction just deleted elements: 10-15 ms here, paid by
-/// every `detach` if each call closed its own socket. Kept open, the socket
-/// is closed when the process exits, usually after the grace period.
+/// destroy work (`nft_rcv_nl_event`), and that work, scheduled by every
+/// commit, waits for an RCU grace period: closing right after a transaction
+/// took 10-15 ms here (measured per `detach` when each call had its own
+/// socket; `nft` pays it at every exit). Kept open, the socket is closed
+/// when the process exits, once whatever else it did after the last
+/// transaction has overlapped the grace period.
 static SOCKET: Mutex<Option<Socket>> = Mutex::new(None);
 
 fn open_socket() -> io::Result<Socket> {
