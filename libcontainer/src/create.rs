@@ -223,6 +223,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
             // process: if init kept its copy until exec, every later
             // `start`, `kill` or `delete` would wait for the lock for ever.
             drop(rollback.dir.take());
+            // Init must not hold the parent's end: if berth dies, init's
+            // next read has to see the hang-up and end, not wait for ever.
+            drop(parent_end);
             init::run(InitArgs {
                 spec,
                 bundle: &bundle.dir,

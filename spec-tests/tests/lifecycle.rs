@@ -543,3 +543,70 @@ fn run_survives_a_concurrent_delete() {
     );
     assert!(rt.leftovers().is_empty());
 }
+
+/// `create` killed while init waits for it (here: in a prestart hook): init
+/// sees the hang-up and ends, and `delete --force` removes what is left.
+#[test]
+fn create_killed_midway_leaves_no_process() {
+    let rt = Runtime::berth();
+    let mut bundle = Bundle::new(&["true"]);
+    let marker = bundle.file("hook.pid");
+    let hook = spec_tests::write_script(
+        &bundle.file("slow-hook.sh"),
+        &format!("echo $$ > {}; exec sleep 30", marker.display()),
+    );
+    bundle.config["hooks"] = json!({"prestart": [{"path": hook}]});
+    bundle.save();
+    let id = unique_name("killcreate");
+    let mut cmd = rt.command(&["create", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    assert!(wait_until(WAIT, || marker.exists()), "the hook did not run");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let hook_pid: i32 = wait_until(WAIT, || {
+        std::fs::read_to_string(&marker)
+            .map(|s| s.trim().parse::<i32>().is_ok())
+            .unwrap_or(false)
+    })
+    .then(|| {
+        std::fs::read_to_string(&marker)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    })
+    .unwrap();
+    // SAFETY: kill(2) on the orphaned hook, a process this test made.
+    unsafe { libc::kill(hook_pid, libc::SIGKILL) };
+
+    let mentioning_id = || -> Vec<i32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains(&id))
+                    .unwrap_or(false)
+                    && pid_alive(*pid as i64)
+            })
+            .collect()
+    };
+    let ended = wait_until(WAIT, || mentioning_id().is_empty());
+    let stuck = mentioning_id();
+    for pid in &stuck {
+        // SAFETY: kill(2) on the stuck init of this test's container.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    if !stuck.is_empty() {
+        wait_until(WAIT, || mentioning_id().is_empty());
+    }
+    rt.delete_force(&id).ok();
+    assert!(
+        ended,
+        "init {stuck:?} was still waiting for a parent that died"
+    );
+    assert!(rt.leftovers().is_empty(), "{:?}", rt.leftovers());
+}
