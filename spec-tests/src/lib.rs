@@ -15,6 +15,8 @@
 //! The binary is `$BERTH`, else `target/release/berth` of this workspace.
 //! The tests need root (namespaces, mounts, cgroups).
 
+pub mod cgroups_util;
+
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
