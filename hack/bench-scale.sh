@@ -72,6 +72,7 @@ hack/mkbundle.sh "$work/httpd" httpd -f -p 80 >/dev/null
 
 snapshot before
 b network create "$net" --subnet "$subnet" --bridge "$bridge" >/dev/null
+b network inspect "$net" >"$work/empty.inspect"
 echo "berth: $berth"
 echo "network $net: $subnet on $bridge; $ports published ports per container; $runs runs per level"
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -193,15 +194,21 @@ t0=$(now)
 b list -q | xargs -r -P "$jobs" -n 1 "$berth" --root "$root" --state-dir "$state" delete --force
 t1=$(now)
 printf 'delete --force of %d containers: %.1f s\n' "$count" "$(calc "$t1 - $t0")"
+# The network's own IPAM state, emptied, must be as when it was created.
+b network inspect "$net" >"$work/emptied.inspect"
 b network rm "$net" >/dev/null
 
 snapshot after
 status=0
-for what in links nft ipam; do
+cp "$work/empty.inspect" "$work/before.inspect"
+cp "$work/emptied.inspect" "$work/after.inspect"
+declare -A label=([links]="ip link" [nft]="nft list ruleset" [ipam]="containers and networks"
+  [inspect]="the network's addresses (emptied vs new)")
+for what in links nft ipam inspect; do
   if diff -u "$work/before.$what" "$work/after.$what" >"$work/$what.diff"; then
-    echo "$what: as before"
+    echo "${label[$what]}: as before"
   else
-    echo "$what: CHANGED" >&2
+    echo "${label[$what]}: CHANGED" >&2
     cat "$work/$what.diff" >&2
     status=1
   fi
