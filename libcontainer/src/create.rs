@@ -254,6 +254,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         source: e,
     })?;
     rollback.poststop = Some(state.clone());
+    // Write-ahead: should berth die from here on, `delete --force` finds
+    // init by this pid (and start time) and kills it.
+    dir_of(&rollback).save(&state)?;
 
     // 4. Host-side work, with init parked in its namespaces.
     parent_end.wait_for_init(InitMsg::NamespacesJoined)?;

@@ -610,3 +610,37 @@ fn create_killed_midway_leaves_no_process() {
     );
     assert!(rt.leftovers().is_empty(), "{:?}", rt.leftovers());
 }
+
+/// `create` killed while init runs a createContainer hook: `delete --force`
+/// finds init (recorded before it was told to proceed) and kills it.
+#[test]
+fn delete_force_after_create_was_killed_in_init() {
+    let rt = Runtime::berth();
+    let mut bundle = Bundle::new(&["true"]);
+    let marker = bundle.file("hook-ran");
+    let hook = spec_tests::write_script(
+        &bundle.file("slow-hook.sh"),
+        &format!("touch {}; sleep 3", marker.display()),
+    );
+    bundle.config["hooks"] = json!({"createContainer": [{"path": hook}]});
+    bundle.save();
+    let id = unique_name("killinit");
+    let mut cmd = rt.command(&["create", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    assert!(wait_until(WAIT, || marker.exists()), "the hook did not run");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = rt.state(&id)["pid"].as_i64().unwrap_or(0);
+    assert!(pid > 0, "the state does not name init");
+    rt.delete_force(&id).ok();
+    let gone = !pid_alive(pid);
+    if !gone {
+        // SAFETY: kill(2) on this test's container init.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    assert!(gone, "delete --force left init {pid} alive");
+    assert!(rt.leftovers().is_empty(), "{:?}", rt.leftovers());
+}

@@ -34,7 +34,13 @@ pub struct InitArgs<'a> {
 pub fn run(args: InitArgs) -> ! {
     match setup(&args) {
         Ok(exec) => {
-            let _ = args.channel.send_to_parent(InitMsg::Ready);
+            if args.channel.send_to_parent(InitMsg::Ready).is_err() {
+                // berth died while init set up: nobody will start or
+                // delete this container; do not wait for `start`.
+                report_late("berth create went away before the container was ready");
+                // SAFETY: as below.
+                unsafe { libc::_exit(1) }
+            }
             let err = wait_and_exec(&args, exec);
             // Tells `start`, which waits for the exec, that it failed.
             let _ = nix::unistd::write(args.exec_fifo, &[crate::state::EXEC_FAILED]);
