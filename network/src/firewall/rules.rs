@@ -32,16 +32,17 @@ pub const SET_MASQ4: &str = "masq4";
 /// Subnets masqueraded when they leave their bridge (IPv6).
 pub const SET_MASQ6: &str = "masq6";
 
-/// The four DNAT maps, one per (family, any-or-specific host address).
+/// The four DNAT maps, one per (family, any-or-specific host address). Each
+/// maps a key of the packet to the container's address and port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DnatMap {
-    /// `meta l4proto . th dport : ip daddr . th dport`, every host address.
+    /// `meta l4proto . th dport` -> IPv4 `address . port`, every host address.
     Any4,
-    /// `ip daddr . meta l4proto . th dport : ip daddr . th dport`.
+    /// `ip daddr . meta l4proto . th dport` -> IPv4 `address . port`.
     Host4,
-    /// `meta l4proto . th dport : ip6 daddr . th dport`, every host address.
+    /// `meta l4proto . th dport` -> IPv6 `address . port`, every host address.
     Any6,
-    /// `ip6 daddr . meta l4proto . th dport : ip6 daddr . th dport`.
+    /// `ip6 daddr . meta l4proto . th dport` -> IPv6 `address . port`.
     Host6,
 }
 
