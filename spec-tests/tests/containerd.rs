@@ -1,0 +1,225 @@
+//! containerd's shim (io.containerd.runc.v2) drives berth as it drives runc:
+//! `ctr run --runc-binary berth` on a busybox rootfs. A private containerd
+//! (its own config, root, state and socket) is started for the test and
+//! stopped after it; skipped when containerd is not installed.
+
+use spec_tests::{berth_binary, make_busybox_rootfs, unique_name, wait_until, TestDir};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Containerd {
+    child: Child,
+    dir: TestDir,
+    namespace: String,
+}
+
+impl Containerd {
+    fn start() -> Option<Self> {
+        if !Path::new("/usr/bin/containerd").exists() || !Path::new("/usr/bin/ctr").exists() {
+            eprintln!("containerd is not installed: skipped");
+            return None;
+        }
+        let dir = TestDir::new("containerd");
+        let d = dir.path();
+        let config = d.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
+                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n\
+                 [debug]\n  address = \"\"\n",
+                root = d.join("root").display(),
+                state = d.join("state").display(),
+                sock = d.join("c.sock").display(),
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(d.join("containerd.log")).unwrap();
+        let child = Command::new("/usr/bin/containerd")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start containerd");
+        let ctd = Self {
+            child,
+            dir,
+            namespace: unique_name("berthtest"),
+        };
+        let up = wait_until(WAIT, || {
+            ctd.ctr(&["version"])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        });
+        assert!(up, "containerd did not come up: {}", ctd.log());
+        Some(ctd)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    fn ctr(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("/usr/bin/ctr");
+        cmd.arg("--address")
+            .arg(self.dir.path().join("c.sock"))
+            .arg("--namespace")
+            .arg(&self.namespace)
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs ctr, returns (exit code, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.ctr(args).output().expect("run ctr");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The shim's runc root for our namespace: berth's state lives there.
+    fn runtime_root(&self) -> PathBuf {
+        PathBuf::from("/run/containerd/runc").join(&self.namespace)
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        // Whatever a failed test left: tasks, containers, then the daemon.
+        if let Ok(ids) = std::fs::read_dir(self.runtime_root()) {
+            for id in ids.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
+                let _ = self.ctr(&["task", "kill", "-s", "KILL", &id]).output();
+                std::thread::sleep(Duration::from_millis(200));
+                let _ = self.ctr(&["task", "rm", "-f", &id]).output();
+                let _ = self.ctr(&["container", "rm", &id]).output();
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(self.runtime_root());
+    }
+}
+
+fn rootfs() -> TestDir {
+    let dir = TestDir::new("ctd-rootfs");
+    make_busybox_rootfs(&dir.path().join("rootfs"));
+    dir
+}
+
+#[test]
+fn ctr_run_through_the_shim() {
+    let Some(ctd) = Containerd::start() else {
+        return;
+    };
+    let rootfs = rootfs();
+    let rootfs = rootfs.path().join("rootfs");
+    let berth = berth_binary();
+    let id = unique_name("ctr");
+    let (code, out, err) = ctd.run(&[
+        "run",
+        "--rm",
+        "--runc-binary",
+        berth.to_str().unwrap(),
+        "--rootfs",
+        rootfs.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "echo hello from berth under containerd; echo to-stderr >&2; exit 3",
+    ]);
+    assert_eq!(code, 3, "stdout {out:?} stderr {err:?}\n{}", ctd.log());
+    assert_eq!(out, "hello from berth under containerd\n");
+    assert!(err.contains("to-stderr"), "{err:?}");
+    // --rm: the shim deleted it through berth.
+    let left: Vec<_> = std::fs::read_dir(ctd.runtime_root())
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in berth's root: {left:?}");
+}
+
+#[test]
+fn ctr_detached_task_kill_and_delete() {
+    let Some(ctd) = Containerd::start() else {
+        return;
+    };
+    let rootfs = rootfs();
+    let rootfs = rootfs.path().join("rootfs");
+    let berth = berth_binary();
+    let id = unique_name("ctrd");
+    let (code, out, err) = ctd.run(&[
+        "run",
+        "-d",
+        "--runc-binary",
+        berth.to_str().unwrap(),
+        "--rootfs",
+        rootfs.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 0.1; done",
+    ]);
+    assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
+    let running = wait_until(WAIT, || ctd.run(&["task", "ls"]).1.contains("RUNNING"));
+    assert!(running, "{}", ctd.run(&["task", "ls"]).1);
+    // berth's own view of it, in the shim's root.
+    let state = Command::new(&berth)
+        .arg("--root")
+        .arg(ctd.runtime_root())
+        .args(["state", &id])
+        .output()
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state.stdout).unwrap();
+    assert_eq!(state["status"], "running");
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, _, err) = ctd.run(&["task", "kill", &id]);
+    assert_eq!(code, 0, "{err}");
+    let stopped = wait_until(WAIT, || ctd.run(&["task", "ls"]).1.contains("STOPPED"));
+    assert!(stopped, "{}", ctd.run(&["task", "ls"]).1);
+    let (code, _, err) = ctd.run(&["task", "rm", &id]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = ctd.run(&["container", "rm", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!ctd.runtime_root().join(&id).exists());
+}
+
+#[test]
+fn ctr_run_with_a_terminal() {
+    let Some(ctd) = Containerd::start() else {
+        return;
+    };
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("script(1) is not installed: skipped");
+        return;
+    }
+    let rootfs = rootfs();
+    let rootfs = rootfs.path().join("rootfs");
+    let berth = berth_binary();
+    let id = unique_name("ctrt");
+    // ctr -t needs a terminal of its own: script(1) gives it one.
+    let ctr_cmd = format!(
+        "/usr/bin/ctr --address {} --namespace {} run --rm -t --runc-binary {} --rootfs {} {} sh -c 'tty; exit 5'",
+        ctd.dir.path().join("c.sock").display(),
+        ctd.namespace,
+        berth.display(),
+        rootfs.display(),
+        id
+    );
+    let out = Command::new("/usr/bin/script")
+        .args(["-qec", &ctr_cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{stdout}\n{}", ctd.log());
+    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+}
