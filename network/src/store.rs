@@ -94,16 +94,35 @@ impl Store {
         let conn = Connection::open(&path).map_err(db_err(&path))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(db_err(&path))?;
+        // The last connection to close would otherwise checkpoint the WAL
+        // (two fsyncs) at the end of every berth command.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(db_err(&path))?;
         let version: i32 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db_err(&path))?;
         if version != SCHEMA_VERSION {
-            // WAL is a property of the file: set once, with the schema.
-            conn.execute_batch("PRAGMA journal_mode=WAL;")
+            // Two berth processes opening a fresh database at once would both
+            // hold a shared lock and ask for the exclusive one that turning
+            // WAL on needs: SQLite answers SQLITE_BUSY at once, without the
+            // busy handler (waiting could deadlock). One initialiser at a
+            // time, and the version is read again under the lock.
+            let _init = init_lock(dir)?;
+            let version: i32 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .map_err(db_err(&path))?;
-            let tx_sql =
-                format!("BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;");
-            conn.execute_batch(&tx_sql).map_err(db_err(&path))?;
+            if version != SCHEMA_VERSION {
+                // WAL is a property of the file: set once, with the schema.
+                conn.execute_batch("PRAGMA journal_mode=WAL;")
+                    .map_err(db_err(&path))?;
+                let tx_sql = format!(
+                    "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                );
+                conn.execute_batch(&tx_sql).map_err(db_err(&path))?;
+            }
         }
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;")
             .map_err(db_err(&path))?;
@@ -160,6 +179,21 @@ impl Store {
             path: &path,
         })
     }
+}
+
+/// An exclusive flock on `DIR/network.db.init`, held while the database's
+/// schema is made.
+fn init_lock(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = dir.join("network.db.init");
+    let err = |e: std::io::Error| Error::Invalid(format!("network state {}: {e}", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(err)?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| err(std::io::Error::from_raw_os_error(errno as i32)))
 }
 
 /// The operations, all inside a transaction.
