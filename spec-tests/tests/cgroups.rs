@@ -331,7 +331,8 @@ fn events_stream_reports_oom_kills_and_ends_with_the_container() {
     let _guard = CgroupCleanup(path(&name));
     let rt = Runtime::berth();
     let b = bundle(
-        "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1",
+        "while [ ! -e /tmp/go ]; do sleep 0.05; done; \
+         dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1",
         &name,
         json!({"memory": {"limit": 32 * MIB, "swap": 32 * MIB}}),
     );
@@ -342,6 +343,12 @@ fn events_stream_reports_oom_kills_and_ends_with_the_container() {
     cmd.stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::process::Stdio::inherit());
     let mut child = cmd.spawn().expect("spawn events");
+    // The hog starts once events is watching (its first stats line is out).
+    let watching = wait_until(Duration::from_secs(30), || {
+        std::fs::read_to_string(&out_path).is_ok_and(|t| t.contains('\n'))
+    });
+    std::fs::write(b.rootfs().join("tmp/go"), "").unwrap();
+    assert!(watching, "events printed nothing");
     let status = spec_tests::wait_timeout(&mut child, Duration::from_secs(60));
     if status.is_none() {
         let _ = child.kill();
