@@ -61,20 +61,20 @@ fn run_one(kind: &'static str, hook: &Hook, state_json: &[u8]) -> Result<(), Hoo
             cmd.env(k, v);
         }
     }
+    if let Some(timeout) = hook.timeout().filter(|t| *t <= 0) {
+        return Err(HookError::Failed {
+            kind,
+            path,
+            status: format!("timeout must be positive, got {timeout}"),
+            stderr: String::new(),
+        });
+    }
     let mut child = cmd.spawn().map_err(spawn_err)?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin: EPIPE is not a failure.
         let _ = stdin.write_all(state_json);
     }
     if let Some(timeout) = hook.timeout() {
-        if timeout <= 0 {
-            return Err(HookError::Failed {
-                kind,
-                path,
-                status: format!("timeout must be positive, got {timeout}"),
-                stderr: String::new(),
-            });
-        }
         let pidfd = crate::sys::pidfd_open(child.id() as i32).map_err(spawn_err)?;
         let mut fds = [nix::poll::PollFd::new(
             pidfd.as_fd(),

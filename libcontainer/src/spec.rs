@@ -233,6 +233,9 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     if spec.zos().is_some() {
         return Err(unsupported("zos"));
     }
+    if let Some(hooks) = spec.hooks() {
+        validate_hooks(hooks)?;
+    }
     for (i, mount) in spec.mounts().iter().flatten().enumerate() {
         if !mount.destination().is_absolute() {
             return Err(invalid(
@@ -255,6 +258,47 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .as_ref()
         .ok_or_else(|| invalid("linux", "missing"))?;
     validate_linux(spec, linux)
+}
+
+/// Every hook: an absolute path, a positive timeout, env entries as KEY=value.
+fn validate_hooks(hooks: &oci_spec::runtime::Hooks) -> Result<(), SpecError> {
+    #[allow(deprecated)] // prestart is deprecated in the spec, still run by runtimes
+    let kinds = [
+        ("prestart", hooks.prestart()),
+        ("createRuntime", hooks.create_runtime()),
+        ("createContainer", hooks.create_container()),
+        ("startContainer", hooks.start_container()),
+        ("poststart", hooks.poststart()),
+        ("poststop", hooks.poststop()),
+    ];
+    for (kind, list) in kinds {
+        for (i, hook) in list.iter().flatten().enumerate() {
+            let field = || format!("hooks.{kind}[{i}]");
+            if !hook.path().is_absolute() {
+                return Err(invalid(
+                    format!("{}.path", field()),
+                    format!("{} is not absolute", hook.path().display()),
+                ));
+            }
+            if let Some(timeout) = hook.timeout() {
+                if timeout <= 0 {
+                    return Err(invalid(
+                        format!("{}.timeout", field()),
+                        format!("must be positive, got {timeout}"),
+                    ));
+                }
+            }
+            for env in hook.env().iter().flatten() {
+                if !env.contains('=') {
+                    return Err(invalid(
+                        format!("{}.env", field()),
+                        format!("{env:?} is not of the form KEY=value"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate_linux(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {

@@ -237,6 +237,20 @@ fn invalid_values_name_the_field() {
             Box::new(|c| c["process"]["capabilities"]["effective"] = json!(["CAP_NOPE"])),
             &["CAP_NOPE"],
         ),
+        (
+            Box::new(|c| c["hooks"] = json!({"prestart": [{"path": "relative/hook"}]})),
+            &["hooks.prestart[0].path"],
+        ),
+        (
+            Box::new(|c| c["hooks"] = json!({"poststop": [{"path": "/bin/true", "timeout": 0}]})),
+            &["hooks.poststop[0].timeout"],
+        ),
+        (
+            Box::new(
+                |c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/true"}, {"path": "/bin/true", "env": ["NOVALUE"]}]}),
+            ),
+            &["hooks.createRuntime[1].env", "NOVALUE"],
+        ),
     ];
     for (edit, words) in cases {
         let mut bundle = Bundle::new(&["true"]);
