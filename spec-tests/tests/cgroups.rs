@@ -200,6 +200,34 @@ fn limits_are_visible_and_update_changes_them() {
 }
 
 #[test]
+fn memory_update_keeps_swap_disabled() {
+    let name = unique_name("berth-cg-swap");
+    let _guard = CgroupCleanup(path(&name));
+    let rt = Runtime::berth();
+    let b = bundle(
+        "sleep 100",
+        &name,
+        json!({"memory": {"limit": 32 * MIB, "swap": 32 * MIB}}),
+    );
+    create_and_start(&rt, &b, &name);
+    rt.exec(&["update", "--memory", "64m", &name]).ok();
+    assert_eq!(memory_limit(&name), (64 * MIB).to_string());
+    if cg::is_v2("memory") {
+        assert_eq!(cg::read("memory", &path(&name), "memory.swap.max"), "0");
+    } else if cg::controller_dir("memory", &path(&name))
+        .join("memory.memsw.limit_in_bytes")
+        .exists()
+    {
+        let memsw = cg::read("memory", &path(&name), "memory.memsw.limit_in_bytes");
+        assert_eq!(memsw, (64 * MIB).to_string());
+    }
+    rt.exec(&["update", "--memory", "16m", &name]).ok();
+    assert_eq!(memory_limit(&name), (16 * MIB).to_string());
+    rt.delete_force(&name).ok();
+    assert_no_cgroup(&name);
+}
+
+#[test]
 fn device_rules_deny_what_they_do_not_allow() {
     let rt = Runtime::berth();
     // /dev/kmsg (c 1:11) is not among the default devices; the container

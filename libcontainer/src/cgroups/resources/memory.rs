@@ -39,6 +39,18 @@ fn v1_bytes(v: i64) -> String {
     v.to_string()
 }
 
+fn swap_disabled(dir: &Path) -> Result<bool, CgroupError> {
+    if !files::exists(dir, "memory.memsw.limit_in_bytes") {
+        return Ok(false);
+    }
+    let memsw = files::read(dir, "memory.memsw.limit_in_bytes")?;
+    let limit = files::read(dir, "memory.limit_in_bytes")?;
+    // Unlimited reads as a huge number (PAGE_COUNTER_MAX pages): then both
+    // are unlimited, which is not "swap disabled".
+    let limited = limit.trim().parse::<u64>().is_ok_and(|l| l < 1 << 62);
+    Ok(limited && memsw.trim() == limit.trim())
+}
+
 fn apply_v1(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupError> {
     if let Some(h) = m.use_hierarchy() {
         set(
@@ -48,7 +60,14 @@ fn apply_v1(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupError> {
             "memory.useHierarchy",
         )?;
     }
-    match (m.limit(), m.swap()) {
+    // A container whose memory+swap equals its memory has swap disabled:
+    // a new memory limit alone keeps it disabled (otherwise raising memory
+    // above memsw would fail, and lowering it would grant swap).
+    let swap = match (m.limit(), m.swap()) {
+        (Some(limit), None) if swap_disabled(dir)? => Some(limit),
+        (_, swap) => swap,
+    };
+    match (m.limit(), swap) {
         (None, None) => {}
         (Some(limit), None) => set(
             dir,
