@@ -458,6 +458,35 @@ fn kill_all_signals_every_process() {
 }
 
 #[test]
+fn delete_kills_what_init_left_without_a_pid_namespace() {
+    let name = unique_name("berth-cg-orphan");
+    let _guard = CgroupCleanup(path(&name));
+    let rt = Runtime::berth();
+    let mut b = bundle("sleep 150 & echo started", &name, json!({}));
+    b.remove_namespace("pid");
+    rt.create(&b, &name, &[]).ok();
+    rt.start(&name).ok();
+    assert!(rt.wait_status(&name, "stopped", Duration::from_secs(10)));
+    let procs = cg::read("pids", &path(&name), "cgroup.procs");
+    let orphan: i64 = procs
+        .lines()
+        .next()
+        .expect("the sleep is still in the cgroup")
+        .parse()
+        .unwrap();
+    rt.delete(&name).ok();
+    assert_no_cgroup(&name);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(format!("/proc/{orphan}/cmdline"))
+                .map(|c| !c.starts_with("sleep"))
+                .unwrap_or(true)
+        }),
+        "the orphan {orphan} survived delete"
+    );
+}
+
+#[test]
 fn default_cgroup_path_is_made_and_removed() {
     let rt = Runtime::berth();
     let id = unique_name("berth-cg-default");

@@ -27,6 +27,7 @@ pub mod v2;
 
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -398,10 +399,22 @@ impl CgroupManager {
 
     /// Removes the directories (after every process is gone). A directory
     /// already gone is fine. Sub-cgroups the container made are removed too.
+    ///
+    /// Processes still in it (left by a container without its own pid
+    /// namespace once init exited) are killed first, as runc does.
     pub fn destroy(&self) -> Result<(), CgroupError> {
-        if let Some(d) = &self.v2 {
-            if d.dir.exists() {
-                v2::wait_unpopulated(&d.dir, DRAIN_TIMEOUT)?;
+        let populated = match &self.v2 {
+            Some(d) => files::read(&d.dir, "cgroup.events")
+                .map(|t| files::flat_keyed(&t).any(|(k, v)| k == "populated" && v.trim() == "1"))
+                .unwrap_or(false),
+            None => false,
+        };
+        let left = self.pids()?;
+        if populated || !left.is_empty() {
+            self.kill_all(libc::SIGKILL)?;
+            match &self.v2 {
+                Some(d) => v2::wait_unpopulated(&d.dir, DRAIN_TIMEOUT)?,
+                None => wait_exit(&left, DRAIN_TIMEOUT)?,
             }
         }
         let mut first_error = None;
@@ -420,6 +433,57 @@ impl CgroupManager {
             None => Ok(()),
         }
     }
+}
+
+/// Waits, on their pidfds, until every one of `pids` has exited (a task
+/// leaves its cgroups before its pidfd reports the exit).
+fn wait_exit(pids: &[i32], timeout: Duration) -> Result<(), CgroupError> {
+    let mut fds = Vec::new();
+    for &pid in pids {
+        match crate::sys::pidfd_open(pid) {
+            Ok(fd) => fds.push((pid, fd)),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(source) => {
+                return Err(CgroupError::Io {
+                    path: PathBuf::from(format!("/proc/{pid}")),
+                    source,
+                })
+            }
+        }
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    while !fds.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(CgroupError::Busy {
+                path: PathBuf::from("cgroup.procs"),
+                pids: fds.iter().map(|(p, _)| *p).collect(),
+            });
+        }
+        let mut polls: Vec<nix::poll::PollFd> = fds
+            .iter()
+            .map(|(_, fd)| nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN))
+            .collect();
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        match nix::poll::poll(&mut polls, nix::poll::PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                return Err(CgroupError::Io {
+                    path: PathBuf::from("pidfd"),
+                    source: e.into(),
+                })
+            }
+        }
+        let exited: Vec<bool> = polls.iter().map(|p| p.any().unwrap_or(false)).collect();
+        drop(polls);
+        let mut i = 0;
+        fds.retain(|_| {
+            let keep = !exited[i];
+            i += 1;
+            keep
+        });
+    }
+    Ok(())
 }
 
 /// Writes back a snapshot. Limits depend on each other (memory+swap ≥
