@@ -207,6 +207,21 @@ impl CgroupManager {
         Ok(())
     }
 
+    /// The container's v2 directory opened for `clone3(CLONE_INTO_CGROUP)`
+    /// (after [`CgroupManager::create`]), so that init starts inside it;
+    /// None without a v2 hierarchy. v1 hierarchies still need
+    /// [`CgroupManager::add_task`], which is harmless for v2 then.
+    pub fn clone_into_fd(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
+        let Some(d) = &self.v2 else {
+            return Ok(None);
+        };
+        let dir = std::fs::File::open(&d.dir).map_err(|source| CgroupError::Io {
+            path: d.dir.clone(),
+            source,
+        })?;
+        Ok(Some(dir.into()))
+    }
+
     /// Moves `pid` into the cgroup (every hierarchy).
     pub fn add_task(&self, pid: i32) -> Result<(), CgroupError> {
         for dir in self.dirs() {

@@ -177,3 +177,47 @@ mod tests {
         assert!(files::procs(&cg.0).unwrap().is_empty());
     }
 }
+
+#[cfg(test)]
+mod clone_into_tests {
+    use crate::cgroups::test_util::ScratchV2;
+    use crate::cgroups::{CgroupManager, V2Dir};
+    use crate::sys::{self, Forked};
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn clone_into_cgroup_starts_the_child_inside() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let Some(cg) = ScratchV2::new("clone-into") else {
+            eprintln!("skipped: no writable cgroup v2 hierarchy");
+            return;
+        };
+        let mgr = CgroupManager {
+            v1: Vec::new(),
+            v2: Some(V2Dir {
+                mount_point: cg.0.parent().unwrap().to_owned(),
+                dir: cg.0.clone(),
+            }),
+        };
+        let fd = mgr.clone_into_fd().unwrap().unwrap();
+        match sys::clone3(0, Some(fd.as_fd())).unwrap() {
+            Forked::Child => {
+                // SAFETY: pause and _exit are async-signal-safe; nothing
+                // else runs in the child.
+                unsafe {
+                    libc::pause();
+                    libc::_exit(0)
+                }
+            }
+            Forked::Parent { pid, pidfd } => {
+                let procs = crate::cgroups::files::procs(&cg.0).unwrap();
+                sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL).unwrap();
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                assert_eq!(procs, [pid]);
+            }
+        }
+    }
+}
