@@ -405,7 +405,11 @@ fn validate_linux(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), S
             .map_err(|reason| invalid(format!("linux.sysctl[{key}]"), reason))?;
     }
     for dev in linux.devices().iter().flatten() {
-        if !dev.path().starts_with("/dev/") {
+        let climbs = dev
+            .path()
+            .components()
+            .any(|c| c == std::path::Component::ParentDir);
+        if !dev.path().starts_with("/dev/") || climbs {
             return Err(invalid(
                 "linux.devices",
                 format!("{} is not under /dev", dev.path().display()),

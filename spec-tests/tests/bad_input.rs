@@ -230,6 +230,13 @@ fn invalid_values_name_the_field() {
             &["linux.devices", "/etc/dev"],
         ),
         (
+            Box::new(|c| {
+                c["linux"]["devices"] =
+                    json!([{"path": "/dev/../etc/passwd", "type": "c", "major": 1, "minor": 3}])
+            }),
+            &["linux.devices", "/dev/../etc/passwd"],
+        ),
+        (
             Box::new(|c| c["linux"]["sysctl"] = json!({"kernel.panic": "1"})),
             &["kernel.panic"],
         ),
