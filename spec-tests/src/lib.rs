@@ -16,6 +16,7 @@
 //! The tests need root (namespaces, mounts, cgroups).
 
 pub mod cgroups_util;
+pub mod net;
 
 use serde_json::{json, Value};
 use std::fs;
