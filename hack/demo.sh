@@ -4,7 +4,7 @@
 # Needs root. Leaves nothing behind (state, network and bundle are removed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 
 hack/setup.sh
 if [[ -n "${BERTH:-}" ]]; then

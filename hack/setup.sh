@@ -40,10 +40,10 @@ else
   apt-get install -y --no-install-recommends "${PACKAGES[@]}"
 fi
 
-if ! command -v cargo >/dev/null 2>&1 && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
-  echo "setup: cargo is in $HOME/.cargo/bin; add it to PATH" >&2
+if ! command -v cargo >/dev/null 2>&1 && [[ -x "${HOME:-/root}/.cargo/bin/cargo" ]]; then
+  echo "setup: cargo is in ${HOME:-/root}/.cargo/bin; add it to PATH" >&2
 fi
-command -v cargo >/dev/null 2>&1 || [[ -x "$HOME/.cargo/bin/cargo" ]] || {
+command -v cargo >/dev/null 2>&1 || [[ -x "${HOME:-/root}/.cargo/bin/cargo" ]] || {
   echo "setup: cargo not found (berth does not install a toolchain)" >&2
   exit 1
 }
