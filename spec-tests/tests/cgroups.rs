@@ -175,6 +175,31 @@ fn limits_are_visible_and_update_changes_them() {
     assert_eq!(memory_limit(&name), (96 * MIB).to_string());
     assert_eq!(pids_max(&name), "30");
 
+    // containerd's shim: `update --resources -` with the JSON on stdin.
+    let mut cmd = rt.command(&["update", "--resources", "-", &name]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn update");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(
+                json!({"cpu": {"quota": 30000, "period": 100000}})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(cpu_quota(&name), "30000");
+
     // A failing update (memory is written before the impossible cpuset)
     // leaves every old limit.
     rt.exec(&[
@@ -484,6 +509,83 @@ fn delete_kills_what_init_left_without_a_pid_namespace() {
         }),
         "the orphan {orphan} survived delete"
     );
+}
+
+/// The first block device of the host (major:minor), for I/O throttles.
+fn a_block_device() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/partitions").ok()?;
+    text.lines().skip(2).find_map(|l| {
+        let mut f = l.split_whitespace();
+        Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    })
+}
+
+#[test]
+fn less_common_resources_reach_their_files() {
+    let name = unique_name("berth-cg-misc");
+    let _guard = CgroupCleanup(path(&name));
+    let rt = Runtime::berth();
+    let mut res = json!({
+        "memory": {"reservation": 16 * MIB},
+        "cpu": {"cpus": "0", "mems": "0"},
+    });
+    let dev = a_block_device();
+    if let Some((major, minor)) = dev {
+        res["blockIO"] =
+            json!({"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}]});
+    }
+    let hugetlb = std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists();
+    if hugetlb {
+        res["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 4 * MIB}]);
+    }
+    // The unified map writes v2 files by name: pids.max where pids is v2,
+    // else (hybrid) a hugetlb file of the v2 hierarchy.
+    let unified_key = if cg::is_v2("pids") {
+        Some(("pids", "pids.max", "77"))
+    } else if hugetlb && cg::is_v2("hugetlb") {
+        Some(("hugetlb", "hugetlb.2MB.max", "2097152"))
+    } else {
+        None
+    };
+    if let Some((_, key, value)) = unified_key {
+        res["unified"] = json!({ key: value });
+    }
+    let b = bundle("sleep 100", &name, res);
+    create_and_start(&rt, &b, &name);
+    let p = path(&name);
+    if cg::is_v2("memory") {
+        assert_eq!(cg::read("memory", &p, "memory.low"), (16 * MIB).to_string());
+    } else {
+        assert_eq!(
+            cg::read("memory", &p, "memory.soft_limit_in_bytes"),
+            (16 * MIB).to_string()
+        );
+    }
+    assert_eq!(cg::read("cpuset", &p, "cpuset.cpus"), "0");
+    if let Some((major, minor)) = dev {
+        if cg::is_v2("blkio") {
+            let max = cg::read("io", &p, "io.max");
+            assert!(
+                max.contains(&format!("{major}:{minor} rbps=1048576")),
+                "{max}"
+            );
+        } else {
+            let v = cg::read("blkio", &p, "blkio.throttle.read_bps_device");
+            assert!(v.contains(&format!("{major}:{minor} 1048576")), "{v}");
+        }
+    }
+    if let Some((controller, key, value)) = unified_key {
+        assert_eq!(cg::read(controller, &p, key), value);
+    } else if hugetlb {
+        let file = if cg::is_v2("hugetlb") {
+            "hugetlb.2MB.max"
+        } else {
+            "hugetlb.2MB.limit_in_bytes"
+        };
+        assert_eq!(cg::read("hugetlb", &p, file), (4 * MIB).to_string());
+    }
+    rt.delete_force(&name).ok();
+    assert_no_cgroup(&name);
 }
 
 #[test]
