@@ -380,26 +380,35 @@ impl Networks {
     pub fn remove(&self, name: &str, force: bool) -> Result<()> {
         let def = self.get(name)?;
         self.reclaim_on(name)?;
-        let attached: Vec<String> = self.store.borrow_mut().read(|tx| {
-            Ok(tx
-                .endpoints_on(name)?
-                .into_iter()
-                .map(|r| r.container)
-                .collect())
+        let (attached, ports) = self.store.borrow_mut().read(|tx| {
+            let rows = tx.endpoints_on(name)?;
+            let mut ports = Vec::new();
+            for row in &rows {
+                ports.push(tx.ports_of(&row.container)?);
+            }
+            Ok((rows, ports))
         })?;
+        let mut nl = Netlink::open()?;
         if !attached.is_empty() {
             if !force {
+                let ids: Vec<&str> = attached.iter().map(|r| r.container.as_str()).collect();
                 return Err(Error::Invalid(format!(
                     "network {name} has {} attached container(s) ({}): delete them first or use --force",
-                    attached.len(),
-                    attached.join(", ")
+                    ids.len(),
+                    ids.join(", ")
                 )));
             }
-            for id in &attached {
-                self.release(id)?;
+            // Running containers are taken off this network only: their
+            // endpoints on other networks keep their addresses. Their netns
+            // lives on, and with it the veth: its host end is removed here.
+            // The store rows of this network go with it below.
+            for (row, ports) in attached.iter().zip(&ports) {
+                if def.driver == Driver::Bridge {
+                    firewall::detach(&def, &row.endpoint, &ports_on(ports, name))?;
+                }
+                strategy::strategy(row.endpoint.driver).teardown(&mut nl, &row.endpoint)?;
             }
         }
-        let mut nl = Netlink::open()?;
         self.remove_host_objects(&mut nl, &def)?;
         self.store.borrow_mut().write(|tx| tx.delete_network(name))
     }

@@ -857,3 +857,51 @@ fn delete_leaves_the_host_as_before() {
     });
     assert_eq!(after, before);
 }
+
+// ---- network rm --force of one of a container's networks ----
+
+#[test]
+fn network_rm_force_releases_only_that_network() {
+    let mut net_a = TestNet::create(112, false, &[]);
+    let net_b = TestNet::create(113, false, &[]);
+    let rt = runtime();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique_name("two");
+    started(
+        &rt,
+        &b,
+        &id,
+        &[
+            "--network",
+            &net_a.name,
+            "--network",
+            &net_b.name,
+            "-p",
+            "18112:80",
+        ],
+    );
+    let st = rt.state(&id);
+    let ifaces = st["network"]["interfaces"].as_array().unwrap().clone();
+    assert_eq!(ifaces.len(), 2, "{st:#}");
+    let host_a = ifaces[0]["hostIfname"].as_str().unwrap().to_owned();
+    let ip_b = ifaces[1]["ipv4"].as_str().unwrap().to_owned();
+
+    net_a.rm(true).ok();
+    must_within(WAIT, "host end on the removed network left", || {
+        !link_exists(&host_a)
+    });
+    // The container keeps its address on the other network.
+    let v = net_b.inspect();
+    assert_eq!(net_b.containers(), vec![id.clone()], "{v:#}");
+    assert_eq!(v["addressesInUse"], json!(1), "{v:#}");
+    let other = unique_name("two-b");
+    rt.create(&b, &other, &["--network", &net_b.name]).ok();
+    let ip_other = interface(&rt, &other)["ipv4"].as_str().unwrap().to_owned();
+    assert_ne!(
+        ip_other, ip_b,
+        "an address still in use was handed out again"
+    );
+    rt.delete_force(&other).ok();
+    rt.delete_force(&id).ok();
+    net_b.assert_ipam_empty();
+}
