@@ -121,3 +121,14 @@ impl Drop for CgroupCleanup {
         }
     }
 }
+
+/// Whether the host offers `controller`: a v1 hierarchy, or the root of
+/// the v2 hierarchy lists it.
+pub fn has_controller(controller: &str) -> bool {
+    if !is_v2(controller) {
+        return true;
+    }
+    v2_mount()
+        .and_then(|m| std::fs::read_to_string(m.join("cgroup.controllers")).ok())
+        .is_some_and(|c| c.split_whitespace().any(|c| c == controller))
+}

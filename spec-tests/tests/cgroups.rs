@@ -296,6 +296,51 @@ fn device_rules_deny_what_they_do_not_allow() {
     assert_no_cgroup(&name);
 }
 
+#[test]
+fn device_rules_change_with_update() {
+    let name = unique_name("berth-cg-devupd");
+    let _guard = CgroupCleanup(path(&name));
+    let rt = Runtime::berth();
+    let rules = |access: &str| {
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": access}
+        ])
+    };
+    let mut b = bundle(
+        "echo x > /dev/kmsg 2>/dev/null || echo denied-before; \
+         while [ ! -e /tmp/go ]; do sleep 0.05; done; \
+         echo berth-cgroup-device-update-test > /dev/kmsg && echo allowed-after; \
+         echo x > /dev/null && echo null-ok",
+        &name,
+        json!({"devices": rules("r")}),
+    );
+    b.config["linux"]["devices"] = json!([{
+        "path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438, "uid": 0, "gid": 0
+    }]);
+    create_and_start(&rt, &b, &name);
+    assert!(wait_until(Duration::from_secs(10), || rt
+        .container_output(&name)
+        .0
+        .contains("denied-before")));
+    let file = rt.work_dir().join("devices.json");
+    std::fs::write(&file, json!({"devices": rules("rw")}).to_string()).unwrap();
+    rt.exec(&[
+        "update".as_ref(),
+        "-r".as_ref(),
+        file.as_os_str(),
+        name.as_ref(),
+    ])
+    .ok();
+    std::fs::write(b.rootfs().join("tmp/go"), "").unwrap();
+    assert!(rt.wait_status(&name, "stopped", Duration::from_secs(10)));
+    let (out, err) = rt.container_output(&name);
+    assert!(out.contains("allowed-after"), "{out}{err}");
+    assert!(out.contains("null-ok"), "{out}{err}");
+    rt.delete(&name).ok();
+    assert_no_cgroup(&name);
+}
+
 /// The `State:` letter of a process.
 fn proc_state(pid: i64) -> String {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -534,7 +579,8 @@ fn less_common_resources_reach_their_files() {
         res["blockIO"] =
             json!({"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}]});
     }
-    let hugetlb = std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists();
+    let hugetlb = std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists()
+        && cg::has_controller("hugetlb");
     if hugetlb {
         res["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 4 * MIB}]);
     }

@@ -140,19 +140,9 @@ pub fn rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, CgroupError> {
 pub fn apply(mgr: &CgroupManager, spec: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
     let rules = rules(spec)?;
     if let Some(dir) = mgr.v1_dir("devices") {
-        // An update with the rules already in force writes nothing: writing
-        // them again would deny every device for a moment.
         let current = files::read(dir, "devices.list")?;
-        if v1_list_matches(&current, &rules) {
-            return Ok(());
-        }
-        for r in &rules {
-            let file = if r.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            files::write(dir, file, &r.v1_line())
+        for (file, line) in v1_writes(&current, &rules) {
+            files::write(dir, file, &line)
                 .map_err(|e| CgroupError::resource("devices", e.to_string()))?;
         }
         return Ok(());
@@ -166,37 +156,124 @@ pub fn apply(mgr: &CgroupManager, spec: &[LinuxDeviceCgroup]) -> Result<(), Cgro
     }
 }
 
-/// Whether a v1 `devices.list` already shows what `rules` would leave.
-pub fn v1_list_matches(list: &str, rules: &[Rule]) -> bool {
+/// `access` in the kernel's order (r, w, m).
+fn norm(access: &str) -> String {
+    "rwm".chars().filter(|c| access.contains(*c)).collect()
+}
+
+/// One `devices.list` line (`c 1:3 rwm`) as a rule.
+fn parse_list_line(line: &str) -> Option<Rule> {
+    let mut f = line.split_whitespace();
+    let typ = f.next()?.chars().next()?;
+    let (major, minor) = f.next()?.split_once(':')?;
+    let num = |s: &str| {
+        if s == "*" {
+            Some(None)
+        } else {
+            s.parse().ok().map(Some)
+        }
+    };
+    Some(Rule {
+        allow: true,
+        typ,
+        major: num(major)?,
+        minor: num(minor)?,
+        access: norm(f.next()?),
+    })
+}
+
+type Key = (char, Option<u32>, Option<u32>);
+
+fn key(r: &Rule) -> Key {
+    (r.typ, r.major, r.minor)
+}
+
+/// The access bits `set` grants to exactly `k`.
+fn access_of(set: &[Rule], k: Key) -> String {
+    norm(
+        &set.iter()
+            .filter(|r| key(r) == k)
+            .flat_map(|r| r.access.chars())
+            .collect::<String>(),
+    )
+}
+
+fn line(k: Key, access: String) -> String {
+    Rule {
+        allow: true,
+        typ: k.0,
+        major: k.1,
+        minor: k.2,
+        access,
+    }
+    .v1_line()
+}
+
+/// What to write to `devices.allow`/`devices.deny`, in order, to go from
+/// what `devices.list` shows to what `rules` mean.
+///
+/// When both are allow-lists (the usual case, and every update of one) only
+/// the difference is written, allows first: a device allowed before and
+/// after is never denied in between. Otherwise the rules are written in
+/// order (a deny-all rule resets the list first).
+pub fn v1_writes(list: &str, rules: &[Rule]) -> Vec<(&'static str, String)> {
     let target = crate::cgroups::devices_bpf::Emulated::from_rules(rules);
-    let norm = |access: &str| -> String { "rwm".chars().filter(|c| access.contains(*c)).collect() };
-    let mut current: Vec<String> = list
+    let lines: Vec<&str> = list
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| match l.rsplit_once(' ') {
-            Some((head, acc)) => format!("{head} {}", norm(acc)),
-            None => l.to_owned(),
-        })
         .collect();
-    current.sort();
-    if target.default_allow {
-        return target.exceptions.is_empty() && current == ["a *:* rwm"];
+    let in_order = || {
+        rules
+            .iter()
+            .map(|r| {
+                let file = if r.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                (file, r.v1_line())
+            })
+            .collect()
+    };
+    if lines.iter().any(|l| l.starts_with('a')) {
+        // In allow-all mode the kernel does not list deny exceptions: only
+        // "allow-all and nothing else" is known to be in force already.
+        if target.default_allow && target.exceptions.is_empty() {
+            return Vec::new();
+        }
+        return in_order();
     }
-    let mut want: Vec<String> = target
-        .exceptions
-        .iter()
-        .map(|e| {
-            Rule {
-                access: norm(&e.access),
-                ..e.clone()
-            }
-            .v1_line()
-        })
-        .collect();
-    want.sort();
-    want.dedup();
-    current == want
+    if target.default_allow {
+        return in_order();
+    }
+    let current: Vec<Rule> = lines.iter().filter_map(|l| parse_list_line(l)).collect();
+    let mut writes = Vec::new();
+    let mut seen: Vec<Key> = Vec::new();
+    for k in target.exceptions.iter().map(key) {
+        if seen.contains(&k) {
+            continue;
+        }
+        seen.push(k);
+        let have = access_of(&current, k);
+        let add = norm(&access_of(&target.exceptions, k).replace(|c| have.contains(c), ""));
+        if !add.is_empty() {
+            writes.push(("devices.allow", line(k, add)));
+        }
+    }
+    let mut seen: Vec<Key> = Vec::new();
+    for k in current.iter().map(key) {
+        if seen.contains(&k) {
+            continue;
+        }
+        seen.push(k);
+        let want = access_of(&target.exceptions, k);
+        let remove = norm(&access_of(&current, k).replace(|c| want.contains(c), ""));
+        if !remove.is_empty() {
+            writes.push(("devices.deny", line(k, remove)));
+        }
+    }
+    writes
 }
 
 #[cfg(test)]
@@ -218,14 +295,44 @@ mod tests {
     }
 
     #[test]
-    fn v1_list_comparison() {
+    fn v1_writes_only_the_difference_between_allow_lists() {
         let spec: Vec<LinuxDeviceCgroup> =
             serde_json::from_str(r#"[{"allow":false,"access":"rwm"}]"#).unwrap();
         let r = rules(&spec).unwrap();
+        // A fresh cgroup allows everything: the rules go in order.
+        let fresh = v1_writes("a *:* rwm\n", &r);
+        assert_eq!(fresh[0], ("devices.deny", "a".to_string()));
+        assert_eq!(fresh.len(), r.len());
+        // The same rules again: nothing to write.
         let list: String = r[1..].iter().map(|r| r.v1_line() + "\n").collect();
-        assert!(v1_list_matches(&list, &r));
-        assert!(!v1_list_matches("a *:* rwm\n", &r));
-        assert!(v1_list_matches("a *:* rwm\n", &rules(&[]).unwrap()[..0]));
+        assert!(v1_writes(&list, &r).is_empty());
+        // One device more, one taken away, one narrowed.
+        let mut r2 = r.clone();
+        r2.push(Rule {
+            allow: true,
+            typ: 'c',
+            major: Some(1),
+            minor: Some(11),
+            access: "r".into(),
+        });
+        r2.retain(|x| x.v1_line() != "c 10:200 rwm");
+        r2.push(Rule {
+            allow: false,
+            typ: 'c',
+            major: Some(1),
+            minor: Some(3),
+            access: "m".into(),
+        });
+        assert_eq!(
+            v1_writes(&list, &r2),
+            [
+                ("devices.allow", "c 1:11 r".to_string()),
+                ("devices.deny", "c 1:3 m".to_string()),
+                ("devices.deny", "c 10:200 rwm".to_string()),
+            ]
+        );
+        // Allow-all wanted and in force: nothing.
+        assert!(v1_writes("a *:* rwm\n", &rules(&[]).unwrap()).is_empty());
     }
 
     #[test]
