@@ -50,6 +50,14 @@ pub enum CgroupError {
     NoHierarchy,
     #[error("linux.resources.{field}: {reason}")]
     Resource { field: String, reason: String },
+    /// The failed write is in the message, not in `source()`: its own
+    /// message already carries its cause, and error chains printed with
+    /// `{:#}` would repeat it.
+    #[error("linux.resources.{field}: {cause}")]
+    ResourceWrite {
+        field: String,
+        cause: Box<CgroupError>,
+    },
     #[error("cgroup freezer {path}: {reason}")]
     Freezer { path: PathBuf, reason: String },
     #[error("cgroup {path}: waited {after:?} for {what}")]
@@ -71,6 +79,15 @@ pub enum CgroupError {
 }
 
 impl CgroupError {
+    /// A failed write, with the field of the spec it was for.
+    pub(crate) fn for_field(field: impl Into<String>) -> impl FnOnce(CgroupError) -> Self {
+        let field = field.into();
+        move |cause| CgroupError::ResourceWrite {
+            field,
+            cause: Box::new(cause),
+        }
+    }
+
     pub(crate) fn resource(field: impl Into<String>, reason: impl Into<String>) -> Self {
         CgroupError::Resource {
             field: field.into(),

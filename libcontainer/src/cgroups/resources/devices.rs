@@ -142,8 +142,7 @@ pub fn apply(mgr: &CgroupManager, spec: &[LinuxDeviceCgroup]) -> Result<(), Cgro
     if let Some(dir) = mgr.v1_dir("devices") {
         let current = files::read(dir, "devices.list")?;
         for (file, line) in v1_writes(&current, &rules) {
-            files::write(dir, file, &line)
-                .map_err(|e| CgroupError::resource("devices", e.to_string()))?;
+            files::write(dir, file, &line).map_err(CgroupError::for_field("devices"))?;
         }
         return Ok(());
     }

@@ -85,5 +85,5 @@ pub(crate) fn set(dir: &Path, file: &str, value: &str, field: &str) -> Result<()
             format!("{} does not exist on this kernel", dir.join(file).display()),
         ));
     }
-    files::write(dir, file, value).map_err(|e| CgroupError::resource(field, e.to_string()))
+    files::write(dir, file, value).map_err(CgroupError::for_field(field))
 }

@@ -40,8 +40,7 @@ pub fn apply(mgr: &CgroupManager, map: &HashMap<String, String>) -> Result<(), C
             };
             return Err(CgroupError::resource(field, why));
         }
-        files::write(&d.dir, key, &map[key])
-            .map_err(|e| CgroupError::resource(field, e.to_string()))?;
+        files::write(&d.dir, key, &map[key]).map_err(CgroupError::for_field(field))?;
     }
     Ok(())
 }
