@@ -22,7 +22,7 @@ pub fn apply(mgr: &CgroupManager, m: &LinuxMemory) -> Result<(), CgroupError> {
         || m.swap().is_some()
         || m.kernel().is_some()
         || m.kernel_tcp().is_some()
-        || m.swappiness().is_some()
+        || swappiness(m).is_some()
         || m.disable_oom_killer().is_some()
         || m.use_hierarchy().is_some();
     if !any {
@@ -32,6 +32,12 @@ pub fn apply(mgr: &CgroupManager, m: &LinuxMemory) -> Result<(), CgroupError> {
         Target::V1(dir) => apply_v1(dir, m),
         Target::V2(dir) => apply_v2(dir, m),
     }
+}
+
+/// `swappiness`, where -1 (as docker sends "unset", u64::MAX once read
+/// as unsigned) means unset, as runc reads it.
+fn swappiness(m: &LinuxMemory) -> Option<u64> {
+    m.swappiness().filter(|s| *s != u64::MAX)
 }
 
 /// A v1 byte limit: -1 is unlimited.
@@ -139,7 +145,7 @@ fn apply_v1(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupError> {
             "memory.kernelTCP",
         )?;
     }
-    if let Some(s) = m.swappiness() {
+    if let Some(s) = swappiness(m) {
         if s > 100 {
             return Err(CgroupError::resource(
                 "memory.swappiness",
@@ -212,7 +218,7 @@ fn apply_v2(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupError> {
             ));
         }
     }
-    if m.swappiness().is_some() {
+    if swappiness(m).is_some() {
         return Err(CgroupError::resource(
             "memory.swappiness",
             "cgroup v2 has no per-cgroup swappiness",
