@@ -58,6 +58,8 @@ pub enum Command {
     Run(commands::run::RunArgs),
     /// List containers
     List(commands::list::ListArgs),
+    /// Manage berth's networks (bridges, addresses, firewall)
+    Network(commands::network::NetworkArgs),
     /// Write a default config.json
     Spec(commands::spec::SpecArgs),
     /// Print what this runtime implements, as runtime-spec features JSON
@@ -113,6 +115,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Delete(args) => commands::delete::run(g, args).map(|()| 0),
         Command::Run(args) => commands::run::run(g, args),
         Command::List(args) => commands::list::run(g, args).map(|()| 0),
+        Command::Network(args) => commands::network::run(g, args).map(|()| 0),
         Command::Spec(args) => commands::spec::run(args).map(|()| 0),
         Command::Features => commands::features::run().map(|()| 0),
         Command::Pause(args) => commands::pause::run(g, args).map(|()| 0),

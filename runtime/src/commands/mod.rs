@@ -5,6 +5,7 @@ pub mod events;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod network;
 pub mod pause;
 pub mod ps;
 pub mod resume;
