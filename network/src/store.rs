@@ -135,17 +135,7 @@ impl Store {
 
     /// Runs `f` in one write transaction: committed if it returns Ok.
     pub fn write<T>(&mut self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_err(&path))?;
-        let value = f(&Tx {
-            tx: &tx,
-            path: &path,
-        })?;
-        tx.commit().map_err(db_err(&path))?;
-        Ok(value)
+        self.write_with(f)
     }
 
     /// [`Store::write`] for callers with their own error type: an `Err`
