@@ -17,15 +17,16 @@ pub fn status(dir_path: &Path, state: &ContainerState) -> Status {
     if state.pid <= 0 || !init_alive(state) {
         return Status::Stopped;
     }
-    if dir_path.join(state::EXEC_FIFO).exists() {
-        return Status::Created;
-    }
+    // Frozen first, as runc: a created container can be paused too.
     if state
         .cgroup
         .as_ref()
         .is_some_and(|c| c.is_frozen().unwrap_or(false))
     {
         return Status::Paused;
+    }
+    if dir_path.join(state::EXEC_FIFO).exists() {
+        return Status::Created;
     }
     Status::Running
 }

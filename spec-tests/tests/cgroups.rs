@@ -395,6 +395,25 @@ fn pause_freezes_and_resume_thaws() {
 }
 
 #[test]
+fn a_created_container_can_be_paused_and_resumed() {
+    let name = unique_name("berth-cg-pausec");
+    let _guard = CgroupCleanup(path(&name));
+    let rt = Runtime::berth();
+    let b = bundle("echo started", &name, json!({}));
+    rt.create(&b, &name, &[]).ok();
+    rt.exec(&["pause", &name]).ok();
+    assert_eq!(rt.status(&name).as_deref(), Some("paused"));
+    rt.start(&name).fails_with(&["paused"]);
+    rt.exec(&["resume", &name]).ok();
+    assert_eq!(rt.status(&name).as_deref(), Some("created"));
+    rt.start(&name).ok();
+    assert!(rt.wait_status(&name, "stopped", Duration::from_secs(10)));
+    assert!(rt.container_output(&name).0.contains("started"));
+    rt.delete(&name).ok();
+    assert_no_cgroup(&name);
+}
+
+#[test]
 fn events_stats_report_usage() {
     let name = unique_name("berth-cg-stats");
     // Declared first, dropped last: after the runtime deleted its containers.
