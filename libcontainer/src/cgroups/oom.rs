@@ -110,3 +110,44 @@ impl OomWatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::test_util::ScratchV2;
+    use crate::cgroups::V2Dir;
+
+    #[test]
+    fn v2_watch_counts_an_oom_kill() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let Some(cg) = ScratchV2::new("oom") else {
+            eprintln!("skipped: no writable cgroup v2 hierarchy");
+            return;
+        };
+        if !files::exists(&cg.0, "memory.max") {
+            eprintln!("skipped: memory is not a v2 controller here");
+            return;
+        }
+        files::write(&cg.0, "memory.max", "16777216").unwrap();
+        if files::exists(&cg.0, "memory.swap.max") {
+            files::write(&cg.0, "memory.swap.max", "0").unwrap();
+        }
+        let mgr = CgroupManager {
+            v1: Vec::new(),
+            v2: Some(V2Dir {
+                mount_point: cg.0.parent().unwrap().to_owned(),
+                dir: cg.0.clone(),
+            }),
+        };
+        let mut watch = OomWatch::new(&mgr).unwrap().expect("a memory controller");
+        assert_eq!(watch.take().unwrap(), 0);
+        assert!(!cg.run("dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null"));
+        let (fd, flags) = watch.poll_fd();
+        let mut fds = [nix::poll::PollFd::new(fd, flags)];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16)).unwrap();
+        assert_eq!(watch.take().unwrap(), 1);
+    }
+}

@@ -11,7 +11,11 @@ impl ScratchV2 {
         let dir = m
             .mount_point
             .join(format!("berth-test-{name}-{}", std::process::id()));
-        std::fs::create_dir(&dir).ok()?;
+        if dir.exists() {
+            return None;
+        }
+        // As for a container: the hierarchy's controllers enabled above it.
+        crate::cgroups::v2::create(&dir, &m.mount_point).ok()?;
         Some(ScratchV2(dir))
     }
 
