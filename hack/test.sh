@@ -31,4 +31,28 @@ if [[ -x hack/test-cgroup-v2.sh ]]; then
   hack/test-cgroup-v2.sh
 fi
 
+# The spine's spec-tests again on a pure cgroup v2 host: the throwaway VM of
+# shared/vm (beside the checkout, as CI lays it out, or /work/shared).
+vm_run=${VM_RUN:-}
+for candidate in ../shared/vm/run-in-vm.sh /work/shared/vm/run-in-vm.sh; do
+  if [[ -z "$vm_run" && -x "$candidate" ]]; then vm_run=$(realpath "$candidate"); fi
+done
+if [[ -n "$vm_run" ]]; then
+  step "spec-tests on a pure cgroup v2 host (VM)"
+  exes=()
+  for t in lifecycle process rootfs hooks console bad_input; do
+    exes+=("$(cargo test --release -p spec-tests --test "$t" --no-run --message-format=json 2>/dev/null |
+      grep -o '"executable":"[^"]*"' | tail -n1 | cut -d'"' -f4)")
+  done
+  "$vm_run" --setup >/dev/null
+  # State, sockets and fifos on the VM's own /tmp (the shared directory is 9p).
+  VM_TIMEOUT=${VM_TIMEOUT:-1800} "$vm_run" "$PWD" "
+    set -e
+    grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || { echo 'not a pure cgroup v2 VM' >&2; exit 1; }
+    export TMPDIR=/tmp BERTH='$BERTH' BERTH_TEST_TIMEOUT=120
+    for t in ${exes[*]}; do echo \"--- \$t\"; \$t --test-threads=2; done"
+else
+  echo "test.sh: no shared/vm/run-in-vm.sh: spec-tests not run on a pure cgroup v2 host" >&2
+fi
+
 step "all tests passed"
