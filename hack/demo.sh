@@ -55,7 +55,8 @@ if ! "$berth" network --help >/dev/null 2>&1; then
   exit 0
 fi
 echo "== berth network create $net --subnet $subnet"
-b network create "$net" --subnet "$subnet"
+# Its own bridge name: the default (berthN) may be taken by another state dir.
+b network create "$net" --subnet "$subnet" --bridge "bdemo$$"
 net_made=1
 b network ls 2>/dev/null || true
 
