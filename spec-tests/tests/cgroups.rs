@@ -700,3 +700,15 @@ fn unsupported_resource_is_refused_by_name() {
     assert!(rt.leftovers().is_empty(), "{:?}", rt.leftovers());
     assert_no_cgroup(&name);
 }
+
+#[test]
+fn the_hierarchy_root_is_not_a_container_cgroup() {
+    let rt = Runtime::berth();
+    for p in ["/", "/..", "."] {
+        let mut b = Bundle::sh("true");
+        b.config["linux"]["cgroupsPath"] = json!(p);
+        let id = unique_name("berth-cg-root");
+        rt.create(&b, &id, &[]).fails_with(&["cgroupsPath"]);
+    }
+    assert!(rt.leftovers().is_empty(), "{:?}", rt.leftovers());
+}

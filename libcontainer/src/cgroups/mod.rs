@@ -68,6 +68,10 @@ pub enum CgroupError {
     },
     #[error("cgroup {path} still has processes {pids:?}")]
     Busy { path: PathBuf, pids: Vec<i32> },
+    #[error(
+        "linux.cgroupsPath {0:?} names the root of the cgroup hierarchy, not a cgroup of its own"
+    )]
+    BadPath(PathBuf),
     #[error("container {0} has no cgroup recorded in its state")]
     NoCgroup(String),
     #[error("cgroup {path}: removing: {source}")]
@@ -147,6 +151,12 @@ impl CgroupManager {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from(container_id),
         };
+        // The container's cgroup is removed, and what is left in it killed,
+        // on delete: it must not be a hierarchy's root.
+        let cleaned = layout::clean(&inner);
+        if cleaned.as_os_str().is_empty() || cleaned == Path::new("/") {
+            return Err(CgroupError::BadPath(inner));
+        }
         Ok(Self::from_layout(layout, &own, &inner))
     }
 
