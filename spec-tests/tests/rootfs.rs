@@ -366,3 +366,31 @@ fn rootfs_propagation_private() {
     rt.run(&bundle, &unique_name("prop"))
         .fails_with(&["rootfsPropagation"]);
 }
+
+/// The same bundle under runc and berth: the same mounts (type and
+/// per-mount options, cgroup mounts aside) and the same /dev.
+#[test]
+fn same_mounts_and_dev_as_runc() {
+    let Some(runc) = Runtime::runc() else {
+        eprintln!("runc is not installed: skipped");
+        return;
+    };
+    let rt = Runtime::berth();
+    let bundle = Bundle::sh(
+        "cat /proc/self/mountinfo; echo ---; stat -c '%n %F %a %t:%T %u:%g' /dev/* /dev/pts/ptmx; readlink /dev/ptmx; readlink /dev/fd",
+    );
+    let view = |out: &str| {
+        let (mounts, dev) = out.split_once("---\n").expect("separator");
+        let mut mounts: Vec<String> = parse_mountinfo(mounts)
+            .into_iter()
+            .filter(|m| !m.mount_point.starts_with("/sys/fs/cgroup"))
+            .map(|m| format!("{} {} {}", m.mount_point, m.fs_type, m.options.join(",")))
+            .collect();
+        mounts.sort();
+        (mounts, dev.to_owned())
+    };
+    let ours = view(&rt.run(&bundle, &unique_name("cmp")).ok().stdout);
+    let theirs = view(&runc.run(&bundle, &unique_name("cmp")).ok().stdout);
+    assert_eq!(ours.0, theirs.0, "mounts: berth vs runc");
+    assert_eq!(ours.1, theirs.1, "/dev: berth vs runc");
+}
