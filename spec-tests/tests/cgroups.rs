@@ -654,6 +654,41 @@ fn less_common_resources_reach_their_files() {
 }
 
 #[test]
+fn sub_cgroups_made_inside_are_listed_killed_and_removed() {
+    let name = unique_name("berth-cg-nested");
+    let _guard = CgroupCleanup(path(&name));
+    let rt = Runtime::berth();
+    // A writable cgroupfs in a cgroup namespace: the container makes `sub`
+    // (in the freezer's hierarchy, whose processes ps lists) and moves a
+    // process into it.
+    let mut b = bundle(
+        "F=/sys/fs/cgroup; [ -d $F/freezer ] && F=$F/freezer; mkdir $F/sub && \
+         sh -c \"echo \\$\\$ > $F/sub/cgroup.procs; exec sleep 101\" & sleep 102",
+        &name,
+        json!({}),
+    );
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["type"] == "cgroup" {
+            m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+        }
+    }
+    create_and_start(&rt, &b, &name);
+    let pids = || {
+        serde_json::from_str::<Vec<i64>>(&rt.exec(&["ps", "-f", "json", &name]).stdout)
+            .map(|p| p.len())
+            .unwrap_or(0)
+    };
+    assert!(wait_until(Duration::from_secs(10), || pids() == 2));
+    assert!(cg::controller_dir("freezer", &path(&name))
+        .join("sub")
+        .is_dir());
+    rt.exec(&["kill", "--all", &name, "KILL"]).ok();
+    assert!(rt.wait_status(&name, "stopped", Duration::from_secs(10)));
+    rt.delete(&name).ok();
+    assert_no_cgroup(&name);
+}
+
+#[test]
 fn default_cgroup_path_is_made_and_removed() {
     let rt = Runtime::berth();
     let id = unique_name("berth-cg-default");

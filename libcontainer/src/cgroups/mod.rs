@@ -341,12 +341,14 @@ impl CgroupManager {
         out
     }
 
-    /// Pids of every process in the cgroup.
+    /// Pids of every process in the cgroup, including the sub-cgroups the
+    /// container made (with a cgroup namespace and a writable cgroupfs).
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        match self.procs_dir() {
-            Some(dir) => files::procs(dir),
-            None => Ok(Vec::new()),
+        let mut out = Vec::new();
+        if let Some(dir) = self.procs_dir() {
+            collect_procs(dir, &mut out)?;
         }
+        Ok(out)
     }
 
     pub fn freeze(&self) -> Result<(), CgroupError> {
@@ -475,6 +477,26 @@ impl CgroupManager {
             None => Ok(()),
         }
     }
+}
+
+fn collect_procs(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
+    out.extend(files::procs(dir)?);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(CgroupError::Io {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            collect_procs(&entry.path(), out)?;
+        }
+    }
+    Ok(())
 }
 
 /// Waits, on their pidfds, until every one of `pids` has exited (a task
