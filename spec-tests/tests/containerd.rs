@@ -166,7 +166,7 @@ fn ctr_detached_task_kill_and_delete() {
         &id,
         "sh",
         "-c",
-        "trap 'exit 0' TERM; while :; do sleep 0.1; done",
+        "trap 'exit 0' TERM; touch /trap-set; while :; do sleep 0.1; done",
     ]);
     assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
     let running = wait_until(WAIT, || ctd.run(&["task", "ls"]).1.contains("RUNNING"));
@@ -180,7 +180,10 @@ fn ctr_detached_task_kill_and_delete() {
         .unwrap();
     let state: serde_json::Value = serde_json::from_slice(&state.stdout).unwrap();
     assert_eq!(state["status"], "running");
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        wait_until(WAIT, || rootfs.join("trap-set").exists()),
+        "the container's script did not start"
+    );
     let (code, _, err) = ctd.run(&["task", "kill", &id]);
     assert_eq!(code, 0, "{err}");
     let stopped = wait_until(WAIT, || ctd.run(&["task", "ls"]).1.contains("STOPPED"));

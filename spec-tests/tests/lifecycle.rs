@@ -270,17 +270,22 @@ fn run_killed_container_exits_128_plus_signal() {
 #[test]
 fn run_forwards_signals_to_the_container() {
     let rt = Runtime::berth();
-    let bundle = Bundle::sh("trap 'exit 7' TERM; while :; do sleep 0.05; done");
+    let bundle = Bundle::sh("trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done");
     bundle.save();
     let id = unique_name("runfwd");
     let mut cmd = rt.command(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    let out = rt.work_dir().join("runfwd.out");
     cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
-    assert!(rt.wait_status(&id, "running", WAIT));
-    // The trap is set once sh runs its script; give it a moment.
-    std::thread::sleep(Duration::from_millis(200));
+    // Once "ready" is out, the trap is set.
+    assert!(
+        wait_until(WAIT, || std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("ready")),
+        "the container did not start"
+    );
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = spec_tests::wait_timeout(&mut child, WAIT).unwrap_or_else(|| {
