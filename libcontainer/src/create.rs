@@ -290,11 +290,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // 5. Init is ready and waits on the fifo.
     parent_end.wait_for_init(InitMsg::Ready)?;
     drop(exec_fifo);
-    let dir = rollback.dir.take().expect("state dir is set above");
-    dir.save(&state)?;
+    // Still under the rollback: a pid file that cannot be written undoes
+    // the container like any other failure.
+    dir_of(&rollback).save(&state)?;
     if let Some(pid_file) = &opts.pid_file {
         crate::state::write_atomic(&absolute(pid_file), pid.to_string().as_bytes())?;
     }
+    let dir = rollback.dir.take().expect("state dir is set above");
     let pidfd = rollback.pidfd.take().expect("pidfd is set above");
     rollback.cgroup = None;
     rollback.network = None;

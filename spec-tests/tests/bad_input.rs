@@ -434,3 +434,15 @@ fn failure_inside_init_cleans_up() {
     bundle.config["process"]["oomScoreAdj"] = json!(5000);
     refused(&rt, &bundle, &["oomScoreAdj"]);
 }
+
+/// A pid file that cannot be written fails create, and undoes it.
+#[test]
+fn unwritable_pid_file_undoes_the_container() {
+    let rt = Runtime::berth();
+    let bundle = Bundle::new(&["sleep", "100"]);
+    let id = unique_name("pidfile");
+    let pid_file = rt.work_dir().join("no-such-dir/init.pid");
+    rt.create(&bundle, &id, &["--pid-file", pid_file.to_str().unwrap()])
+        .fails_with(&["no-such-dir/init.pid"]);
+    assert!(rt.leftovers().is_empty(), "{:?}", rt.leftovers());
+}
