@@ -219,7 +219,15 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> 
             return Ok(());
         }
     }
-    signal_init(&state, signal)
+    signal_init(&state, signal)?;
+    // A frozen task acts on SIGKILL only once thawed (v1 freezer): as runc,
+    // a paused container is thawed for SIGKILL only.
+    if st == Status::Paused && signal == libc::SIGKILL {
+        if let Some(cgroup) = &state.cgroup {
+            cgroup.thaw()?;
+        }
+    }
+    Ok(())
 }
 
 /// Signals init through a pidfd opened after checking its start time, so a

@@ -388,7 +388,16 @@ fn pause_freezes_and_resume_thaws() {
     assert!(wait_until(Duration::from_secs(10), || ticks() > frozen_at + 2));
     rt.exec(&["resume", &name]).fails_with(&["running"]);
 
+    // SIGKILL to a paused container's init kills it (thawed for it, as runc).
+    rt.exec(&["pause", &name]).ok();
+    rt.kill(&name, "KILL").ok();
+    assert!(rt.wait_status(&name, "stopped", Duration::from_secs(10)));
+    rt.delete(&name).ok();
+    assert_no_cgroup(&name);
+
     // delete --force of a paused container thaws it so that it can die.
+    let b = bundle("sleep 100", &name, json!({}));
+    create_and_start(&rt, &b, &name);
     rt.exec(&["pause", &name]).ok();
     rt.delete_force(&name).ok();
     assert_no_cgroup(&name);
