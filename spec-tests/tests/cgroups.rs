@@ -698,6 +698,35 @@ fn sub_cgroups_made_inside_are_listed_killed_and_removed() {
 }
 
 #[test]
+fn a_cgroup_namespace_shows_the_container_cgroup_as_root() {
+    let name = unique_name("berth-cg-ns");
+    let _guard = CgroupCleanup(path(&name));
+    let rt = Runtime::berth();
+    let b = bundle("cat /proc/self/cgroup", &name, json!({}));
+    let out = rt.run(&b, &name).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(!lines.is_empty(), "{out}");
+    for l in &lines {
+        assert!(l.ends_with(":/"), "not the namespace root: {l}\n{out}");
+    }
+
+    // Without a cgroup namespace the host's path shows.
+    let name2 = unique_name("berth-cg-nons");
+    let _guard2 = CgroupCleanup(path(&name2));
+    let mut b = bundle("cat /proc/self/cgroup", &name2, json!({}));
+    b.remove_namespace("cgroup");
+    let out = rt.run(&b, &name2).ok();
+    assert!(
+        out.stdout
+            .lines()
+            .all(|l| l.ends_with(&format!(":/{name2}"))),
+        "{out}"
+    );
+    assert_no_cgroup(&name);
+    assert_no_cgroup(&name2);
+}
+
+#[test]
 fn default_cgroup_path_is_made_and_removed() {
     let rt = Runtime::berth();
     let id = unique_name("berth-cg-default");
