@@ -140,7 +140,8 @@ fn create_device(root: BorrowedFd, node: &DeviceNode, bind_from_host: bool) -> s
     Ok(())
 }
 
-/// /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr, and /dev/ptmx → pts/ptmx.
+/// /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr, /dev/ptmx → pts/ptmx, and
+/// /dev/core → /proc/kcore when there is one.
 pub fn create_symlinks(root: BorrowedFd, ptmx: bool) -> Result<(), DeviceError> {
     let dev = crate::sys::openat2_in_root(
         root,
@@ -160,6 +161,10 @@ pub fn create_symlinks(root: BorrowedFd, ptmx: bool) -> Result<(), DeviceError> 
     ];
     if ptmx {
         links.push(("pts/ptmx", "ptmx"));
+    }
+    // As runc: /dev/core where the kernel has a /proc/kcore.
+    if std::path::Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
     }
     for (target, name) in links {
         if name == "ptmx" {
