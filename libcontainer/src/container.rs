@@ -181,8 +181,10 @@ pub(crate) fn start_locked(dir: &StateDir, state: &ContainerState) -> Result<(),
 /// or the exec failed); our own byte when init died before reading it.
 fn wait_for_exec(reader: &OwnedFd, fifo: &Path, id: &str) -> Result<(), Error> {
     use nix::poll::{PollFd, PollFlags, PollTimeout};
+    // No events asked for: poll then sleeps until hang-up (always reported),
+    // however long our byte stays readable.
     loop {
-        let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(reader.as_fd(), PollFlags::empty())];
         match nix::poll::poll(&mut fds, PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(Error::sys("poll", fifo, e)),
@@ -192,9 +194,6 @@ fn wait_for_exec(reader: &OwnedFd, fifo: &Path, id: &str) -> Result<(), Error> {
         if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
             break;
         }
-        // Only data: init has not read our byte yet, or has written its
-        // failure and not exited yet. Either way it is about to change.
-        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let mut byte = [0u8; 1];
     match nix::unistd::read(reader, &mut byte) {
