@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# hack/bench-run.sh [RUNS]
+#
+# The create path, measured: `run` of a busybox /bin/true container (create,
+# start, wait, delete) by berth, runc and crun (when crun can run on this
+# host: it refuses hybrid cgroup hosts), and by berth with a network and 32
+# published ports. One hyperfine run, interleaved warm-up, then a table of
+# wall time and CPU time (user + system of the runtime and its children)
+# with the ratio to runc. Needs root; removes everything it made.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-50}
+
+berth=${BERTH:-$PWD/target/release/berth}
+[[ -x $berth ]] || cargo build --release -p berth
+command -v hyperfine >/dev/null || { echo "bench-run: hyperfine is missing (hack/setup.sh)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+net=bench$$
+cleanup() {
+  set +e
+  "$berth" --root "$work/berth" --state-dir "$work/net" network rm --force "$net" >/dev/null 2>&1
+  for rt in runc crun; do
+    command -v $rt >/dev/null && $rt --root "$work/$rt" delete --force b1 >/dev/null 2>&1
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+BERTH=$berth hack/mkbundle.sh "$work/bundle" true >/dev/null
+bundle=$work/bundle
+# runc and crun create the cgroup named by cgroupsPath; keep it per runtime.
+"$berth" --root "$work/berth" --state-dir "$work/net" network create "$net" \
+  --subnet 10.213.250.0/24 --bridge "bb$$" >/dev/null
+ports=""
+for j in $(seq 0 31); do ports+=" -p $((30000 + j)):80"; done
+
+cmds=(-n berth "$berth --root $work/berth --state-dir $work/net run -b $bundle b1"
+      -n runc "runc --root $work/runc run -b $bundle b1")
+# Debian's crun 1.8 knows runtime-spec versions up to 1.0.x: same config, older label.
+mkdir -p "$work/crun-bundle"
+jq --arg root "$bundle/rootfs" '.ociVersion = "1.0.2" | .root.path = $root' \
+  "$bundle/config.json" >"$work/crun-bundle/config.json"
+if crun --root "$work/crun" run -b "$work/crun-bundle" b1 >/dev/null 2>&1; then
+  cmds+=(-n crun "crun --root $work/crun run -b $work/crun-bundle b1")
+else
+  echo "(crun cannot run here: $(crun --root "$work/crun" run -b "$work/crun-bundle" b1 2>&1 | tail -1))"
+fi
+cmds+=(-n "berth +network +32 ports" "$berth --root $work/berth --state-dir $work/net run --network $net $ports -b $bundle b1")
+
+hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/h.json" "${cmds[@]}" >/dev/null
+
+echo
+echo "run of a /bin/true busybox container, $runs runs each, $(date -u +%F) on $(nproc) cores"
+jq -r '
+  (.results[] | select(.command == "runc")) as $runc
+  | ["runtime", "wall ms", "cpu ms", "wall/runc", "cpu/runc"],
+    (.results[] | [ .command,
+                    (.median * 1000 | . * 10 | round / 10),
+                    ((.user + .system) * 1000 | . * 10 | round / 10),
+                    (.median / $runc.median | . * 100 | round / 100),
+                    ((.user + .system) / ($runc.user + $runc.system) | . * 100 | round / 100) ])
+  | @tsv' "$work/h.json" | column -t -s $'\t'
