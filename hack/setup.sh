@@ -13,7 +13,7 @@ PACKAGES=(
   # network layer: firewall backends, CNI plugins for comparison, ip(8)
   nftables iptables containernetworking-plugins iproute2
   # callers of the runtime (containerd's shim) and image tools
-  containerd umoci
+  containerd umoci podman conmon
   # scripts and benchmarks
   jq python3 hyperfine procps util-linux
   # building

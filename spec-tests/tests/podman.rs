@@ -1,0 +1,196 @@
+//! podman (through conmon) drives berth: `podman --runtime berth run`, with
+//! a private storage root, run root, temporary directory and containers.conf
+//! (berth listed in runtime_supports_json, ulimits under this machine's hard
+//! limits). Skipped when podman is not installed.
+//!
+//! podman's default config carries a seccomp profile, which berth refuses
+//! (not implemented yet): these tests run with `seccomp=unconfined`, and one
+//! checks that the refusal reaches the podman user.
+
+use spec_tests::{berth_binary, make_busybox_rootfs, unique_name, wait_until, TestDir};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Podman {
+    dir: TestDir,
+}
+
+impl Podman {
+    fn new() -> Option<Self> {
+        if !Path::new("/usr/bin/podman").exists() {
+            eprintln!("podman is not installed: skipped");
+            return None;
+        }
+        let dir = TestDir::new("podman");
+        std::fs::write(
+            dir.path().join("containers.conf"),
+            format!(
+                "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+                 netns = \"none\"\n\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
+                 events_logger = \"file\"\nruntime = \"berth\"\n\
+                 runtime_supports_json = [\"crun\", \"runc\", \"berth\"]\n\n\
+                 [engine.runtimes]\nberth = [\"{}\"]\n",
+                berth_binary().display()
+            ),
+        )
+        .unwrap();
+        let podman = Self { dir };
+        let rootfs = podman.dir.path().join("rootfs");
+        make_busybox_rootfs(&rootfs);
+        // Import the busybox rootfs as an image.
+        let tar = Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .args(["-c", "."])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = podman
+            .cmd(&["import", "-", "localhost/berth-busybox"])
+            .stdin(tar.stdout.unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "podman import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(podman)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let d = self.dir.path();
+        let mut cmd = Command::new("/usr/bin/podman");
+        cmd.env("CONTAINERS_CONF", d.join("containers.conf"))
+            .arg("--root")
+            .arg(d.join("storage"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd(args).output().expect("run podman");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self
+            .cmd(&["rm", "--all", "--force", "--time", "0"])
+            .output();
+    }
+}
+
+#[test]
+fn podman_run_through_conmon() {
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    let (code, out, err) = podman.run(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "localhost/berth-busybox",
+        "sh",
+        "-c",
+        "echo hello from berth under podman; id -u; exit 6",
+    ]);
+    assert_eq!(code, 6, "stdout {out:?} stderr {err:?}");
+    assert_eq!(out, "hello from berth under podman\n0\n");
+    let (_, all, _) = podman.run(&["ps", "-a", "-q"]);
+    assert!(all.trim().is_empty(), "--rm left {all:?}");
+}
+
+#[test]
+fn podman_detached_stop_and_rm() {
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    let name = unique_name("pd");
+    let (code, _, err) = podman.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--security-opt",
+        "seccomp=unconfined",
+        "localhost/berth-busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; touch /tmp/trap-set; while :; do sleep 0.1; done",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ready = wait_until(WAIT, || {
+        podman
+            .run(&["ps", "--format", "{{.Names}}"])
+            .1
+            .contains(&name)
+    });
+    assert!(ready, "{:?}", podman.run(&["ps", "-a"]));
+    // The script touches its marker once the trap is set; podman mounts the
+    // container's root under its storage, so look there.
+    let (_, mount, _) = podman.run(&["mount", &name]);
+    let marker = Path::new(mount.trim()).join("tmp/trap-set");
+    assert!(
+        wait_until(WAIT, || marker.exists()),
+        "the script did not start"
+    );
+    let (code, _, err) = podman.run(&["stop", "--time", "10", &name]);
+    assert_eq!(code, 0, "{err}");
+    let (_, status, _) = podman.run(&["inspect", "--format", "{{.State.ExitCode}}", &name]);
+    assert_eq!(status.trim(), "0", "TERM did not reach the trap");
+    let (code, _, err) = podman.run(&["rm", &name]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn podman_with_a_terminal() {
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    let d = podman.dir.path();
+    let line = format!(
+        "CONTAINERS_CONF={conf} /usr/bin/podman --root {root} --runroot {run} --tmpdir {tmp} \
+         --storage-driver vfs run --rm -t --security-opt seccomp=unconfined \
+         localhost/berth-busybox sh -c 'tty; exit 2'",
+        conf = d.join("containers.conf").display(),
+        root = d.join("storage").display(),
+        run = d.join("run").display(),
+        tmp = d.join("tmp").display(),
+    );
+    let out = Command::new("/usr/bin/script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+}
+
+/// With podman's default seccomp profile berth refuses the container, and
+/// says why, through conmon, to the podman user.
+#[test]
+fn podman_shows_berths_refusal() {
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    let (code, _, err) = podman.run(&["run", "--rm", "localhost/berth-busybox", "true"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("linux.seccomp"), "{err}");
+}
