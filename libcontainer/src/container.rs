@@ -247,9 +247,16 @@ fn signal_init(state: &ContainerState, signal: i32) -> Result<(), Error> {
     if !init_alive(state) {
         return Err(Error::NotRunning(state.id.clone()));
     }
-    sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| Error::Io {
-        path: format!("/proc/{}", state.pid).into(),
-        source: e,
+    sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| {
+        // It exited since the check above (e.g. killed by kill --all).
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            Error::NotRunning(state.id.clone())
+        } else {
+            Error::Io {
+                path: format!("/proc/{}", state.pid).into(),
+                source: e,
+            }
+        }
     })
 }
 
