@@ -41,7 +41,7 @@ impl Podman {
         let rootfs = podman.dir.path().join("rootfs");
         make_busybox_rootfs(&rootfs);
         // Import the busybox rootfs as an image.
-        let tar = Command::new("tar")
+        let mut tar = Command::new("tar")
             .arg("-C")
             .arg(&rootfs)
             .args(["-c", "."])
@@ -50,9 +50,10 @@ impl Podman {
             .unwrap();
         let out = podman
             .cmd(&["import", "-", "localhost/berth-busybox"])
-            .stdin(tar.stdout.unwrap())
+            .stdin(tar.stdout.take().unwrap())
             .output()
             .unwrap();
+        assert!(tar.wait().unwrap().success(), "tar of the rootfs failed");
         assert!(
             out.status.success(),
             "podman import: {}",
