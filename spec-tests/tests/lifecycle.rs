@@ -391,10 +391,12 @@ fn state_matches_runc() {
     };
     let rt = Runtime::berth();
     let bundle = Bundle::new(&["sleep", "100"]);
-    let id = unique_name("cmp");
-    runc.create(&bundle, &id, &[]).ok();
+    // Different ids: the default cgroup path is made of the id, and the two
+    // runtimes must not share a cgroup.
+    let (rid, id) = (unique_name("cmpr"), unique_name("cmpb"));
+    runc.create(&bundle, &rid, &[]).ok();
     rt.create(&bundle, &id, &[]).ok();
-    let theirs = runc.state(&id);
+    let theirs = runc.state(&rid);
     let ours = rt.state(&id);
     for key in [
         "ociVersion",
@@ -411,18 +413,19 @@ fn state_matches_runc() {
             "{key}: runc {theirs} berth {ours}"
         );
     }
-    for key in ["id", "status", "bundle", "rootfs", "owner"] {
+    assert_eq!(ours["id"], id.as_str());
+    for key in ["status", "bundle", "rootfs", "owner"] {
         assert_eq!(ours[key], theirs[key], "{key}");
     }
-    runc.start(&id).ok();
+    runc.start(&rid).ok();
     rt.start(&id).ok();
-    assert_eq!(rt.state(&id)["status"], runc.state(&id)["status"]);
-    runc.kill(&id, "KILL").ok();
+    assert_eq!(rt.state(&id)["status"], runc.state(&rid)["status"]);
+    runc.kill(&rid, "KILL").ok();
     rt.kill(&id, "KILL").ok();
-    assert!(runc.wait_status(&id, "stopped", WAIT));
+    assert!(runc.wait_status(&rid, "stopped", WAIT));
     assert!(rt.wait_status(&id, "stopped", WAIT));
-    assert_eq!(rt.state(&id)["pid"], runc.state(&id)["pid"]);
-    runc.delete(&id).ok();
+    assert_eq!(rt.state(&id)["pid"], runc.state(&rid)["pid"]);
+    runc.delete(&rid).ok();
     rt.delete(&id).ok();
 }
 
