@@ -23,7 +23,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test (release)"
 # The spec-tests run target/release/berth (BERTH overrides it).
-export BERTH="${BERTH:-$PWD/target/release/berth}"
+export BERTH="${BERTH:-${CARGO_TARGET_DIR:-$PWD/target}/release/berth}"
 cargo test --workspace --release --no-fail-fast -- --test-threads=2
 
 if [[ -x hack/test-cgroup-v2.sh ]]; then
