@@ -93,7 +93,7 @@ fn main() {
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            logger.fatal(&format!("{e:#}"));
+            logger.fatal(&error_message(&e));
             1
         }
     };
@@ -124,4 +124,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Events(args) => commands::events::run(g, args).map(|()| 0),
         Command::Update(args) => commands::update::run(g, *args).map(|()| 0),
     }
+}
+
+/// The error and its causes, each cause once: most of berth's errors already
+/// show their cause in their own message (`{path}: {source}`).
+fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+    }
+    msg
 }
