@@ -214,7 +214,22 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         namespaces::prepare_time_namespace(offsets)?;
         clone_flags &= !0x80;
     }
-    let (pid, pidfd) = match sys::clone3(clone_flags, None).map_err(|e| Error::Io {
+    // The cgroup exists before init does, so that on cgroup v2 init is
+    // born in it (CLONE_INTO_CGROUP); v1 hierarchies are joined below.
+    rollback.cgroup = Some(cgroup.clone());
+    cgroup.create()?;
+    let into_cgroup = cgroup.clone_into_fd()?;
+    let forked = match sys::clone3(clone_flags, into_cgroup.as_ref().map(|f| f.as_fd())) {
+        // A kernel before 5.7, or a cgroup that cannot take a process
+        // directly: clone plainly and move init afterwards.
+        Err(e) if into_cgroup.is_some() => {
+            tracing::debug!("clone3 into the cgroup: {e}; moving init after the clone");
+            sys::clone3(clone_flags, None)
+        }
+        other => other,
+    };
+    drop(into_cgroup);
+    let (pid, pidfd) = match forked.map_err(|e| Error::Io {
         path: "clone3".into(),
         source: e,
     })? {
@@ -263,8 +278,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     if namespaces.has_new(LinuxNamespaceType::User) {
         write_id_maps(pid, spec)?;
     }
-    rollback.cgroup = Some(cgroup.clone());
-    cgroup.create()?;
     cgroup.add_task(pid)?;
     if let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         cgroup.apply(resources)?;
