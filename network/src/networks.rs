@@ -217,7 +217,31 @@ impl Networks {
             };
             let bridge = match driver {
                 Driver::Bridge => {
-                    let name = opts.bridge.clone().unwrap_or_else(|| format!("berth{index}"));
+                    let name = match &opts.bridge {
+                        Some(name) => name.clone(),
+                        // berthN from the network's index on: the first name
+                        // that no network of this state dir and no device of
+                        // the host (another state dir's bridge) has. Nobody
+                        // can "choose another --bridge" for `default`.
+                        None => {
+                            let mut found = None;
+                            for n in index..index + 1000 {
+                                let name = format!("berth{n}");
+                                if tx.network_by_bridge(&name)?.is_none()
+                                    && nl.link_index(&name)?.is_none()
+                                {
+                                    found = Some(name);
+                                    break;
+                                }
+                            }
+                            found.ok_or_else(|| {
+                                Error::Invalid(format!(
+                                    "no free bridge name berth{index}..berth{}: give --bridge",
+                                    index + 999
+                                ))
+                            })?
+                        }
+                    };
                     if let Some(owner) = tx.network_by_bridge(&name)? {
                         return Err(Error::Invalid(format!(
                             "bridge {name} is already used by network {owner}"

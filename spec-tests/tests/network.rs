@@ -905,3 +905,67 @@ fn network_rm_force_releases_only_that_network() {
     rt.delete_force(&id).ok();
     net_b.assert_ipam_empty();
 }
+
+// ---- the default network ----
+
+/// `-p` without `--network` means the network `default`, made on first use
+/// with a bridge berthN. In a state dir of its own (as every test's
+/// runtime has) N starts at 0, while the host may already have a `berth0`
+/// of another state dir: the default network must still be made.
+#[test]
+fn default_network_is_made_when_berth0_belongs_to_someone_else() {
+    // A private state dir: the default network is made here, not in the
+    // shared one (Runtime::berth's own netstate).
+    let rt = Runtime::berth();
+    let state_dir = rt.global_args[1].clone();
+    let io = spec_tests::TestDir::new("dflt");
+    let mut dummy = None;
+    if !link_exists("berth0") {
+        // Stand-in for another state dir's bridge, removed at the end.
+        let ok = std::process::Command::new("ip")
+            .args(["link", "add", "berth0", "type", "dummy"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip link add berth0 type dummy");
+        dummy = Some(DeleteLink("berth0"));
+    }
+    let net_cmd = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(spec_tests::berth_binary());
+        cmd.args(["--state-dir", &state_dir]).args(args);
+        spec_tests::run_command(cmd, io.path(), WAIT)
+    };
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique_name("dflt");
+    let out = rt.create(&b, &id, &["-p", "18114:80"]);
+    let v = net_cmd(&["network", "inspect", "default"]);
+    let bridge = serde_json::from_str::<Value>(&v.stdout)
+        .ok()
+        .and_then(|v| v[0]["bridge"].as_str().map(str::to_owned));
+    // Removed also when the create failed.
+    let _cleanup = RemoveNetwork(&net_cmd);
+    assert!(out.success(), "create with the default network: {out}");
+    let bridge = bridge.unwrap_or_else(|| panic!("network inspect default: {v}"));
+    assert_ne!(bridge, "berth0", "took over another state dir's berth0");
+    let iface = interface(&rt, &id);
+    assert_eq!(iface["network"], json!("default"), "{iface:#}");
+    rt.delete_force(&id).ok();
+    drop(dummy);
+}
+
+struct DeleteLink(&'static str);
+
+impl Drop for DeleteLink {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", self.0])
+            .status();
+    }
+}
+
+struct RemoveNetwork<'a, F: Fn(&[&str]) -> spec_tests::Output>(&'a F);
+
+impl<F: Fn(&[&str]) -> spec_tests::Output> Drop for RemoveNetwork<'_, F> {
+    fn drop(&mut self) {
+        (self.0)(&["network", "rm", "--force", "default"]);
+    }
+}
