@@ -724,19 +724,24 @@ fn plan_endpoints(
                 }
             };
             for m in mappings {
+                // Before the store lookup, which would find this request's
+                // own earlier mapping and name this container as the holder.
+                if ports
+                    .iter()
+                    .any(|(_, q): &(String, PortMapping)| same_host_port(q, &m))
+                {
+                    return Err(Error::Invalid(format!(
+                        "host port {} is published twice",
+                        format_host_port(&m)
+                    ))
+                    .into());
+                }
                 if let Some(holder) = tx.port_holder(&m)? {
                     let e = Error::Invalid(format!(
                         "host port {} is already published by container {holder}",
                         format_host_port(&m)
                     ));
                     return Err(Conflict::Port(def.name.clone(), e));
-                }
-                if ports.iter().any(|(_, q): &(String, PortMapping)| q == &m) {
-                    return Err(Error::Invalid(format!(
-                        "host port {} is published twice",
-                        format_host_port(&m)
-                    ))
-                    .into());
                 }
                 tx.insert_port(container_id, &def.name, &m)?;
                 ports.push((def.name.clone(), m));
@@ -748,6 +753,14 @@ fn plan_endpoints(
         ports,
         networks: defs,
     })
+}
+
+/// Whether two mappings take the same host port (as `Tx::port_holder` sees
+/// it: the same protocol and port, on the same address or on every address).
+fn same_host_port(a: &PortMapping, b: &PortMapping) -> bool {
+    a.protocol == b.protocol
+        && a.host_port == b.host_port
+        && (a.host_ip == b.host_ip || a.host_ip.is_none() || b.host_ip.is_none())
 }
 
 /// One free host port of a range, for `hostRange:containerPort`.

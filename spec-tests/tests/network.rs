@@ -479,6 +479,7 @@ fn bad_input_is_refused_and_nothing_is_created() {
     rt.create(&b, &port_taker, &["--network", &net.name, "-p", "18108:80"])
         .ok();
     let taker_pid = rt.state(&port_taker)["pid"].as_i64().unwrap();
+    let taker_ip = ipv4_of(&rt, &port_taker);
     let guard = Unchanged::new(&net, &rt);
 
     let unknown = format!("nosuch-{}", std::process::id());
@@ -569,6 +570,41 @@ fn bad_input_is_refused_and_nothing_is_created() {
             "unknown option",
             vec!["--network".into(), format!("{}:colour=red", net.name)],
             vec!["colour"],
+        ),
+        (
+            "ip of another container",
+            vec!["--network".into(), format!("{}:ip={taker_ip}", net.name)],
+            vec![taker_ip.as_str(), "in use"],
+        ),
+        (
+            "network twice",
+            vec![
+                "--network".into(),
+                net.name.clone(),
+                "--network".into(),
+                net.name.clone(),
+            ],
+            vec!["twice"],
+        ),
+        (
+            "host port twice",
+            vec![
+                "--network".into(),
+                net.name.clone(),
+                "-p".into(),
+                "18138:80".into(),
+                "-p".into(),
+                "18138:81".into(),
+            ],
+            vec!["18138", "twice"],
+        ),
+        (
+            "bad ifname",
+            vec![
+                "--network".into(),
+                format!("{}:ifname=way-too-long-ifname", net.name),
+            ],
+            vec!["ifname"],
         ),
     ];
     for (what, flags, words) in &cases {
