@@ -599,6 +599,17 @@ fn bad_input_is_refused_and_nothing_is_created() {
             vec!["18138", "twice"],
         ),
         (
+            // Refused by the firewall, after the veth was made.
+            "IPv6 host address on a network without IPv6",
+            vec![
+                "--network".into(),
+                net.name.clone(),
+                "-p".into(),
+                "[fd00:213:0:108::1]:18139:80".into(),
+            ],
+            vec!["ipv6"],
+        ),
+        (
             "bad ifname",
             vec![
                 "--network".into(),
