@@ -23,9 +23,34 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The network state dir shared by the network tests of this process.
+///
+/// The tests' subnets, bridges and ports are fixed per test, so two test
+/// processes (two people running the suite) would collide: the first call
+/// takes a host-wide lock (/run/berth-nettests.lock) that the process holds
+/// until it exits, and waits up to 15 minutes for another holder.
 pub fn state_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
+    static LOCK: OnceLock<std::fs::File> = OnceLock::new();
     DIR.get_or_init(|| {
+        LOCK.get_or_init(|| {
+            use std::os::fd::AsRawFd;
+            let path = "/run/berth-nettests.lock";
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)
+                .unwrap_or_else(|e| panic!("open {path}: {e}"));
+            let locked = wait_until(Duration::from_secs(900), || {
+                // SAFETY: flock on an fd this function owns.
+                unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+            });
+            assert!(
+                locked,
+                "another network test process held {path} for 15 minutes"
+            );
+            file
+        });
         let dir = PathBuf::from(format!("/run/berth-nettests-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
@@ -200,9 +225,22 @@ impl Drop for TestNet {
         if self.removed {
             return;
         }
-        let out = self.rm(true);
-        if !out.success() && !out.stderr.contains("does not exist") {
-            eprintln!("spec-tests: removing network {} failed: {out}", self.name);
+        let mut out = self.rm(true);
+        for _ in 0..2 {
+            if out.success() || out.stderr.contains("does not exist") {
+                return;
+            }
+            out = self.rm(true);
+        }
+        if out.success() || out.stderr.contains("does not exist") {
+            return;
+        }
+        let msg = format!("removing network {} failed: {out}", self.name);
+        if std::thread::panicking() {
+            eprintln!("spec-tests: {msg}");
+        } else {
+            // A network left on the host is a failure of the test.
+            panic!("{msg}");
         }
     }
 }

@@ -961,8 +961,10 @@ fn network_rm_force_releases_only_that_network() {
 /// of another state dir: the default network must still be made.
 #[test]
 fn default_network_is_made_when_berth0_belongs_to_someone_else() {
-    // A private state dir: the default network is made here, not in the
-    // shared one (Runtime::berth's own netstate).
+    // Serialised with other network test processes (the lock of the
+    // shared state dir), but a private state dir: the default network is
+    // made here, not in the shared one (Runtime::berth's own netstate).
+    spec_tests::net::state_dir();
     let rt = Runtime::berth();
     let state_dir = rt.global_args[1].clone();
     let io = spec_tests::TestDir::new("dflt");
