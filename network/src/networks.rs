@@ -320,7 +320,10 @@ impl Networks {
         if let Some(name) = &def.bridge {
             bridge::remove_bridge(nl, name)?;
         }
-        if last {
+        // The table outlives this store's last network when networks of
+        // another state dir still use it: they still need forwarding.
+        let others_remain = last && firewall::nfnl::table_exists().unwrap_or(false);
+        if last && !others_remain {
             let saved = self.store.borrow_mut().write(|tx| {
                 let saved = tx.host_get(SAVED_SYSCTLS)?;
                 tx.host_set(SAVED_SYSCTLS, None)?;
