@@ -972,10 +972,10 @@ fn default_network_is_made_when_berth0_belongs_to_someone_else() {
     if !link_exists("berth0") {
         // Stand-in for another state dir's bridge, removed at the end.
         let ok = std::process::Command::new("ip")
-            .args(["link", "add", "berth0", "type", "dummy"])
+            .args(["link", "add", "berth0", "type", "bridge"])
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "ip link add berth0 type dummy");
+        assert!(ok, "ip link add berth0 type bridge");
         dummy = Some(DeleteLink("berth0"));
     }
     let net_cmd = |args: &[&str]| {
