@@ -5,13 +5,15 @@
 # cgroup.kill against the VM's /sys/fs/cgroup) and spec-tests/tests/cgroups.rs
 # against the berth binary.
 #   PROFILE=release (default, as hack/test.sh) or PROFILE=debug
-#   VM_RUN=path of run-in-vm.sh (default /work/shared/vm/run-in-vm.sh)
+#   VM_RUN=path of run-in-vm.sh (default ../shared/vm/run-in-vm.sh beside the checkout)
 # Exits with the tests' status (124/125: the VM timed out / did not boot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 PROFILE=${PROFILE:-release}
-VM_RUN=${VM_RUN:-/work/shared/vm/run-in-vm.sh}
+VM_RUN=${VM_RUN:-$(cd .. && pwd)/shared/vm/run-in-vm.sh}
+[[ -x $VM_RUN ]] || VM_RUN=/work/shared/vm/run-in-vm.sh
+[[ -x $VM_RUN ]] || { echo "test-cgroup-v2: no VM runner at $VM_RUN (set VM_RUN)" >&2; exit 1; }
 flags=()
 [[ $PROFILE == release ]] && flags=(--release)
 
