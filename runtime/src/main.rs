@@ -77,7 +77,15 @@ pub enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    // Usage errors exit 1, as runc's do (clap's own code is 2).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let logger = match Logger::new(
         cli.global.log.as_deref(),
         cli.global.log_format,
@@ -103,8 +111,13 @@ fn main() {
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let g = &cli.global;
     if g.systemd_cgroup {
+        if !std::path::Path::new("/run/systemd/system").exists() {
+            anyhow::bail!(
+                "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); run without it and berth manages the cgroups directly"
+            );
+        }
         anyhow::bail!(
-            "--systemd-cgroup is not supported by berth yet (cgroups are managed directly)"
+            "--systemd-cgroup: berth has no systemd cgroup driver yet; run without it and berth manages the cgroups directly"
         );
     }
     match cli.command {

@@ -379,18 +379,18 @@ fn invalid_ids() {
 fn unknown_flags_and_arguments_are_errors() {
     let rt = Runtime::berth();
     let out = rt.exec(&["create", "--no-such-flag", "x"]);
-    assert_ne!(out.code, 0, "{out}");
+    assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("--no-such-flag"), "{out}");
     let out = rt.exec(&["--no-such-global", "list"]);
-    assert_ne!(out.code, 0, "{out}");
+    assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("--no-such-global"), "{out}");
     let out = rt.exec(&["--systemd-cgroup", "list"]);
     assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("systemd"), "{out}");
     let out = rt.exec(&["start"]);
-    assert_ne!(out.code, 0, "a missing id is accepted: {out}");
+    assert_eq!(out.code, 1, "a missing id is accepted: {out}");
     let out = rt.exec(&["run", "--detach", "--keep", "x"]);
-    assert_ne!(out.code, 0, "{out}");
+    assert_eq!(out.code, 1, "{out}");
 }
 
 #[test]
