@@ -107,6 +107,8 @@ impl Drop for Containerd {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(self.runtime_root());
+        // The shim's cgroupsPath is /<namespace>/<id>: the parent stays.
+        spec_tests::remove_cgroup_tree(&self.namespace);
     }
 }
 

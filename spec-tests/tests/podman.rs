@@ -93,6 +93,9 @@ impl Drop for Podman {
         let _ = self
             .cmd(&["rm", "--all", "--force", "--time", "0"])
             .output();
+        // podman's cgroupfs manager parents its cgroups here; the last
+        // test to finish removes it.
+        spec_tests::remove_cgroup_tree("libpod_parent");
     }
 }
 
