@@ -94,13 +94,9 @@ impl Store {
         let conn = Connection::open(&path).map_err(db_err(&path))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(db_err(&path))?;
-        // The last connection to close would otherwise checkpoint the WAL
-        // (two fsyncs) at the end of every berth command.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )
-        .map_err(db_err(&path))?;
+        // The WAL is checkpointed when the last connection closes (SQLite's
+        // default), which every berth process is: a WAL left behind would be
+        // read in full (recovery) by the next process to open the store.
         let version: i32 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db_err(&path))?;
