@@ -862,6 +862,37 @@ pub fn write_script(path: &Path, body: &str) -> PathBuf {
     path.to_owned()
 }
 
+/// Removes the cgroup directory `rel` (relative to each hierarchy's root)
+/// and its sub-cgroups, in every mounted hierarchy, where they are empty:
+/// for tests whose callers (containerd, podman) make parent cgroups that
+/// outlive the containers. A cgroup still in use stays.
+pub fn remove_cgroup_tree(rel: &str) {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fstype = right.split_whitespace().next().unwrap_or("");
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        if let Some(mount_point) = left.split_whitespace().nth(4) {
+            rmdir_tree(&Path::new(mount_point).join(rel.trim_start_matches('/')));
+        }
+    }
+}
+
+fn rmdir_tree(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                rmdir_tree(&entry.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -894,35 +925,4 @@ mod tests {
         assert_eq!(status_field(s, "NoNewPrivs"), Some("1"));
         assert_eq!(status_field(s, "CapEff"), Some("0000000000000020"));
     }
-}
-
-/// Removes the cgroup directory `rel` (relative to each hierarchy's root)
-/// and its sub-cgroups, in every mounted hierarchy, where they are empty:
-/// for tests whose callers (containerd, podman) make parent cgroups that
-/// outlive the containers. A cgroup still in use stays.
-pub fn remove_cgroup_tree(rel: &str) {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let fstype = right.split_whitespace().next().unwrap_or("");
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
-        if let Some(mount_point) = left.split_whitespace().nth(4) {
-            rmdir_tree(&Path::new(mount_point).join(rel.trim_start_matches('/')));
-        }
-    }
-}
-
-fn rmdir_tree(dir: &Path) {
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                rmdir_tree(&entry.path());
-            }
-        }
-    }
-    let _ = fs::remove_dir(dir);
 }
