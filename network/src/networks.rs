@@ -812,20 +812,8 @@ fn check_driver_options(driver: Driver, opts: &NetworkCreate) -> Result<()> {
                     driver.name()
                 )));
             }
-            let modes: &[&str] = if driver == Driver::Macvlan {
-                &["bridge", "private", "vepa", "passthru"]
-            } else {
-                &["l2", "l3", "l3s"]
-            };
-            if let Some(mode) = &opts.mode {
-                if !modes.contains(&mode.as_str()) {
-                    return Err(Error::Invalid(format!(
-                        "--mode {mode}: driver {} knows {}",
-                        driver.name(),
-                        modes.join(", ")
-                    )));
-                }
-            }
+            strategy::validate_mode(driver, opts.mode.as_deref())
+                .map_err(|reason| Error::Invalid(format!("--mode: {reason}")))?;
         }
     }
     Ok(())

@@ -109,9 +109,10 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
         join_session_keyring()?;
     }
     if ns.has_new(LinuxNamespaceType::Network) {
-        network::initialize_loopback().map_err(err("loopback"))?;
-        if let Some(net) = args.network {
-            net.initialize().map_err(err("network"))?;
+        // A planned network brings `lo` up in its own netlink batch.
+        match args.network {
+            Some(net) => net.initialize().map_err(err("network"))?,
+            None => network::initialize_loopback().map_err(err("loopback"))?,
         }
     }
 

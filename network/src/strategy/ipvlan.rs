@@ -3,7 +3,8 @@
 //! `ep.mac` is not applied. Mode: `ep.mode` (l2, l3, l3s), default l2.
 
 use super::{
-    check_name, endpoint_error, initialize_container_side, validate_mode, NetworkStrategy,
+    check_name, endpoint_error, initialize_container_side, parent_of, validate_mode,
+    NetworkStrategy,
 };
 use crate::model::{Driver, Endpoint};
 use crate::netlink::{ipvlan_mode, Netlink};
@@ -15,20 +16,14 @@ pub const DEFAULT_MODE: &str = "l2";
 
 impl NetworkStrategy for Ipvlan {
     fn validate(&self, ep: &Endpoint) -> Result<()> {
-        let parent = ep
-            .parent
-            .as_deref()
-            .ok_or_else(|| endpoint_error(ep, "a ipvlan endpoint without a parent device"))?;
+        let parent = parent_of(ep)?;
         check_name(ep, "parent", parent)?;
         validate_mode(Driver::Ipvlan, ep.mode.as_deref())
             .map_err(|reason| endpoint_error(ep, reason))
     }
 
     fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
-        let parent = ep
-            .parent
-            .as_deref()
-            .ok_or_else(|| endpoint_error(ep, "an ipvlan endpoint without a parent device"))?;
+        let parent = parent_of(ep)?;
         let name = ep.mode.as_deref().unwrap_or(DEFAULT_MODE);
         let mode = ipvlan_mode(name).ok_or_else(|| {
             endpoint_error(ep, format!("unknown ipvlan mode {name:?} (l2, l3, l3s)"))

@@ -6,7 +6,8 @@
 //! bridge.
 
 use super::{
-    check_name, endpoint_error, initialize_container_side, validate_mode, NetworkStrategy,
+    check_name, endpoint_error, initialize_container_side, parent_of, validate_mode,
+    NetworkStrategy,
 };
 use crate::model::{Driver, Endpoint};
 use crate::netlink::{macvlan_mode, Netlink};
@@ -18,20 +19,14 @@ pub const DEFAULT_MODE: &str = "bridge";
 
 impl NetworkStrategy for Macvlan {
     fn validate(&self, ep: &Endpoint) -> Result<()> {
-        let parent = ep
-            .parent
-            .as_deref()
-            .ok_or_else(|| endpoint_error(ep, "a macvlan endpoint without a parent device"))?;
+        let parent = parent_of(ep)?;
         check_name(ep, "parent", parent)?;
         validate_mode(Driver::Macvlan, ep.mode.as_deref())
             .map_err(|reason| endpoint_error(ep, reason))
     }
 
     fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
-        let parent = ep
-            .parent
-            .as_deref()
-            .ok_or_else(|| endpoint_error(ep, "a macvlan endpoint without a parent device"))?;
+        let parent = parent_of(ep)?;
         let name = ep.mode.as_deref().unwrap_or(DEFAULT_MODE);
         let mode = macvlan_mode(name).ok_or_else(|| {
             endpoint_error(

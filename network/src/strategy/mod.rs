@@ -113,6 +113,16 @@ pub fn validate_mode(driver: Driver, mode: Option<&str>) -> std::result::Result<
     }
 }
 
+/// The parent device of a macvlan/ipvlan endpoint.
+pub(crate) fn parent_of(ep: &Endpoint) -> Result<&str> {
+    ep.parent.as_deref().ok_or_else(|| {
+        endpoint_error(
+            ep,
+            format!("a {} endpoint without a parent device", ep.driver.name()),
+        )
+    })
+}
+
 pub(crate) fn check_name(ep: &Endpoint, what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= crate::netlink::IFNAME_MAX
