@@ -62,6 +62,11 @@ CREATE INDEX IF NOT EXISTS ports_by_container ON ports(container);
 CREATE TABLE IF NOT EXISTS host(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
+/// The WAL size past which a commit empties it into the database: each
+/// berth process reads the whole WAL when it opens the store, and each
+/// checkpoint costs an fsync.
+const WAL_CHECKPOINT_BYTES: u64 = 256 * 1024;
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -95,12 +100,15 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(db_err(&path))?;
         // Every berth process is the store's only connection for a few
-        // milliseconds. Checkpointing at each close (SQLite's default) costs
-        // two fsyncs per command; never checkpointing makes every later
-        // process replay an ever longer WAL (recovery reads it in full when
-        // it is the first connection). So: no checkpoint on close, and an
-        // automatic one whenever the WAL passes 64 pages (256 KiB), which
-        // bounds the replay and spreads the fsyncs over many commands.
+        // milliseconds, and the first connection to open the database
+        // rebuilds the WAL index by reading the whole WAL (SQLite empties the
+        // -shm file then). Checkpointing at each close (SQLite's default)
+        // costs two fsyncs per command; SQLite's automatic checkpoint never
+        // restarts the WAL when every process is a first connection, so the
+        // WAL would grow for ever and every command would read all of it.
+        // So: no checkpoint on close and none automatic; after a commit that
+        // leaves the WAL over WAL_CHECKPOINT_BYTES, one TRUNCATE checkpoint
+        // empties it (see `Store::write_with`).
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
@@ -130,9 +138,9 @@ impl Store {
             }
         }
         conn.execute_batch(
-            "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA wal_autocheckpoint=64; PRAGMA journal_size_limit=1048576;",
+            "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA wal_autocheckpoint=0;",
         )
-            .map_err(db_err(&path))?;
+        .map_err(db_err(&path))?;
         Ok(Store { conn, path })
     }
 
@@ -161,7 +169,31 @@ impl Store {
             path: &path,
         })?;
         tx.commit().map_err(db_err(&path))?;
+        self.checkpoint_if_long();
         Ok(value)
+    }
+
+    /// Empties the WAL into the database when it has grown past
+    /// [`WAL_CHECKPOINT_BYTES`]. The transaction is already committed: a
+    /// checkpoint that cannot run now (another process is reading) is left
+    /// to a later commit.
+    fn checkpoint_if_long(&self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let long = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_CHECKPOINT_BYTES);
+        if !long {
+            return;
+        }
+        let r = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+        match r {
+            Ok(0) => {}
+            Ok(_) => tracing::debug!("network state: WAL checkpoint deferred: the store is busy"),
+            Err(e) => tracing::warn!("network state {}: WAL checkpoint: {e}", self.path.display()),
+        }
     }
 
     /// Runs `f` on a consistent snapshot.
@@ -684,6 +716,32 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn wal_stays_bounded_across_connections() {
+        // Each berth process opens the store, commits and closes: the WAL
+        // must not grow with the number of processes that ever did.
+        let dir = tempdir();
+        let d = def("n", "10.213.0.0/24");
+        Store::open(&dir)
+            .unwrap()
+            .write(|tx| tx.insert_network(&d, "b"))
+            .unwrap();
+        let wal = dir.join("network.db-wal");
+        for i in 0..400u32 {
+            let mut store = Store::open(&dir).unwrap();
+            let offset = store.write(|tx| tx.allocate(&d)).unwrap().unwrap();
+            store.write(|tx| tx.release_offset("n", offset)).unwrap();
+            drop(store);
+            let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+            // One commit past the limit at most (a few pages of 4 KiB).
+            assert!(
+                len <= WAL_CHECKPOINT_BYTES + 64 * 1024,
+                "after {i} connections the WAL is {len} bytes"
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
