@@ -336,13 +336,16 @@ fn kill_and_wait(state: &ContainerState) -> Result<(), Error> {
 /// poststop hooks (their failures are warnings).
 pub(crate) fn destroy(dir: StateDir, state: &ContainerState) -> Result<(), Error> {
     let mut first_error = None;
-    if let Some(cgroup) = &state.cgroup {
-        if let Err(e) = cgroup.destroy() {
+    // The network first: its published ports expire at the kernel's next
+    // tick after the firewall transaction (see network::firewall::nfnl),
+    // which the rest of the teardown then overlaps.
+    if let Some(net_dir) = &state.network_state_dir {
+        if let Err(e) = network::Networks::open(net_dir).and_then(|n| n.release(&state.id)) {
             first_error.get_or_insert(Error::from(e));
         }
     }
-    if let Some(net_dir) = &state.network_state_dir {
-        if let Err(e) = network::Networks::open(net_dir).and_then(|n| n.release(&state.id)) {
+    if let Some(cgroup) = &state.cgroup {
+        if let Err(e) = cgroup.destroy() {
             first_error.get_or_insert(Error::from(e));
         }
     }

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use network::firewall::{self, Error};
+use network::firewall::nfnl::{self, Found};
+use network::firewall::{self, rules, Error};
 use network::model::{Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping, Protocol};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -74,7 +75,8 @@ fn elements(kind: &str, name: &str) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// Map elements rendered as `k1 . k2 : d1 . d2`.
+/// Map elements rendered as `k1 . k2 : d1 . d2`, with ` (expiring)` after
+/// one a detach expired that has not reached the kernel's next tick.
 fn map_entries(name: &str) -> Vec<String> {
     let part = |v: &serde_json::Value| {
         v["concat"]
@@ -90,7 +92,10 @@ fn map_entries(name: &str) -> Vec<String> {
     };
     elements("map", name)
         .iter()
-        .map(|e| format!("{} : {}", part(&e[0]), part(&e[1])))
+        .map(|e| match e[0].get("elem") {
+            Some(elem) => format!("{} : {} (expiring)", part(&elem["val"]), part(&e[1])),
+            None => format!("{} : {}", part(&e[0]), part(&e[1])),
+        })
         .collect()
 }
 
@@ -224,6 +229,23 @@ impl Drop for Fixture {
     }
 }
 
+/// `firewall::detach`, then waits (at most a second) for the kernel's next
+/// tick, at which the elements it expired stop matching and vanish from
+/// listings; the checks that follow a detach are about that state.
+fn detach(d: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) {
+    firewall::detach(d, ep, ports).unwrap();
+    let elements: Vec<_> = ports
+        .iter()
+        .filter_map(|p| rules::port_elements(d, ep, std::slice::from_ref(p)).ok())
+        .flatten()
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while nfnl::lookup(&elements).unwrap().contains(&Found::Expiring) {
+        assert!(Instant::now() < deadline, "still expiring after 1 s");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn network_and_port_elements_round_trip() {
     let Some(_g) = serial() else { return };
@@ -279,9 +301,9 @@ fn network_and_port_elements_round_trip() {
         "{host6:?}"
     );
 
-    firewall::detach(&d, &ep, &ports).unwrap();
+    detach(&d, &ep, &ports);
     // Idempotent: nothing left to delete is not an error.
-    firewall::detach(&d, &ep, &ports).unwrap();
+    detach(&d, &ep, &ports);
     for m in ["dnat4_any", "dnat4_host", "dnat6_any", "dnat6_host"] {
         let left = map_entries(m);
         assert!(
@@ -322,12 +344,53 @@ fn taken_host_port_is_refused_and_survives_a_stale_detach() {
     );
 
     // A detach naming a port that belongs to another container leaves it.
-    firewall::detach(&d, &ep2, &[port(None, 42203, 80, Protocol::Tcp), p[0]]).unwrap();
+    detach(&d, &ep2, &[port(None, 42203, 80, Protocol::Tcp), p[0]]);
     assert!(map_entries("dnat4_any").contains(&"tcp . 42201 : 10.213.242.2 . 80".into()));
-    firewall::detach(&d, &ep1, &p).unwrap();
+    detach(&d, &ep1, &p);
     assert!(!map_entries("dnat4_any")
         .iter()
         .any(|e| e.contains("10.213.242.")));
+    fx.finish();
+}
+
+#[test]
+fn detached_port_expires_and_is_published_again_at_once() {
+    let Some(_g) = serial() else { return };
+    let mut fx = Fixture::new();
+    let d = fx.network(def("fw-e", &format!("bfw{}e", tag()), 246, true, false));
+    let (ep1, ep2) = (endpoint(&d, 2), endpoint(&d, 3));
+    let p = [
+        port(None, 42601, 80, Protocol::Tcp),
+        port(Some("127.0.0.1"), 42602, 80, Protocol::Udp),
+    ];
+    let elements = rules::port_elements(&d, &ep1, &p).unwrap();
+    assert_eq!(elements.len(), 3, "any4, any6 and 127.0.0.1: {elements:?}");
+    firewall::attach(&d, &ep1, &p).unwrap();
+    assert_eq!(nfnl::lookup(&elements).unwrap(), [Found::Live; 3]);
+    firewall::detach(&d, &ep1, &p).unwrap();
+    // Expired (this kernel updates timeouts), not deleted: listed as
+    // expiring until the kernel's next tick, gone after it.
+    let found = nfnl::lookup(&elements).unwrap();
+    assert!(found.iter().all(|f| *f != Found::Live), "{found:?}");
+    let any4 = map_entries("dnat4_any");
+    assert!(
+        any4.iter()
+            .filter(|e| e.contains("10.213.246."))
+            .all(|e| e.ends_with(" (expiring)")),
+        "{any4:?}"
+    );
+    // Another container takes the same host ports right away (within the
+    // tick, the expiring elements are replaced in the same transaction).
+    firewall::attach(&d, &ep2, &p).unwrap();
+    assert!(map_entries("dnat4_any").contains(&"tcp . 42601 : 10.213.246.3 . 80".into()));
+    assert!(
+        map_entries("dnat4_host").contains(&"127.0.0.1 . udp . 42602 : 10.213.246.3 . 80".into())
+    );
+    // ep1's stale detach leaves ep2's ports alone.
+    firewall::detach(&d, &ep1, &p).unwrap();
+    let again = rules::port_elements(&d, &ep2, &p).unwrap();
+    assert_eq!(nfnl::lookup(&again).unwrap(), [Found::Live; 3]);
+    detach(&d, &ep2, &p);
     fx.finish();
 }
 
@@ -395,7 +458,7 @@ fn non_bridge_networks_have_no_firewall_state() {
     firewall::attach(&d, &ep, &[]).unwrap();
     let err = firewall::attach(&d, &ep, &[port(None, 42501, 80, Protocol::Tcp)]).unwrap_err();
     assert!(matches!(err, Error::NoBridge { .. }), "{err}");
-    firewall::detach(&d, &ep, &[port(None, 42501, 80, Protocol::Tcp)]).unwrap();
+    detach(&d, &ep, &[port(None, 42501, 80, Protocol::Tcp)]);
     firewall::remove_network(&d, true).unwrap();
     fx.finish();
 }
@@ -694,8 +757,8 @@ fn published_ports_hairpin_and_isolation_carry_packets() {
         let published = wa.inside(|| ask(sa("10.213.244.1:42611"))).join().unwrap();
         assert_eq!(published.unwrap(), "10.213.245.1");
 
-        firewall::detach(&da, &ea, &pa).unwrap();
-        firewall::detach(&db, &eb, &pb).unwrap();
+        detach(&da, &ea, &pa);
+        detach(&db, &eb, &pb);
         assert!(ask(sa("127.0.0.1:42601")).is_err());
         assert!(ask(sa("10.213.244.1:42601")).is_err());
         fx.finish();
@@ -866,8 +929,8 @@ fn outbound_masquerade_no_masquerade_and_internal() {
         );
         // From the host itself, the internal network's port answers.
         assert_eq!(ask(sa("127.0.0.1:42802")).unwrap(), "10.213.249.1");
-        firewall::detach(&dm, &endpoint(&dm, 2), &pm).unwrap();
-        firewall::detach(&di, &endpoint(&di, 2), &pi).unwrap();
+        detach(&dm, &endpoint(&dm, 2), &pm);
+        detach(&di, &endpoint(&di, 2), &pi);
         fx.finish();
     }
     assert_eq!(run(&["ip", "-br", "link"]), before_links);
@@ -910,7 +973,7 @@ fn attach_recreates_a_flushed_table() {
     firewall::attach(&d, &ep, &p).unwrap();
     assert!(set_entries("bridges").contains(&br));
     assert!(map_entries("dnat4_any").contains(&"tcp . 42701 : 10.213.251.2 . 80".into()));
-    firewall::detach(&d, &ep, &p).unwrap();
+    detach(&d, &ep, &p);
     // And with the table gone, detach has nothing to do.
     if delete_table_if_only(&br) {
         firewall::detach(&d, &ep, &p).unwrap();
@@ -937,7 +1000,7 @@ fn thousands_of_ports_in_one_transaction() {
     };
     assert_eq!(mine("dnat4_any"), 5_000);
     assert_eq!(mine("dnat6_any"), 5_000);
-    firewall::detach(&d, &ep, &ports).unwrap();
+    detach(&d, &ep, &ports);
     assert_eq!(mine("dnat4_any") + mine("dnat6_any"), 0);
     fx.finish();
 }

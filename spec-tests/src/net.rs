@@ -219,6 +219,19 @@ impl TestNet {
         }
         HostSnapshot::take(&self.bridge, &markers)
     }
+
+    /// [`TestNet::snapshot`] once it equals `expected`, or the last one
+    /// taken within 10 s: after a delete, the host ends of veths go with
+    /// the netns (asynchronously), and published ports are expired
+    /// elements until the kernel's next tick.
+    pub fn snapshot_settled(&self, expected: &HostSnapshot) -> HostSnapshot {
+        let mut now = self.snapshot();
+        wait_until(Duration::from_secs(10), || {
+            now = self.snapshot();
+            now == *expected
+        });
+        now
+    }
 }
 
 impl Drop for TestNet {

@@ -402,11 +402,7 @@ fn kill_9_during_create_then_delete_force_leaves_nothing() {
     // of the delete fails.
     net.assert_ipam_empty();
     must_within(WAIT, "host end still there", || !link_exists(&host_if));
-    let mut after = net.snapshot();
-    wait_until(WAIT, || {
-        after = net.snapshot();
-        after == before
-    });
+    let after = net.snapshot_settled(&before);
     assert_eq!(after, before, "the host differs from before the create");
     assert!(deleted.success(), "delete --force after kill -9: {deleted}");
     assert!(rt.leftovers().is_empty(), "{:?}", rt.leftovers());
@@ -863,7 +859,7 @@ fn network_rm_refuses_while_attached_and_force_cleans_up() {
     // The container is still there (its network is gone); delete works.
     rt.delete_force(&id).ok();
     assert!(rt.leftovers().is_empty());
-    let after = net.snapshot();
+    let after = net.snapshot_settled(&before);
     assert_eq!(after, before, "the host differs from before the network");
     assert!(
         !spec_tests::net::nft_ruleset().contains("18110"),
@@ -897,11 +893,7 @@ fn delete_leaves_the_host_as_before() {
         rt.delete(id).ok();
     }
     net.assert_ipam_empty();
-    let mut after = net.snapshot();
-    wait_until(WAIT, || {
-        after = net.snapshot();
-        after == before
-    });
+    let after = net.snapshot_settled(&before);
     assert_eq!(after, before);
 }
 

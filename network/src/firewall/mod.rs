@@ -17,6 +17,8 @@
 //!   map dnat4_any   proto . port             : ctr ip . ctr port   (every host address)
 //!   map dnat4_host  host ip . proto . port   : ctr ip . ctr port   (one host address)
 //!   map dnat6_any, dnat6_host                (the same for IPv6)
+//!                   (the four with flags timeout: a detached container's
+//!                   elements are expired, not deleted; see [`nfnl`])
 //!   set bridges     every berth bridge
 //!   set internal    bridges of --internal networks
 //!   set same        "br" . "br"              (traffic staying within a bridge)
@@ -77,9 +79,11 @@
 //! memory ([`rules`]) and a fixed argv ([`nft`]). The per-container changes
 //! are one nfnetlink batch each, sent on a `NETLINK_NETFILTER` socket
 //! ([`nfnl`]): no process is spawned when a container starts or stops. A
-//! detach is `NEWSETELEM` + `DELSETELEM` of the same elements in one batch,
-//! so elements already gone are not an error, and a key that now maps to
-//! another container makes the batch fail (EEXIST) instead of deleting it.
+//! detach expires the elements instead of deleting them (deleting would
+//! make berth's exit wait for an RCU grace period: see [`nfnl`]), in one
+//! `NEWSETELEM` batch, so elements already gone are not an error, and a key
+//! that now maps to another container makes the batch fail (EEXIST)
+//! instead of expiring it.
 //!
 //! Networks whose driver has no bridge (macvlan, ipvlan) have no firewall
 //! state: [`ensure_network`] and [`detach`] do nothing for them and
@@ -234,6 +238,9 @@ pub fn attach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<
         ensure_network(def)?;
         result = nfnl::apply(nfnl::Op::Add, &elements);
     }
+    if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EEXIST)) {
+        result = replace_expiring(&elements);
+    }
     match result {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Err(Error::PortTaken {
@@ -245,6 +252,25 @@ pub fn attach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<
             source,
         }),
     }
+}
+
+/// After an add failed with EEXIST: if the keys in the way are elements a
+/// detach expired that have not reached their tick yet ([`nfnl::Found`]),
+/// destroys them and adds `elements` in one transaction, which fails with
+/// EEXIST again if a host port is also taken by a live container.
+/// Otherwise returns the EEXIST again.
+fn replace_expiring(elements: &[PortElement]) -> std::io::Result<()> {
+    let found = nfnl::lookup(elements)?;
+    let stale: Vec<PortElement> = elements
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| **f == nfnl::Found::Expiring)
+        .map(|(e, _)| *e)
+        .collect();
+    if stale.is_empty() {
+        return Err(std::io::Error::from_raw_os_error(libc::EEXIST));
+    }
+    nfnl::replace(&stale, elements)
 }
 
 /// Unpublishes `ports` of the endpoint: one transaction deleting their DNAT
@@ -276,10 +302,16 @@ pub fn detach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<
     Ok(())
 }
 
-/// Deletes the elements in one transaction. `Ok(false)`: nothing was
-/// deleted because a key now maps to another container.
+/// Unpublishes the elements in one transaction: expires them where the
+/// kernel can ([`nfnl::expire`]), deletes them where it cannot. `Ok(false)`:
+/// nothing was changed because a key now maps to another container.
 fn delete_ports(elements: &[PortElement]) -> Result<bool> {
-    match nfnl::apply(nfnl::Op::Remove, elements) {
+    let result = match nfnl::expire(elements) {
+        Ok(true) => Ok(()),
+        Ok(false) => nfnl::apply(nfnl::Op::Remove, elements),
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(()) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
         // berth's table is gone: nothing is published.
@@ -423,13 +455,15 @@ fn stale_port_elements(def: &NetworkDef) -> Result<Vec<(&'static str, String)>> 
             .and_then(|m| m.get("elem"))
             .and_then(|e| e.as_array());
         for pair in elems.into_iter().flatten() {
-            let Some((key, data)) = map_element(pair) else {
+            let Some((key, data, expiring)) = map_element(pair) else {
                 return Err(Error::Output {
                     what: WHAT,
                     detail: pair.to_string(),
                 });
             };
-            if in_network(def, &data) {
+            // An expiring element (detached) is gone at the next tick:
+            // deleting it could fail with ENOENT.
+            if !expiring && in_network(def, &data) {
                 out.push((
                     map.name(),
                     format!("{} : {}", key.join(" . "), data.join(" . ")),
@@ -440,8 +474,10 @@ fn stale_port_elements(def: &NetworkDef) -> Result<Vec<(&'static str, String)>> 
     Ok(out)
 }
 
-/// `[{"concat": [k1, k2]}, {"concat": [ip, port]}]` as text parts.
-fn map_element(pair: &serde_json::Value) -> Option<(Vec<String>, Vec<String>)> {
+/// `[{"concat": [k1, k2]}, {"concat": [ip, port]}]` as text parts, and
+/// whether the element is expiring: its key is then
+/// `{"elem": {"val": {"concat": ...}, "timeout": .., "expires": ..}}`.
+fn map_element(pair: &serde_json::Value) -> Option<(Vec<String>, Vec<String>, bool)> {
     let parts = |v: &serde_json::Value| -> Option<Vec<String>> {
         v.get("concat")?
             .as_array()?
@@ -457,7 +493,10 @@ fn map_element(pair: &serde_json::Value) -> Option<(Vec<String>, Vec<String>)> {
     if pair.len() != 2 {
         return None;
     }
-    Some((parts(&pair[0])?, parts(&pair[1])?))
+    match pair[0].get("elem") {
+        Some(elem) => Some((parts(elem.get("val")?)?, parts(&pair[1])?, true)),
+        None => Some((parts(&pair[0])?, parts(&pair[1])?, false)),
+    }
 }
 
 fn in_network(def: &NetworkDef, data: &[String]) -> bool {
@@ -490,10 +529,25 @@ mod tests {
             r#"[{"concat": ["fd00:213::1", "tcp", 80]}, {"concat": ["fd00:213::2", 8080]}]"#,
         )
         .unwrap();
-        let (k, d) = map_element(&v).unwrap();
+        let (k, d, expiring) = map_element(&v).unwrap();
         assert_eq!(k, ["fd00:213::1", "tcp", "80"]);
         assert_eq!(d, ["fd00:213::2", "8080"]);
+        assert!(!expiring);
         assert!(map_element(&serde_json::json!([1, 2, 3])).is_none());
+        // As nft -j prints an element a detach expired.
+        let v: serde_json::Value = serde_json::from_str(
+            r#"[{"elem": {"val": {"concat": ["tcp", 3]}, "timeout": 4, "expires": 2}}, {"concat": ["10.213.9.2", 80]}]"#,
+        )
+        .unwrap();
+        let (k, d, expiring) = map_element(&v).unwrap();
+        assert_eq!(
+            (k, d),
+            (
+                vec!["tcp".into(), "3".into()],
+                vec!["10.213.9.2".into(), "80".into()]
+            )
+        );
+        assert!(expiring);
     }
 
     #[test]

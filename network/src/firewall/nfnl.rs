@@ -3,6 +3,27 @@
 //! `NFT_MSG_DELSETELEM` per map, `NFNL_MSG_BATCH_END`) is one transaction,
 //! and no process is spawned per container.
 //!
+//! # Expiring instead of deleting
+//!
+//! A deleted element is freed by nf_tables' destroy work after an RCU grace
+//! period, and closing a `NETLINK_NETFILTER` socket waits for that work
+//! (`nft_rcv_nl_event` flushes it): a process that deletes an element and
+//! exits pays the grace period, 8-10 ms here, at exit. So a container's
+//! elements are not deleted but expired: the DNAT maps have `flags
+//! timeout`, elements are added without a timeout (they never expire), and
+//! detaching updates them with an expiration of 0 (kernels since 6.10
+//! update an element's timeout in place). The kernel counts in jiffies: the
+//! element expires at the next tick (4 ms at HZ=250). An expired element no
+//! longer matches any packet, is not listed, does not stop the same key from
+//! being added again, and is freed by the set's garbage collection off the
+//! command's path. Whether the kernel took the update is checked with a
+//! `GETSETELEM` per element (gone, or carrying a timeout); where it did not
+//! (an older kernel, a table made without `flags timeout`), the elements
+//! are deleted as before. A container publishing a host port within that
+//! tick finds the old element still there: [`Found::Expiring`] tells it
+//! apart from a port that is taken, and [`replace`] destroys it in the same
+//! transaction as the new element is added.
+//!
 //! Only what berth needs is encoded here: element lists of the four DNAT
 //! maps (plain hash maps with concatenated keys and data) and a table
 //! lookup. Constants are those of `linux/netfilter/nfnetlink.h` and
@@ -39,7 +60,9 @@ const NFPROTO_INET: u8 = 1;
 // linux/netfilter/nf_tables.h: enum nf_tables_msg_types
 const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_NEWSETELEM: u16 = 12;
+const NFT_MSG_GETSETELEM: u16 = 13;
 const NFT_MSG_DELSETELEM: u16 = 14;
+const NFT_MSG_DESTROYSETELEM: u16 = 30;
 // enum nft_table_attributes
 const NFTA_TABLE_NAME: u16 = 1;
 // enum nft_set_elem_list_attributes
@@ -51,6 +74,8 @@ const NFTA_LIST_ELEM: u16 = 1;
 // enum nft_set_elem_attributes
 const NFTA_SET_ELEM_KEY: u16 = 1;
 const NFTA_SET_ELEM_DATA: u16 = 2;
+const NFTA_SET_ELEM_TIMEOUT: u16 = 4;
+const NFTA_SET_ELEM_EXPIRATION: u16 = 5;
 // enum nft_data_attributes
 const NFTA_DATA_VALUE: u16 = 1;
 
@@ -170,8 +195,12 @@ impl Batch {
         self.end_msg(m);
     }
 
-    /// One `NEWSETELEM` or `DELSETELEM` message for the elements of one map.
-    fn set_elems(&mut self, msg: u16, map: &str, elements: &[&PortElement]) {
+    /// One `NEWSETELEM`, `GETSETELEM`, `DELSETELEM` or `DESTROYSETELEM`
+    /// message for the elements of one map. `NEWSETELEM` with `expire` sets
+    /// each element's timeout to 1 ms (the kernel rounds it up to a jiffy)
+    /// and asks for an expiration (0 is taken as the timeout): it expires
+    /// at the next tick. `GETSETELEM` and `DESTROYSETELEM` carry keys only.
+    fn set_elems(&mut self, msg: u16, map: &str, elements: &[&PortElement], expire: bool) {
         let flags = match msg {
             NFT_MSG_NEWSETELEM => NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK,
             _ => NLM_F_REQUEST | NLM_F_ACK,
@@ -185,9 +214,16 @@ impl Batch {
             let k = self.nest_begin(NFTA_SET_ELEM_KEY);
             self.attr(NFTA_DATA_VALUE, &key_bytes(el));
             self.nest_end(k);
-            let d = self.nest_begin(NFTA_SET_ELEM_DATA);
-            self.attr(NFTA_DATA_VALUE, &data_bytes(el));
-            self.nest_end(d);
+            if msg == NFT_MSG_NEWSETELEM || msg == NFT_MSG_DELSETELEM {
+                let d = self.nest_begin(NFTA_SET_ELEM_DATA);
+                self.attr(NFTA_DATA_VALUE, &data_bytes(el));
+                self.nest_end(d);
+            }
+            if expire {
+                // Milliseconds, big endian (NLA_U64).
+                self.attr(NFTA_SET_ELEM_TIMEOUT, &1u64.to_be_bytes());
+                self.attr(NFTA_SET_ELEM_EXPIRATION, &0u64.to_be_bytes());
+            }
             self.nest_end(e);
         }
         self.nest_end(list);
@@ -205,9 +241,12 @@ pub enum Op {
     /// `NEWSETELEM` without `NLM_F_EXCL`: adding an element that is there
     /// with the same data is not an error; with other data it is (EEXIST).
     Add,
+    /// `NEWSETELEM` with an expiration of 0: expires them (see the module's
+    /// documentation), succeeds when they are already gone, and fails
+    /// (EEXIST) without expiring anything if a key now maps to other data.
+    Expire,
     /// `NEWSETELEM` then `DELSETELEM` of the same elements: deletes them,
-    /// succeeds when they are already gone, and fails (EEXIST) without
-    /// deleting anything if a key now maps to other data.
+    /// with the same answers as `Expire`.
     Remove,
 }
 
@@ -228,13 +267,43 @@ pub fn build(op: Op, elements: &[PortElement], seq: u32) -> Batch {
         }
         // The element list is one attribute, whose length is 16 bits.
         for chunk in of_map.chunks(MAX_ELEMENTS_PER_MSG) {
-            b.set_elems(NFT_MSG_NEWSETELEM, map.name(), chunk);
+            b.set_elems(NFT_MSG_NEWSETELEM, map.name(), chunk, op == Op::Expire);
             if op == Op::Remove {
-                b.set_elems(NFT_MSG_DELSETELEM, map.name(), chunk);
+                b.set_elems(NFT_MSG_DELSETELEM, map.name(), chunk, false);
             }
         }
     }
     b.batch_marker(NFNL_MSG_BATCH_END);
+    b
+}
+
+/// One transaction destroying the elements of `stale` (by key; no error
+/// for one that is gone) and adding `elements`.
+fn build_replace(stale: &[PortElement], elements: &[PortElement], seq: u32) -> Batch {
+    let mut b = Batch::new(seq);
+    b.batch_marker(NFNL_MSG_BATCH_BEGIN);
+    for (msg, list) in [
+        (NFT_MSG_DESTROYSETELEM, stale),
+        (NFT_MSG_NEWSETELEM, elements),
+    ] {
+        for map in super::rules::DnatMap::ALL {
+            let of_map: Vec<&PortElement> = list.iter().filter(|e| e.map == map).collect();
+            for chunk in of_map.chunks(MAX_ELEMENTS_PER_MSG) {
+                b.set_elems(msg, map.name(), chunk, false);
+            }
+        }
+    }
+    b.batch_marker(NFNL_MSG_BATCH_END);
+    b
+}
+
+/// One `GETSETELEM` request per element (not a batch: reads, answered one
+/// by one, ENOENT for an element that is not there or has expired).
+fn get_elements(elements: &[PortElement], seq: u32) -> Batch {
+    let mut b = Batch::new(seq);
+    for el in elements {
+        b.set_elems(NFT_MSG_GETSETELEM, el.map.name(), &[el], false);
+    }
     b
 }
 
@@ -283,29 +352,44 @@ fn open_socket() -> io::Result<Socket> {
 /// Sends `batch` and waits for the answer to each message that asked for
 /// one. Returns the first error the kernel reported.
 fn transact(batch: &Batch) -> io::Result<()> {
+    match answers(batch)?.acks.iter().find(|a| a.1 != 0) {
+        Some(&(_, errno)) => Err(io::Error::from_raw_os_error(errno)),
+        None => Ok(()),
+    }
+}
+
+/// What the kernel answered to a batch or to requests.
+#[derive(Debug, Default, PartialEq)]
+struct Answers {
+    /// `(sequence number, errno)` of each ack (errno 0) or error.
+    acks: Vec<(u32, i32)>,
+    /// `(sequence number, has a timeout)` of each element a `GETSETELEM`
+    /// returned.
+    elements: Vec<(u32, bool)>,
+}
+
+/// Sends `batch` and returns what the kernel answered.
+fn answers(batch: &Batch) -> io::Result<Answers> {
     let mut slot = SOCKET.lock().unwrap_or_else(|e| e.into_inner());
     let sock = match slot.take() {
         Some(s) => s,
         None => open_socket()?,
     };
-    let (first_err, drained) = exchange(&sock, batch)?;
+    let (answers, drained) = exchange(&sock, batch)?;
     // A socket with answers left unread is not reused: they would be taken
     // for the next batch's.
     if drained {
         *slot = Some(sock);
     }
-    match first_err {
-        Some(errno) => Err(io::Error::from_raw_os_error(errno)),
-        None => Ok(()),
-    }
+    Ok(answers)
 }
 
 /// nfnetlink answers every message of a batch that carries `NLM_F_ACK`
 /// (an ack, or its error) once the whole batch is handled; a failure of the
 /// batch itself (out of memory, a failed commit) is an error naming the
 /// `BATCH_BEGIN` message, after which nothing else need come. Returns the
-/// first errno and whether every expected answer was read.
-fn exchange(sock: &Socket, batch: &Batch) -> io::Result<(Option<i32>, bool)> {
+/// answers and whether every expected one was read.
+fn exchange(sock: &Socket, batch: &Batch) -> io::Result<(Answers, bool)> {
     // A batch is one datagram, which must fit the socket's send buffer
     // (about 200 KiB by default: some 4,000 published ports).
     let need = batch.bytes().len() + 4096;
@@ -315,32 +399,61 @@ fn exchange(sock: &Socket, batch: &Batch) -> io::Result<(Option<i32>, bool)> {
     }
     sock.send_to(batch.bytes(), &SocketAddr::new(0, 0), 0)?;
     let mut pending: Vec<u32> = batch.acked.clone();
-    let mut first_err: Option<i32> = None;
+    let mut all = Answers::default();
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     while !pending.is_empty() {
         buf.clear();
         sock.recv(&mut buf, 0)?;
-        for (seq, errno) in parse_answers(&buf) {
-            if errno != 0 && first_err.is_none() {
-                first_err = Some(errno);
-            }
+        let got = parse_answers(&buf);
+        all.elements.extend(got.elements);
+        for (seq, errno) in got.acks {
+            all.acks.push((seq, errno));
             match pending.iter().position(|s| *s == seq) {
                 Some(i) => {
                     pending.swap_remove(i);
                 }
-                None if errno != 0 => return Ok((first_err, false)),
+                None if errno != 0 => return Ok((all, false)),
                 None => {}
             }
         }
     }
-    Ok((first_err, true))
+    Ok((all, true))
 }
 
-/// `(sequence number, errno)` of each `NLMSG_ERROR` in a datagram; an ack
-/// has errno 0. Other messages (the table a GET returns) are skipped.
-fn parse_answers(buf: &[u8]) -> Vec<(u32, i32)> {
+/// The attributes in `buf`: `(type without flags, payload)`.
+fn nlattrs(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        if off + NLA_HDRLEN > buf.len() {
+            return None;
+        }
+        let len = u16::from_ne_bytes([buf[off], buf[off + 1]]) as usize;
+        let ty = u16::from_ne_bytes([buf[off + 2], buf[off + 3]]) & 0x3fff;
+        if len < NLA_HDRLEN || off + len > buf.len() {
+            return None;
+        }
+        let payload = &buf[off + NLA_HDRLEN..off + len];
+        off += (len + 3) & !3;
+        Some((ty, payload))
+    })
+}
+
+/// Whether each element of a `NEWSETELEM` message body (after its
+/// nfgenmsg) has a timeout.
+fn elements_with_timeout(body: &[u8]) -> Vec<bool> {
+    nlattrs(body)
+        .filter(|(ty, _)| *ty == NFTA_SET_ELEM_LIST_ELEMENTS)
+        .flat_map(|(_, list)| nlattrs(list))
+        .filter(|(ty, _)| *ty == NFTA_LIST_ELEM)
+        .map(|(_, el)| nlattrs(el).any(|(ty, _)| ty == NFTA_SET_ELEM_TIMEOUT))
+        .collect()
+}
+
+/// The acks, errors and returned elements in a datagram. Other messages
+/// (the table a GETTABLE returns) are skipped.
+fn parse_answers(buf: &[u8]) -> Answers {
     let u32_at = |o: usize| u32::from_ne_bytes([buf[o], buf[o + 1], buf[o + 2], buf[o + 3]]);
-    let mut out = Vec::new();
+    let mut out = Answers::default();
     let mut off = 0;
     while off + NLMSG_HDRLEN <= buf.len() {
         let len = u32_at(off) as usize;
@@ -348,10 +461,14 @@ fn parse_answers(buf: &[u8]) -> Vec<(u32, i32)> {
             break;
         }
         let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+        let seq = u32_at(off + 8);
         if ty == NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 {
-            let seq = u32_at(off + 8);
             let err = u32_at(off + NLMSG_HDRLEN) as i32;
-            out.push((seq, -err));
+            out.acks.push((seq, -err));
+        } else if ty == NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM && len >= NLMSG_HDRLEN + 4 {
+            let body = &buf[off + NLMSG_HDRLEN + 4..off + len];
+            out.elements
+                .extend(elements_with_timeout(body).into_iter().map(|t| (seq, t)));
         }
         off += (len + 3) & !3;
     }
@@ -368,6 +485,71 @@ fn seq_base() -> u32 {
 /// Applies `op` to `elements` in one transaction.
 pub fn apply(op: Op, elements: &[PortElement]) -> io::Result<()> {
     transact(&build(op, elements, seq_base()))
+}
+
+/// Expires `elements` in one transaction ([`Op::Expire`]) and checks that
+/// the kernel took it: each is gone or [`Found::Expiring`]. `Ok(false)`:
+/// some are still [`Found::Live`] (the kernel cannot update an element's
+/// timeout, or the map has no `flags timeout`); the caller deletes them.
+pub fn expire(elements: &[PortElement]) -> io::Result<bool> {
+    match apply(Op::Expire, elements) {
+        Ok(()) => {}
+        // A map made without `flags timeout` refuses the timeout.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => {
+            return Ok(false)
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(lookup(elements)?.iter().all(|f| *f != Found::Live))
+}
+
+/// What a key of a DNAT map holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Nothing, or an element that has expired.
+    Gone,
+    /// An element with a timeout: one that a detach expired, until the
+    /// next tick.
+    Expiring,
+    /// An element without a timeout: a published port.
+    Live,
+}
+
+/// Requests per datagram in [`lookup`]: the answers to them must fit the
+/// socket's receive buffer (212 KiB by default), and the kernel sends each
+/// element found in a buffer of its own (some 5 KiB of it).
+const GETS_PER_SEND: usize = 32;
+
+/// Looks up the key of each element: one `GETSETELEM` per element, sent
+/// [`GETS_PER_SEND`] at a time.
+pub fn lookup(elements: &[PortElement]) -> io::Result<Vec<Found>> {
+    let mut out = Vec::with_capacity(elements.len());
+    for chunk in elements.chunks(GETS_PER_SEND) {
+        let batch = get_elements(chunk, seq_base());
+        let got = answers(&batch)?;
+        for seq in &batch.acked {
+            let errno = got
+                .acks
+                .iter()
+                .find(|a| a.0 == *seq)
+                .map_or(libc::EIO, |a| a.1);
+            out.push(match errno {
+                0 => match got.elements.iter().find(|e| e.0 == *seq) {
+                    Some((_, true)) => Found::Expiring,
+                    _ => Found::Live,
+                },
+                libc::ENOENT => Found::Gone,
+                e => return Err(io::Error::from_raw_os_error(e)),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Adds `elements` in one transaction that first destroys the keys of
+/// `stale` (elements a detach expired that have not reached their tick).
+pub fn replace(stale: &[PortElement], elements: &[PortElement]) -> io::Result<()> {
+    transact(&build_replace(stale, elements, seq_base()))
 }
 
 /// Whether berth's table exists.
@@ -550,6 +732,48 @@ mod tests {
     }
 
     #[test]
+    fn expire_batch_updates_timeout_and_expiration() {
+        let els = [el(DnatMap::Any4, None, Protocol::Tcp, 1, "10.213.0.2", 80)];
+        let msgs = messages(build(Op::Expire, &els, 0).bytes());
+        let types: Vec<u16> = msgs.iter().map(|m| m.0).collect();
+        assert_eq!(types, [0x10, 0x0a0c, 0x11]);
+        assert_eq!(msgs[1].1, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK);
+        let list = attrs(&attrs(&msgs[1].3[4..])[2].1);
+        let elem: Vec<u16> = attrs(&list[0].1).iter().map(|a| a.0).collect();
+        assert_eq!(
+            elem,
+            [
+                NFTA_SET_ELEM_KEY | NLA_F_NESTED,
+                NFTA_SET_ELEM_DATA | NLA_F_NESTED,
+                NFTA_SET_ELEM_TIMEOUT,
+                NFTA_SET_ELEM_EXPIRATION
+            ]
+        );
+        assert_eq!(attrs(&list[0].1)[2].1, 1u64.to_be_bytes());
+        assert_eq!(attrs(&list[0].1)[3].1, 0u64.to_be_bytes());
+    }
+
+    #[test]
+    fn gets_are_one_message_per_element_with_keys_only() {
+        let els = [
+            el(DnatMap::Any4, None, Protocol::Tcp, 1, "10.213.0.2", 80),
+            el(DnatMap::Any6, None, Protocol::Tcp, 1, "fd00:213::2", 80),
+        ];
+        let b = get_elements(&els, 0);
+        let msgs = messages(b.bytes());
+        let types: Vec<u16> = msgs.iter().map(|m| m.0).collect();
+        assert_eq!(types, [0x0a0d, 0x0a0d]);
+        assert_eq!(b.acked, [1, 2]);
+        let a = attrs(&msgs[1].3[4..]);
+        assert_eq!(a[1], (NFTA_SET_ELEM_LIST_SET, b"dnat6_any\0".to_vec()));
+        let list = attrs(&a[2].1);
+        let elem = attrs(&list[0].1);
+        assert_eq!(elem.len(), 1, "a key and nothing else");
+        assert_eq!(elem[0].0, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+        assert_eq!(attrs(&elem[0].1), [(NFTA_DATA_VALUE, key_bytes(&els[1]))]);
+    }
+
+    #[test]
     fn add_batch_has_no_deletes() {
         let els = [el(
             DnatMap::Host4,
@@ -578,7 +802,31 @@ mod tests {
             buf.extend_from_slice(&err.to_ne_bytes());
             buf.extend_from_slice(&[0; 16]);
         }
-        assert_eq!(parse_answers(&buf), [(7, 0), (8, libc::EEXIST)]);
-        assert!(parse_answers(&buf[..20]).is_empty());
+        assert_eq!(parse_answers(&buf).acks, [(7, 0), (8, libc::EEXIST)]);
+        assert!(parse_answers(&buf[..20]).acks.is_empty());
+    }
+
+    /// The answer 6.18 gave to a GETSETELEM of `tcp . 18222` in dnat4_any
+    /// after a detach expired it (timeout 4 ms, expiring in 4 ms), and the
+    /// same element as a live one (no timeout, no expiration).
+    #[test]
+    fn tells_expiring_elements_from_live_ones() {
+        let elem: &[u8] = b"\x3c\x00\x01\x00\x10\x00\x01\x00\x0c\x00\x01\x00\x06\x00\x00\x00\x47\x2e\x00\x00\x10\x00\x02\x00\x0c\x00\x01\x00\x0a\xd5\xca\x02\x00\x50\x00\x00\x0c\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x04\x0c\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x04";
+        let message = |list: &[u8]| {
+            let mut b = Batch::new(41);
+            let m = b.begin_msg(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM, 0, 1, 0);
+            b.attr_str(NFTA_SET_ELEM_LIST_TABLE, TABLE);
+            b.attr_str(NFTA_SET_ELEM_LIST_SET, "dnat4_any");
+            b.attr(NFTA_SET_ELEM_LIST_ELEMENTS, list);
+            b.end_msg(m);
+            b.buf
+        };
+        let got = parse_answers(&message(elem));
+        assert_eq!(got.elements, [(42, true)]);
+        assert!(got.acks.is_empty());
+        // Without the timeout and expiration attributes (24 bytes).
+        let mut live = elem[..elem.len() - 24].to_vec();
+        live[0] -= 24;
+        assert_eq!(parse_answers(&message(&live)).elements, [(42, false)]);
     }
 }

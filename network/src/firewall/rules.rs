@@ -199,10 +199,10 @@ pub fn table_script() -> String {
         r#"create table {FAMILY} {TABLE}
 table {FAMILY} {TABLE} {{
 	comment "berth container networks; managed by berth, do not edit"
-	map {dnat4_any} {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
-	map {dnat4_host} {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
-	map {dnat6_any} {{ type inet_proto . inet_service : ipv6_addr . inet_service; }}
-	map {dnat6_host} {{ type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }}
+	map {dnat4_any} {{ type inet_proto . inet_service : ipv4_addr . inet_service; flags timeout; }}
+	map {dnat4_host} {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; flags timeout; }}
+	map {dnat6_any} {{ type inet_proto . inet_service : ipv6_addr . inet_service; flags timeout; }}
+	map {dnat6_host} {{ type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; flags timeout; }}
 	set {SET_BRIDGES} {{ type ifname; }}
 	set {SET_INTERNAL} {{ type ifname; }}
 	set {SET_SAME} {{ type ifname . ifname; }}
