@@ -254,11 +254,11 @@ pub fn attach(def: &NetworkDef, ep: &Endpoint, ports: &[PortMapping]) -> Result<
     }
 }
 
-/// After an add failed with EEXIST: if the keys in the way are elements a
-/// detach expired that have not reached their tick yet ([`nfnl::Found`]),
-/// destroys them and adds `elements` in one transaction, which fails with
-/// EEXIST again if a host port is also taken by a live container.
-/// Otherwise returns the EEXIST again.
+/// After an add failed with EEXIST, tries once more, in one transaction
+/// that also destroys the keys still held by elements a detach expired
+/// ([`nfnl::Found::Expiring`]: in their last tick). The retry fails with
+/// EEXIST again only if a host port is taken by a live container; it also
+/// covers an element that reached its tick between the add and the lookup.
 fn replace_expiring(elements: &[PortElement]) -> std::io::Result<()> {
     let found = nfnl::lookup(elements)?;
     let stale: Vec<PortElement> = elements
@@ -267,9 +267,6 @@ fn replace_expiring(elements: &[PortElement]) -> std::io::Result<()> {
         .filter(|(_, f)| **f == nfnl::Found::Expiring)
         .map(|(e, _)| *e)
         .collect();
-    if stale.is_empty() {
-        return Err(std::io::Error::from_raw_os_error(libc::EEXIST));
-    }
     nfnl::replace(&stale, elements)
 }
 
