@@ -1,6 +1,6 @@
 //! The firewall against the real kernel: berth's table, its elements, and
 //! packets through them between the host and network namespaces these tests
-//! make (subnets 10.213.24x.0/24 and fd00:213:f4::/64 only).
+//! make (subnets 10.213.241-253.0/24 and fd00:213:f1-fd::/64 only).
 //!
 //! Needs root (CI is root). Every test removes what it made, also when it
 //! fails, and checks that `nft list ruleset` is as it found it. The tests of
@@ -357,11 +357,11 @@ fn taken_host_port_is_refused_and_survives_a_stale_detach() {
 fn detached_port_expires_and_is_published_again_at_once() {
     let Some(_g) = serial() else { return };
     let mut fx = Fixture::new();
-    let d = fx.network(def("fw-e", &format!("bfw{}e", tag()), 246, true, false));
+    let d = fx.network(def("fw-e", &format!("bfw{}e", tag()), 253, true, false));
     let (ep1, ep2) = (endpoint(&d, 2), endpoint(&d, 3));
     let p = [
-        port(None, 42601, 80, Protocol::Tcp),
-        port(Some("127.0.0.1"), 42602, 80, Protocol::Udp),
+        port(None, 42901, 80, Protocol::Tcp),
+        port(Some("127.0.0.1"), 42902, 80, Protocol::Udp),
     ];
     let elements = rules::port_elements(&d, &ep1, &p).unwrap();
     assert_eq!(elements.len(), 3, "any4, any6 and 127.0.0.1: {elements:?}");
@@ -375,16 +375,16 @@ fn detached_port_expires_and_is_published_again_at_once() {
     let any4 = map_entries("dnat4_any");
     assert!(
         any4.iter()
-            .filter(|e| e.contains("10.213.246."))
+            .filter(|e| e.contains("10.213.253."))
             .all(|e| e.ends_with(" (expiring)")),
         "{any4:?}"
     );
     // Another container takes the same host ports right away (within the
     // tick, the expiring elements are replaced in the same transaction).
     firewall::attach(&d, &ep2, &p).unwrap();
-    assert!(map_entries("dnat4_any").contains(&"tcp . 42601 : 10.213.246.3 . 80".into()));
+    assert!(map_entries("dnat4_any").contains(&"tcp . 42901 : 10.213.253.3 . 80".into()));
     assert!(
-        map_entries("dnat4_host").contains(&"127.0.0.1 . udp . 42602 : 10.213.246.3 . 80".into())
+        map_entries("dnat4_host").contains(&"127.0.0.1 . udp . 42902 : 10.213.253.3 . 80".into())
     );
     // ep1's stale detach leaves ep2's ports alone.
     firewall::detach(&d, &ep1, &p).unwrap();
@@ -749,6 +749,11 @@ fn published_ports_hairpin_and_isolation_carry_packets() {
         // the host, masqueraded so that the answer comes back the same way.
         let hairpin = wa.inside(|| ask(sa("10.213.244.1:42601"))).join().unwrap();
         assert_eq!(hairpin.unwrap(), "10.213.244.1");
+        let hairpin6 = wa
+            .inside(|| ask(sa("[fd00:213:f4::1]:42601")))
+            .join()
+            .unwrap();
+        assert_eq!(hairpin6.unwrap(), "fd00:213:f4::1");
 
         // Isolation: network A cannot reach network B's container directly,
         // but can reach a port B published on the host.
