@@ -12,6 +12,9 @@
 //! exists is a leak — berth was killed, or a reboot cleared the runtime root —
 //! and is reclaimed when it is in the way: when a subnet is full, when a host
 //! port is taken, when the same container id comes again, and on inspect/rm.
+//! Not while its veth's host end is still there, though: then the container
+//! lives on (its state directory was removed behind berth's back) and keeps
+//! its addresses and ports.
 
 use crate::model::{
     format_mac, mac_from_ipv4, Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping,
@@ -442,14 +445,20 @@ impl Networks {
 
     /// Releases allocations on `network` whose container is gone.
     fn reclaim_on(&self, network: &str) -> Result<usize> {
-        let dead: Vec<String> = self.store.borrow_mut().read(|tx| {
+        let orphans: Vec<EndpointRow> = self.store.borrow_mut().read(|tx| {
             Ok(tx
                 .endpoints_on(network)?
                 .into_iter()
                 .filter(|r| !r.owner.exists())
-                .map(|r| r.container)
                 .collect())
         })?;
+        let mut nl = None;
+        let mut dead = Vec::new();
+        for row in orphans {
+            if !host_end_present(&row, &mut nl)? {
+                dead.push(row.container);
+            }
+        }
         for id in &dead {
             tracing::info!(
                 "network {network}: reclaiming the addresses of vanished container {id}"
@@ -495,12 +504,24 @@ impl Networks {
         if nets.iter().any(|n| n.name == DEFAULT_NETWORK) {
             self.ensure_default()?;
         }
-        // A container id seen again: whatever its predecessor left is a leak.
-        if self
+        // A container id seen again: what its predecessor left is a leak,
+        // unless that container still lives (in another root, or with its
+        // state directory removed behind berth's back).
+        let previous = self
             .store
             .borrow_mut()
-            .read(|tx| Ok(!tx.endpoints_of(container_id)?.is_empty()))?
-        {
+            .read(|tx| tx.endpoints_of(container_id))?;
+        if !previous.is_empty() {
+            let mut nl = None;
+            for row in &previous {
+                if (row.owner != owner && row.owner.exists()) || host_end_present(row, &mut nl)? {
+                    return Err(Error::Invalid(format!(
+                        "container id {container_id} already has an endpoint on network {}, held by a container that is still there ({})",
+                        row.network,
+                        row.owner.display()
+                    )));
+                }
+            }
             self.release(container_id)?;
         }
 
@@ -598,6 +619,22 @@ impl Networks {
             .borrow_mut()
             .write(|tx| tx.delete_container(container_id))
     }
+}
+
+/// Whether the endpoint's device on the host side (a veth's host end)
+/// still exists: its container's netns, and so the container, is alive,
+/// whatever became of its state directory. Endpoints without such a device
+/// (macvlan, ipvlan) have nothing on the host to tell by: `false`.
+fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool> {
+    let ep = &row.endpoint;
+    if ep.driver != Driver::Bridge || ep.host_ifname.is_empty() {
+        return Ok(false);
+    }
+    let nl = match nl {
+        Some(nl) => nl,
+        None => nl.insert(Netlink::open()?),
+    };
+    Ok(nl.link_index(&ep.host_ifname)?.is_some())
 }
 
 enum Conflict {

@@ -945,6 +945,40 @@ fn network_rm_force_releases_only_that_network() {
     net_b.assert_ipam_empty();
 }
 
+// ---- a live container whose state directory vanished ----
+
+/// Leaks are reclaimed when they are in the way, but a container whose
+/// state directory was removed behind berth's back is not a leak while it
+/// runs (its veth's host end is still on the bridge): it keeps its
+/// published port. Once it is gone, the port is free again.
+#[test]
+fn live_container_without_its_state_dir_keeps_its_port() {
+    let net = TestNet::create(114, false, &[]);
+    let rt = runtime();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let a = unique_name("hid-a");
+    let out = rt.create(&b, &a, &["--network", &net.name, "-p", "18115:80"]);
+    assert!(out.success(), "{out}");
+    let dir = rt.root().join(&a);
+    let hidden = rt.root().join(format!(".{a}.hidden"));
+    std::fs::rename(&dir, &hidden).unwrap();
+    let b_id = unique_name("hid-b");
+    let taken = rt.create(&b, &b_id, &["--network", &net.name, "-p", "18115:80"]);
+    std::fs::rename(&hidden, &dir).unwrap();
+    assert!(
+        !taken.success(),
+        "the port of a live container was reclaimed: {taken}"
+    );
+    assert!(taken.stderr.contains("18115"), "{taken}");
+    assert_eq!(net.containers(), vec![a.clone()]);
+
+    rt.delete_force(&a).ok();
+    let again = rt.create(&b, &b_id, &["--network", &net.name, "-p", "18115:80"]);
+    assert!(again.success(), "{again}");
+    rt.delete_force(&b_id).ok();
+    net.assert_ipam_empty();
+}
+
 // ---- the default network ----
 
 /// `-p` without `--network` means the network `default`, made on first use
