@@ -18,6 +18,7 @@
 
 pub mod bridge;
 pub mod firewall;
+pub mod forwarding;
 pub mod host;
 pub mod ipam;
 pub mod model;

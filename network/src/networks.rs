@@ -21,7 +21,7 @@ use crate::model::{
 };
 use crate::request::{self, NetworkRequest, PublishRequest};
 use crate::store::{EndpointRow, Store, Tx};
-use crate::{bridge, firewall, host, ipam, netlink::Netlink, strategy, Error, Result};
+use crate::{bridge, firewall, forwarding, host, ipam, netlink::Netlink, strategy, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::cell::RefCell;
@@ -37,8 +37,6 @@ pub const DEFAULT_POOL: &str = "10.213.0.0/16";
 /// The kernel's bridge port numbers are 10 bits and port 0 is never used
 /// (BR_MAX_PORTS in net/bridge/br_private.h).
 pub const MAX_BRIDGE_PORTS: u32 = 1023;
-/// Key in the store's `host` table of the sysctls berth changed.
-const SAVED_SYSCTLS: &str = "sysctls";
 
 /// `berth network create` options.
 #[derive(Debug, Clone, Default)]
@@ -295,16 +293,8 @@ impl Networks {
             return Ok(());
         }
         bridge::ensure_bridge(nl, def)?;
-        let previous = bridge::enable_forwarding(def.subnet6.is_some())?;
-        self.store.borrow_mut().write(|tx| {
-            // Only the values found before berth's first change are kept.
-            if tx.host_get(SAVED_SYSCTLS)?.is_none() {
-                let json = serde_json::to_string(&previous)
-                    .map_err(|e| Error::Invalid(format!("saving sysctls: {e}")))?;
-                tx.host_set(SAVED_SYSCTLS, Some(&json))?;
-            }
-            Ok(())
-        })?;
+        let fwd = forwarding::Guard::lock(Path::new(forwarding::DIR))?;
+        fwd.enable(def.subnet6.is_some())?;
         firewall::ensure_network(def)?;
         Ok(())
     }
@@ -319,24 +309,14 @@ impl Networks {
                 .iter()
                 .all(|n| n.name == def.name || n.driver != Driver::Bridge))
         })?;
-        firewall::remove_network(def, last)?;
+        let fwd = forwarding::Guard::lock(Path::new(forwarding::DIR))?;
+        let none_left = firewall::remove_network(def, last)?;
         if let Some(name) = &def.bridge {
             bridge::remove_bridge(nl, name)?;
         }
-        // The table outlives this store's last network when networks of
-        // another state dir still use it: they still need forwarding.
-        let others_remain = last && firewall::nfnl::table_exists().unwrap_or(false);
-        if last && !others_remain {
-            let saved = self.store.borrow_mut().write(|tx| {
-                let saved = tx.host_get(SAVED_SYSCTLS)?;
-                tx.host_set(SAVED_SYSCTLS, None)?;
-                Ok(saved)
-            })?;
-            if let Some(json) = saved {
-                let previous = serde_json::from_str(&json)
-                    .map_err(|e| Error::Invalid(format!("saved sysctls: {e}")))?;
-                bridge::restore(&previous)?;
-            }
+        // The host's last berth bridge network, of any state directory.
+        if none_left {
+            fwd.restore()?;
         }
         Ok(())
     }

@@ -14,7 +14,6 @@
 //!   owner (the container's state directory, to detect leaked allocations)
 //!   and the endpoint (JSON).
 //! - `ports`: published host ports, keyed for conflict lookup.
-//! - `host`: host settings berth changed and must restore (sysctls).
 
 use crate::ipam;
 use crate::model::{Endpoint, NetworkDef, PortMapping};
@@ -59,7 +58,6 @@ CREATE TABLE IF NOT EXISTS ports(
     PRIMARY KEY(protocol, host_port, host_ip)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ports_by_container ON ports(container);
-CREATE TABLE IF NOT EXISTS host(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
 /// The WAL size past which a commit empties it into the database: each
@@ -583,33 +581,6 @@ impl Tx<'_> {
             Ok((network, serde_json::from_str(&mapping).map_err(json_err)?))
         })
         .collect()
-    }
-
-    // ---- host settings ----
-
-    pub fn host_get(&self, key: &str) -> Result<Option<String>> {
-        self.tx
-            .query_row("SELECT value FROM host WHERE key=?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(self.err())
-    }
-
-    pub fn host_set(&self, key: &str, value: Option<&str>) -> Result<()> {
-        match value {
-            Some(v) => self
-                .tx
-                .execute(
-                    "INSERT INTO host(key, value) VALUES (?1, ?2)
-                     ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                    params![key, v],
-                )
-                .map_err(self.err())?,
-            None => self
-                .tx
-                .execute("DELETE FROM host WHERE key=?1", [key])
-                .map_err(self.err())?,
-        };
-        Ok(())
     }
 }
 

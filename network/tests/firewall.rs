@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use network::firewall::nfnl::{self, Found};
 use network::firewall::{self, rules, Error};
 use network::model::{Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping, Protocol};
+use network::networks::{NetworkCreate, Networks};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -460,6 +461,58 @@ fn non_bridge_networks_have_no_firewall_state() {
     assert!(matches!(err, Error::NoBridge { .. }), "{err}");
     detach(&d, &ep, &[port(None, 42501, 80, Protocol::Tcp)]);
     firewall::remove_network(&d, true).unwrap();
+    fx.finish();
+}
+
+/// Host forwarding is one switch for every berth network of every state
+/// directory: on with the first, back to what it was with the last.
+#[test]
+fn forwarding_follows_the_hosts_berth_networks_across_state_dirs() {
+    let Some(_g) = serial() else { return };
+    if berth_table_exists() {
+        // Other berth networks on this host keep forwarding on, and own
+        // what is recorded of it: not this test's to change.
+        eprintln!("skipped: this host has berth networks of its own");
+        return;
+    }
+    let fx = Fixture::new();
+    let _v4 = Sysctl::set("net/ipv4/ip_forward", "0");
+    let _v6 = Sysctl::set("net/ipv6/conf/all/forwarding", "0");
+    let fwd = |key: &str| std::fs::read_to_string(format!("/proc/sys/{key}")).unwrap();
+    let v4 = || fwd("net/ipv4/ip_forward").trim().to_owned();
+    let v6 = || fwd("net/ipv6/conf/all/forwarding").trim().to_owned();
+    let dirs: Vec<std::path::PathBuf> = ['1', '2']
+        .iter()
+        .map(|c| std::env::temp_dir().join(format!("berth-fwd-{}-{c}", std::process::id())))
+        .collect();
+    let (one, two) = (
+        Networks::open(&dirs[0]).unwrap(),
+        Networks::open(&dirs[1]).unwrap(),
+    );
+    let t = tag();
+    let net = |name: &str, octet: u8, v6: bool| NetworkCreate {
+        name: name.into(),
+        subnet: Some(format!("10.213.{octet}.0/24")),
+        bridge: Some(format!("bfw{t}{}", &name[name.len() - 1..])),
+        subnet6: v6.then(|| format!("fd00:213:{octet:x}::/64")),
+        ..Default::default()
+    };
+    one.create_network(&net("fw-v4", 254, false)).unwrap();
+    assert_eq!((v4(), v6()), ("1".into(), "0".into()), "IPv4 only");
+    two.create_network(&net("fw-v6", 255, true)).unwrap();
+    assert_eq!((v4(), v6()), ("1".into(), "1".into()), "and IPv6");
+    one.remove("fw-v4", true).unwrap();
+    assert_eq!(
+        (v4(), v6()),
+        ("1".into(), "1".into()),
+        "the other dir's network is left"
+    );
+    two.remove("fw-v6", true).unwrap();
+    assert_eq!((v4(), v6()), ("0".into(), "0".into()), "the last one went");
+    assert!(!std::path::Path::new("/run/berth/forwarding.json").exists());
+    for d in &dirs {
+        std::fs::remove_dir_all(d).unwrap();
+    }
     fx.finish();
 }
 

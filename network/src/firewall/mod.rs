@@ -64,7 +64,8 @@
 //!   lock file.
 //! - [`remove_network`]: deletes the network's elements and any port
 //!   elements still pointing into its subnets; with `last`, also the table,
-//!   but only when no other network is left in it.
+//!   but only when no other network is left in it (and then says so: the
+//!   caller puts host forwarding back).
 //! - [`attach`]: one transaction adding the port elements. A host port
 //!   already published for another container fails with
 //!   [`Error::PortTaken`] and changes nothing. If berth's table is missing
@@ -183,11 +184,12 @@ pub fn ensure_network(def: &NetworkDef) -> Result<()> {
 
 /// Removes the network's elements, and the port elements still pointing
 /// into its subnets. With `last`, also removes berth's table if no network
-/// is left in it.
-pub fn remove_network(def: &NetworkDef, last: bool) -> Result<()> {
+/// is left in it. Returns whether the host has no berth bridge network left
+/// (berth's table is gone).
+pub fn remove_network(def: &NetworkDef, last: bool) -> Result<bool> {
     let _lock = lock()?;
     if !table_exists()? {
-        return Ok(());
+        return Ok(true);
     }
     let mut elements = rules::network_elements(def)?;
     elements.extend(stale_port_elements(def)?);
@@ -197,24 +199,25 @@ pub fn remove_network(def: &NetworkDef, last: bool) -> Result<()> {
             &rules::delete_script(elements),
         )?;
     }
-    if last {
-        let left = bridges()?;
-        if left.is_empty() {
-            nft::apply(
-                "delete berth's table",
-                &format!("delete table {FAMILY} {TABLE}\n"),
-            )?;
-        } else {
-            // Networks of another berth state directory (tests, a second
-            // --state-dir) share the table.
-            tracing::info!(
-                network = %def.name,
-                ?left,
-                "firewall: keeping berth's table: other networks still use it"
-            );
-        }
+    if !last {
+        return Ok(false);
     }
-    Ok(())
+    let left = bridges()?;
+    if !left.is_empty() {
+        // Networks of another berth state directory (tests, a second
+        // --state-dir) share the table.
+        tracing::info!(
+            network = %def.name,
+            ?left,
+            "firewall: keeping berth's table: other networks still use it"
+        );
+        return Ok(false);
+    }
+    nft::apply(
+        "delete berth's table",
+        &format!("delete table {FAMILY} {TABLE}\n"),
+    )?;
+    Ok(true)
 }
 
 /// Publishes `ports` of the endpoint: one transaction adding DNAT map
