@@ -594,6 +594,17 @@ impl Wire {
                 &peer,
                 "nodad",
             ]);
+            run(&[
+                "ip",
+                "-n",
+                ns,
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                &g6.to_string(),
+            ]);
         }
         // What the bridge module sets on berth's bridges: 127.0.0.1 may be
         // routed to the bridge, and packets from it may be forwarded (per
@@ -604,8 +615,9 @@ impl Wire {
         w
     }
 
-    /// "Outside": a netns behind a routed veth (no bridge), 10.213.250.0/30,
-    /// the host at .1 and the netns at .2, its default route via the host.
+    /// "Outside": a netns behind a routed veth (no bridge), 10.213.250.0/30
+    /// and fd00:213:fa::/64, the host at .1 (::1) and the netns at .2 (::2),
+    /// its default route via the host.
     fn outside(suffix: char) -> Wire {
         let t = tag();
         let w = Wire {
@@ -620,6 +632,16 @@ impl Wire {
             "ip", "link", "add", veth, "type", "veth", "peer", "name", &peer, "netns", ns,
         ]);
         run(&["ip", "addr", "add", "10.213.250.1/30", "dev", veth]);
+        run(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "fd00:213:fa::1/64",
+            "dev",
+            veth,
+            "nodad",
+        ]);
         run(&["ip", "link", "set", veth, "up"]);
         run(&[
             "ip",
@@ -630,6 +652,18 @@ impl Wire {
             "10.213.250.2/30",
             "dev",
             &peer,
+        ]);
+        run(&[
+            "ip",
+            "-n",
+            ns,
+            "-6",
+            "addr",
+            "add",
+            "fd00:213:fa::2/64",
+            "dev",
+            &peer,
+            "nodad",
         ]);
         run(&["ip", "-n", ns, "link", "set", &peer, "up"]);
         run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
@@ -963,7 +997,7 @@ fn outbound_masquerade_no_masquerade_and_internal() {
     let before_links = run(&["ip", "-br", "link"]);
     {
         let mut fx = Fixture::new();
-        let dm = def("fw-om", &format!("bfw{}m", tag()), 248, false, false);
+        let dm = def("fw-om", &format!("bfw{}m", tag()), 248, true, false);
         let mut dr = def("fw-or", &format!("bfw{}r", tag()), 247, false, false);
         dr.masquerade = false;
         let di = def("fw-oi", &format!("bfw{}i", tag()), 249, false, true);
@@ -982,6 +1016,13 @@ fn outbound_masquerade_no_masquerade_and_internal() {
         // Leaving through another interface, the subnet is masqueraded.
         let seen = wm.inside(move || ask(to)).join().unwrap();
         assert_eq!(seen.unwrap(), "10.213.250.1");
+        // IPv6 too (forwarded only with the host-wide switch on, as berth
+        // turns it on for an IPv6 network).
+        let seen = {
+            let _fwd = Sysctl::set("net/ipv6/conf/all/forwarding", "1");
+            wm.inside(|| ask(sa("[fd00:213:fa::2]:80"))).join().unwrap()
+        };
+        assert_eq!(seen.unwrap(), "fd00:213:fa::1");
         // Without masquerade the container's own address goes out.
         let seen = wr.inside(move || ask(to)).join().unwrap();
         assert_eq!(seen.unwrap(), "10.213.247.2");
