@@ -536,75 +536,30 @@ impl Wire {
             veth: format!("vfw{t}{suffix}"),
         };
         let peer = format!("pfw{t}{suffix}");
-        let gw = format!("{}/24", d.gateway);
-        let ip = format!("{}/24", endpoint(d, 2).ipv4);
-        let (br, ns, veth) = (w.bridge.as_deref().unwrap(), &w.netns, &w.veth);
-        run(&["ip", "netns", "add", ns]);
-        run(&["ip", "link", "add", br, "type", "bridge"]);
-        run(&["ip", "addr", "add", &gw, "dev", br]);
-        run(&[
-            "ip", "link", "add", veth, "type", "veth", "peer", "name", &peer, "netns", ns,
-        ]);
-        run(&["ip", "link", "set", veth, "master", br]);
-        run(&[
-            "ip",
-            "link",
-            "set",
-            veth,
-            "type",
-            "bridge_slave",
-            "hairpin",
-            "on",
-        ]);
-        run(&["ip", "link", "set", veth, "up"]);
-        run(&["ip", "link", "set", br, "up"]);
-        run(&["ip", "-n", ns, "addr", "add", &ip, "dev", &peer]);
-        run(&["ip", "-n", ns, "link", "set", &peer, "up"]);
-        run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        run(&[
-            "ip",
-            "-n",
-            ns,
-            "route",
-            "add",
-            "default",
-            "via",
-            &d.gateway.to_string(),
-        ]);
+        let (gw, ip) = (d.gateway, endpoint(d, 2).ipv4);
+        let (br, ns, veth) = (w.bridge.as_deref().unwrap(), w.netns.as_str(), &w.veth);
+        ip_cmd(None, &format!("netns add {ns}"));
+        ip_cmd(None, &format!("link add {br} type bridge"));
+        ip_cmd(None, &format!("addr add {gw}/24 dev {br}"));
+        ip_cmd(
+            None,
+            &format!("link add {veth} type veth peer name {peer} netns {ns}"),
+        );
+        ip_cmd(None, &format!("link set {veth} master {br}"));
+        ip_cmd(
+            None,
+            &format!("link set {veth} type bridge_slave hairpin on"),
+        );
+        ip_cmd(None, &format!("link set {veth} up"));
+        ip_cmd(None, &format!("link set {br} up"));
+        ip_cmd(Some(ns), &format!("addr add {ip}/24 dev {peer}"));
+        ip_cmd(Some(ns), &format!("link set {peer} up"));
+        ip_cmd(Some(ns), "link set lo up");
+        ip_cmd(Some(ns), &format!("route add default via {gw}"));
         if let (Some(g6), Some(ep6)) = (d.gateway6, endpoint(d, 2).ipv6) {
-            run(&[
-                "ip",
-                "-6",
-                "addr",
-                "add",
-                &format!("{g6}/64"),
-                "dev",
-                br,
-                "nodad",
-            ]);
-            run(&[
-                "ip",
-                "-n",
-                ns,
-                "-6",
-                "addr",
-                "add",
-                &format!("{ep6}/64"),
-                "dev",
-                &peer,
-                "nodad",
-            ]);
-            run(&[
-                "ip",
-                "-n",
-                ns,
-                "-6",
-                "route",
-                "add",
-                "default",
-                "via",
-                &g6.to_string(),
-            ]);
+            ip_cmd(None, &format!("-6 addr add {g6}/64 dev {br} nodad"));
+            ip_cmd(Some(ns), &format!("-6 addr add {ep6}/64 dev {peer} nodad"));
+            ip_cmd(Some(ns), &format!("-6 route add default via {g6}"));
         }
         // What the bridge module sets on berth's bridges: 127.0.0.1 may be
         // routed to the bridge, and packets from it may be forwarded (per
@@ -626,57 +581,26 @@ impl Wire {
             veth: format!("vfw{t}{suffix}"),
         };
         let peer = format!("pfw{t}{suffix}");
-        let (ns, veth) = (&w.netns, &w.veth);
-        run(&["ip", "netns", "add", ns]);
-        run(&[
-            "ip", "link", "add", veth, "type", "veth", "peer", "name", &peer, "netns", ns,
-        ]);
-        run(&["ip", "addr", "add", "10.213.250.1/30", "dev", veth]);
-        run(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "fd00:213:fa::1/64",
-            "dev",
-            veth,
-            "nodad",
-        ]);
-        run(&["ip", "link", "set", veth, "up"]);
-        run(&[
-            "ip",
-            "-n",
-            ns,
-            "addr",
-            "add",
-            "10.213.250.2/30",
-            "dev",
-            &peer,
-        ]);
-        run(&[
-            "ip",
-            "-n",
-            ns,
-            "-6",
-            "addr",
-            "add",
-            "fd00:213:fa::2/64",
-            "dev",
-            &peer,
-            "nodad",
-        ]);
-        run(&["ip", "-n", ns, "link", "set", &peer, "up"]);
-        run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        run(&[
-            "ip",
-            "-n",
-            ns,
-            "route",
-            "add",
-            "default",
-            "via",
-            "10.213.250.1",
-        ]);
+        let (ns, veth) = (w.netns.as_str(), &w.veth);
+        ip_cmd(None, &format!("netns add {ns}"));
+        ip_cmd(
+            None,
+            &format!("link add {veth} type veth peer name {peer} netns {ns}"),
+        );
+        ip_cmd(None, &format!("addr add 10.213.250.1/30 dev {veth}"));
+        ip_cmd(
+            None,
+            &format!("-6 addr add fd00:213:fa::1/64 dev {veth} nodad"),
+        );
+        ip_cmd(None, &format!("link set {veth} up"));
+        ip_cmd(Some(ns), &format!("addr add 10.213.250.2/30 dev {peer}"));
+        ip_cmd(
+            Some(ns),
+            &format!("-6 addr add fd00:213:fa::2/64 dev {peer} nodad"),
+        );
+        ip_cmd(Some(ns), &format!("link set {peer} up"));
+        ip_cmd(Some(ns), "link set lo up");
+        ip_cmd(Some(ns), "route add default via 10.213.250.1");
         std::fs::write(format!("/proc/sys/net/ipv4/conf/{veth}/forwarding"), "1").unwrap();
         w
     }
@@ -764,6 +688,16 @@ impl Drop for Server {
             let _ = h.join();
         }
     }
+}
+
+/// `ip [-n NETNS] ARGS` (test set-up only), ARGS split at spaces.
+fn ip_cmd(netns: Option<&str>, args: &str) {
+    let mut argv = vec!["ip"];
+    if let Some(ns) = netns {
+        argv.extend(["-n", ns]);
+    }
+    argv.extend(args.split_whitespace());
+    run(&argv);
 }
 
 /// A sysctl set for the time of a test and put back on drop.
