@@ -243,15 +243,45 @@ fn fetch(addr: SocketAddr) -> String {
     out
 }
 
-#[test]
-fn veth_on_a_bridge_end_to_end() {
-    require_root!();
+/// Serves one connection on `target` inside `server` and returns what a
+/// client read from it: a client on the host, or inside `client` if given.
+fn serve_and_fetch(server: &NetnsChild, client: Option<&NetnsChild>, target: SocketAddr) -> String {
+    let listener = serve_once(server, target);
+    let got = match client {
+        Some(c) => c.run(move || fetch(target)),
+        None => fetch(target),
+    };
+    listener.join().unwrap();
+    got
+}
+
+/// What a bridge test starts from: a netlink handle on the host, a guard,
+/// a fresh bridge name (`bt…`, already in the guard) and the network `name`
+/// on that bridge, with a free /24 (and fd00:213:x::/64 with `ipv6`). The
+/// bridge is not created yet. Keep the guard bound until the test ends
+/// (`_guard`, not `_`): dropping it deletes what it holds.
+fn bridge_network(name: &str, ipv6: bool) -> (Netlink, Cleanup, String, NetworkDef) {
     let mut nl = Netlink::open().unwrap();
     let mut guard = Cleanup::new();
     let x = free_subnet_octet(&mut nl);
     let br = unique_name("bt");
     guard.add(&br);
-    let def = bridge_def("plumbing-veth", &br, x, true);
+    let def = bridge_def(name, &br, x, ipv6);
+    (nl, guard, br, def)
+}
+
+/// [`bridge_network`] with the bridge made by `ensure_bridge`.
+fn bridge_network_ensured(name: &str, ipv6: bool) -> (Netlink, Cleanup, String, NetworkDef) {
+    let (mut nl, guard, br, def) = bridge_network(name, ipv6);
+    ensure_bridge(&mut nl, &def).unwrap();
+    (nl, guard, br, def)
+}
+
+#[test]
+fn veth_on_a_bridge_end_to_end() {
+    require_root!();
+    let (mut nl, mut guard, br, def) = bridge_network("plumbing-veth", true);
+    let x = def.subnet.addr.octets()[2]; // 10.213.x.0/24, fd00:213:x::/64
 
     ensure_bridge(&mut nl, &def).unwrap();
     ensure_bridge(&mut nl, &def).expect("ensure_bridge is idempotent");
@@ -353,12 +383,10 @@ fn veth_on_a_bridge_end_to_end() {
     );
 
     // The host reaches the container through the bridge, over v4 and v6.
-    let server = serve_once(&child, SocketAddr::new(IpAddr::V4(ep.ipv4), 8080));
-    assert_eq!(fetch(SocketAddr::new(IpAddr::V4(ep.ipv4), 8080)), "ok");
-    server.join().unwrap();
-    let server = serve_once(&child, SocketAddr::new(IpAddr::V6(v6(x, 2)), 8080));
-    assert_eq!(fetch(SocketAddr::new(IpAddr::V6(v6(x, 2)), 8080)), "ok");
-    server.join().unwrap();
+    let target = SocketAddr::new(IpAddr::V4(ep.ipv4), 8080);
+    assert_eq!(serve_and_fetch(&child, None, target), "ok");
+    let target = SocketAddr::new(IpAddr::V6(v6(x, 2)), 8080);
+    assert_eq!(serve_and_fetch(&child, None, target), "ok");
 
     // Detach takes the host end out of the bridge and down; attach puts it back.
     let s = strategy(Driver::Bridge);
@@ -387,13 +415,7 @@ fn veth_on_a_bridge_end_to_end() {
 #[test]
 fn two_containers_talk_through_the_bridge_and_teardown_after_netns_death() {
     require_root!();
-    let mut nl = Netlink::open().unwrap();
-    let mut guard = Cleanup::new();
-    let x = free_subnet_octet(&mut nl);
-    let br = unique_name("bt");
-    guard.add(&br);
-    let def = bridge_def("plumbing-two", &br, x, false);
-    ensure_bridge(&mut nl, &def).unwrap();
+    let (mut nl, mut guard, br, def) = bridge_network_ensured("plumbing-two", false);
 
     let (a, b) = (NetnsChild::spawn(), NetnsChild::spawn());
     let (ea, eb) = (endpoint(&def, 10, "eth0"), endpoint(&def, 11, "eth1"));
@@ -409,9 +431,7 @@ fn two_containers_talk_through_the_bridge_and_teardown_after_netns_death() {
         });
     }
     let target = SocketAddr::new(IpAddr::V4(ea.ipv4), 9090);
-    let server = serve_once(&a, target);
-    assert_eq!(b.run(move || fetch(target)), "ok");
-    server.join().unwrap();
+    assert_eq!(serve_and_fetch(&a, Some(&b), target), "ok");
     // b's interface is eth1 and its default route goes through it.
     let gw = def.gateway;
     let r = b.run(move || {
@@ -439,13 +459,7 @@ fn two_containers_talk_through_the_bridge_and_teardown_after_netns_death() {
 #[test]
 fn create_refuses_an_existing_name_and_leaves_it_alone() {
     require_root!();
-    let mut nl = Netlink::open().unwrap();
-    let mut guard = Cleanup::new();
-    let x = free_subnet_octet(&mut nl);
-    let br = unique_name("bt");
-    guard.add(&br);
-    let def = bridge_def("plumbing-exists", &br, x, false);
-    ensure_bridge(&mut nl, &def).unwrap();
+    let (mut nl, mut guard, br, def) = bridge_network_ensured("plumbing-exists", false);
     let child = NetnsChild::spawn();
     let mut ep = endpoint(&def, 3, "eth0");
     ep.host_ifname = br.clone(); // taken: the bridge itself
@@ -570,9 +584,7 @@ fn sub_interface_pair(driver: Driver, mode: &str) {
         assert_eq!(l.mac, Some(want_mac));
     }
     let target = SocketAddr::new(IpAddr::V4(ea.ipv4), 7070);
-    let server = serve_once(&a, target);
-    assert_eq!(b.run(move || fetch(target)), "ok");
-    server.join().unwrap();
+    assert_eq!(serve_and_fetch(&a, Some(&b), target), "ok");
     for e in [&ea, &eb] {
         strategy(driver).teardown(&mut nl, e).unwrap();
     }
@@ -633,13 +645,7 @@ fn loopback_comes_up() {
 #[test]
 fn sysctls_are_set_and_restored() {
     require_root!();
-    let mut nl = Netlink::open().unwrap();
-    let mut guard = Cleanup::new();
-    let x = free_subnet_octet(&mut nl);
-    let br = unique_name("bt");
-    guard.add(&br);
-    let def = bridge_def("plumbing-sysctl", &br, x, false);
-    ensure_bridge(&mut nl, &def).unwrap();
+    let (mut nl, _guard, br, _) = bridge_network_ensured("plumbing-sysctl", false);
 
     // A per-bridge key: set, read back, restore.
     let key = format!("net/ipv4/conf/{br}/forwarding");
@@ -673,13 +679,7 @@ fn sysctls_are_set_and_restored() {
 #[test]
 fn initialize_from_the_parent_through_a_socket_opened_in_the_netns() {
     require_root!();
-    let mut nl = Netlink::open().unwrap();
-    let mut guard = Cleanup::new();
-    let x = free_subnet_octet(&mut nl);
-    let br = unique_name("bt");
-    guard.add(&br);
-    let def = bridge_def("plumbing-parent", &br, x, false);
-    ensure_bridge(&mut nl, &def).unwrap();
+    let (mut nl, mut guard, br, def) = bridge_network_ensured("plumbing-parent", false);
     let child = NetnsChild::spawn();
     let ep = endpoint(&def, 7, "eth0");
     guard.add(&ep.host_ifname);
@@ -704,9 +704,7 @@ fn initialize_from_the_parent_through_a_socket_opened_in_the_netns() {
     );
 
     let target = SocketAddr::new(IpAddr::V4(ep.ipv4), 8081);
-    let server = serve_once(&child, target);
-    assert_eq!(fetch(target), "ok");
-    server.join().unwrap();
+    assert_eq!(serve_and_fetch(&child, None, target), "ok");
     strategy(Driver::Bridge).teardown(&mut nl, &ep).unwrap();
     remove_bridge(&mut nl, &br).unwrap();
 }
@@ -717,13 +715,7 @@ fn initialize_from_the_parent_through_a_socket_opened_in_the_netns() {
 fn a_full_bridge_refuses_one_more_port_naming_the_limit() {
     require_root!();
     use network::strategy::veth::BRIDGE_MAX_PORTS;
-    let mut nl = Netlink::open().unwrap();
-    let mut guard = Cleanup::new();
-    let x = free_subnet_octet(&mut nl);
-    let br = unique_name("bt");
-    guard.add(&br);
-    let def = bridge_def("plumbing-full", &br, x, false);
-    ensure_bridge(&mut nl, &def).unwrap();
+    let (mut nl, mut guard, br, def) = bridge_network_ensured("plumbing-full", false);
     let bridge_index = nl.require_link(&br).unwrap();
 
     // Fillers: veth pairs whose peers sit in one throwaway netns, so that
@@ -780,12 +772,7 @@ fn a_full_bridge_refuses_one_more_port_naming_the_limit() {
 fn step_costs() {
     require_root!();
     use std::time::Instant;
-    let mut nl = Netlink::open().unwrap();
-    let mut guard = Cleanup::new();
-    let x = free_subnet_octet(&mut nl);
-    let br = unique_name("bt");
-    guard.add(&br);
-    let def = bridge_def("plumbing-costs", &br, x, true);
+    let (mut nl, mut guard, br, def) = bridge_network("plumbing-costs", true);
     let t = Instant::now();
     ensure_bridge(&mut nl, &def).unwrap();
     eprintln!("ensure_bridge (new): {:?}", t.elapsed());
@@ -851,12 +838,8 @@ fn step_costs() {
 #[test]
 fn a_device_that_is_not_a_bridge_is_never_taken_over() {
     require_root!();
-    let mut nl = Netlink::open().unwrap();
-    let mut guard = Cleanup::new();
-    let x = free_subnet_octet(&mut nl);
+    let (mut nl, _guard, name, def) = bridge_network("plumbing-notbridge", false);
     // A veth pair on the host, named like the network's bridge would be.
-    let name = unique_name("bt");
-    guard.add(&name);
     nl.create_veth(
         &name,
         &format!("{name}p"),
@@ -865,7 +848,6 @@ fn a_device_that_is_not_a_bridge_is_never_taken_over() {
         0,
     )
     .unwrap();
-    let def = bridge_def("plumbing-notbridge", &name, x, false);
     let err = ensure_bridge(&mut nl, &def).unwrap_err();
     assert!(matches!(err, network::Error::NotABridge { .. }), "{err:?}");
     assert!(
