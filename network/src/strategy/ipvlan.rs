@@ -3,8 +3,7 @@
 //! `ep.mac` is not applied. Mode: `ep.mode` (l2, l3, l3s), default l2.
 
 use super::{
-    check_name, endpoint_error, initialize_container_side, parent_of, validate_mode,
-    NetworkStrategy,
+    endpoint_error, initialize_container_side, parent_of, validate_sub_interface, NetworkStrategy,
 };
 use crate::model::{Driver, Endpoint};
 use crate::netlink::{ipvlan_mode, Netlink};
@@ -16,10 +15,7 @@ pub const DEFAULT_MODE: &str = "l2";
 
 impl NetworkStrategy for Ipvlan {
     fn validate(&self, ep: &Endpoint) -> Result<()> {
-        let parent = parent_of(ep)?;
-        check_name(ep, "parent", parent)?;
-        validate_mode(Driver::Ipvlan, ep.mode.as_deref())
-            .map_err(|reason| endpoint_error(ep, reason))
+        validate_sub_interface(Driver::Ipvlan, ep)
     }
 
     fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
@@ -32,19 +28,7 @@ impl NetworkStrategy for Ipvlan {
         Ok(())
     }
 
-    fn attach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
-        Ok(())
-    }
-
-    fn detach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
-        Ok(())
-    }
-
     fn initialize(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()> {
         initialize_container_side(nl, ep, false)
-    }
-
-    fn teardown(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
-        Ok(())
     }
 }

@@ -6,8 +6,7 @@
 //! bridge.
 
 use super::{
-    check_name, endpoint_error, initialize_container_side, parent_of, validate_mode,
-    NetworkStrategy,
+    endpoint_error, initialize_container_side, parent_of, validate_sub_interface, NetworkStrategy,
 };
 use crate::model::{Driver, Endpoint};
 use crate::netlink::{macvlan_mode, Netlink};
@@ -19,10 +18,7 @@ pub const DEFAULT_MODE: &str = "bridge";
 
 impl NetworkStrategy for Macvlan {
     fn validate(&self, ep: &Endpoint) -> Result<()> {
-        let parent = parent_of(ep)?;
-        check_name(ep, "parent", parent)?;
-        validate_mode(Driver::Macvlan, ep.mode.as_deref())
-            .map_err(|reason| endpoint_error(ep, reason))
+        validate_sub_interface(Driver::Macvlan, ep)
     }
 
     fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
@@ -45,19 +41,7 @@ impl NetworkStrategy for Macvlan {
         Ok(())
     }
 
-    fn attach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
-        Ok(())
-    }
-
-    fn detach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
-        Ok(())
-    }
-
     fn initialize(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()> {
         initialize_container_side(nl, ep, true)
-    }
-
-    fn teardown(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
-        Ok(())
     }
 }

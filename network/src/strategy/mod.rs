@@ -57,13 +57,30 @@ pub trait NetworkStrategy: Sync {
     /// Host side, in the parent, once init (pid) has its netns. Undoes its own partial work on error.
     fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()>;
     /// Host-side membership: bridge master, MTU, hairpin, link up.
-    fn attach(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()>;
-    /// Leaves the bridge and takes the host end down. A missing device is not an error.
-    fn detach(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()>;
+    /// Default: nothing (the strategy has no device on the host side).
+    fn attach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
+        Ok(())
+    }
+    /// Leaves the bridge and takes the host end down. A missing device is
+    /// not an error. Default: nothing.
+    fn detach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
+        Ok(())
+    }
     /// Inside the container's netns, before exec: rename temp_ifname → ifname, MAC, MTU, addresses, up, default routes.
     fn initialize(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()>;
-    /// Undo `create` from the host. Idempotent: a missing device is not an error.
-    fn teardown(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()>;
+    /// Undo `create` from the host. Idempotent: a missing device is not an
+    /// error. Default: nothing (a device made in init's netns dies with it).
+    fn teardown(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `validate` of a sub-interface driver (macvlan, ipvlan): a parent with a
+/// valid name and a mode the driver knows.
+fn validate_sub_interface(driver: Driver, ep: &Endpoint) -> Result<()> {
+    let parent = parent_of(ep)?;
+    check_name(ep, "parent", parent)?;
+    validate_mode(driver, ep.mode.as_deref()).map_err(|reason| endpoint_error(ep, reason))
 }
 
 /// The strategy of a driver.
