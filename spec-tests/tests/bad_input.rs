@@ -3,22 +3,34 @@
 
 use serde_json::json;
 use spec_tests::{unique_name, Bundle, Output, Runtime};
+use std::path::Path;
 
 /// A change to config.json.
 type Edit = Box<dyn Fn(&mut serde_json::Value)>;
 
-/// Creates `id` from `bundle` expecting a failure mentioning `words`, and
-/// checks that nothing is left.
+/// `create --bundle DIR ID` with the bundle as it is on disk: unlike
+/// [`Runtime::create`], nothing is saved to config.json first.
+fn create_as_is(rt: &Runtime, dir: &Path, id: &str) -> Output {
+    rt.exec(&["create", "--bundle", dir.to_str().unwrap(), id])
+}
+
+/// Checks that the failed create `out` left nothing in the root.
 #[track_caller]
-fn refused(rt: &Runtime, bundle: &Bundle, words: &[&str]) -> Output {
-    let id = unique_name("bad");
-    let out = rt.create(bundle, &id, &[]).fails_with(words);
+fn left_nothing(rt: &Runtime, out: Output) -> Output {
     assert!(
         rt.leftovers().is_empty(),
         "left {:?} after: {out}",
         rt.leftovers()
     );
     out
+}
+
+/// Creates `id` from `bundle` expecting a failure mentioning `words`, and
+/// checks that nothing is left.
+#[track_caller]
+fn refused(rt: &Runtime, bundle: &Bundle, words: &[&str]) -> Output {
+    let id = unique_name("bad");
+    left_nothing(rt, rt.create(bundle, &id, &[]).fails_with(words))
 }
 
 /// Like [`refused`], with config.json written as `text` verbatim.
@@ -27,23 +39,14 @@ fn refused_text(rt: &Runtime, text: &str, words: &[&str]) -> Output {
     let bundle = Bundle::new(&["true"]);
     let id = unique_name("bad");
     std::fs::write(bundle.config_path(), text).unwrap();
-    let out = rt
-        .exec(&["create", "--bundle", bundle.path().to_str().unwrap(), &id])
-        .fails_with(words);
-    assert!(
-        rt.leftovers().is_empty(),
-        "left {:?} after: {out}",
-        rt.leftovers()
-    );
-    out
+    left_nothing(rt, create_as_is(rt, bundle.path(), &id).fails_with(words))
 }
 
 #[test]
 fn missing_bundle() {
     let rt = Runtime::berth();
     let missing = rt.work_dir().join("no-such-bundle");
-    let out = rt.exec(&["create", "--bundle", missing.to_str().unwrap(), "x1"]);
-    out.fails_with(&["no-such-bundle"]);
+    create_as_is(&rt, &missing, "x1").fails_with(&["no-such-bundle"]);
     assert!(rt.leftovers().is_empty());
     rt.exec(&["run", "--bundle", missing.to_str().unwrap(), "x2"])
         .fails_with(&["no-such-bundle"]);
@@ -55,11 +58,9 @@ fn missing_and_unreadable_config() {
     let rt = Runtime::berth();
     let bundle = Bundle::new(&["true"]);
     std::fs::remove_file(bundle.config_path()).unwrap();
-    let out = rt.exec(&["create", "--bundle", bundle.path().to_str().unwrap(), "x"]);
-    out.fails_with(&["config.json"]);
+    create_as_is(&rt, bundle.path(), "x").fails_with(&["config.json"]);
     std::fs::create_dir(bundle.config_path()).unwrap();
-    rt.exec(&["create", "--bundle", bundle.path().to_str().unwrap(), "x"])
-        .fails_with(&["config.json"]);
+    create_as_is(&rt, bundle.path(), "x").fails_with(&["config.json"]);
     assert!(rt.leftovers().is_empty());
 }
 
@@ -358,7 +359,7 @@ fn invalid_ids() {
         long.as_str(),
         "semi;colon",
     ] {
-        let out = rt.exec(&["create", "--bundle", bundle.path().to_str().unwrap(), id]);
+        let out = create_as_is(&rt, bundle.path(), id);
         assert_eq!(out.code, 1, "id {id:?}: {out}");
         assert!(
             out.stderr.contains("invalid container id")
@@ -427,8 +428,7 @@ fn failure_inside_init_cleans_up() {
     let rt = Runtime::berth();
     let mut bundle = Bundle::new(&["true"]);
     bundle.add_mount(json!({"destination": "/mnt", "type": "nosuchfs", "source": "none"}));
-    let out = refused(&rt, &bundle, &["/mnt"]);
-    let _ = out;
+    refused(&rt, &bundle, &["/mnt"]);
     let mut bundle = Bundle::new(&["true"]);
     bundle.config["process"]["user"] = json!({"uid": 0, "gid": 0});
     bundle.config["process"]["oomScoreAdj"] = json!(5000);

@@ -3,7 +3,7 @@
 //! and controlling terminal.
 
 use serde_json::json;
-use spec_tests::{read_until_closed, unique_name, Bundle, ConsoleSocket, Runtime};
+use spec_tests::{read_until_closed, unique_name, Bundle, ConsoleSocket, Output, Runtime};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -21,6 +21,31 @@ fn is_pty_master(fd: &OwnedFd) -> bool {
     unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGPTN, &mut n) == 0 }
 }
 
+/// A console socket listening in the runtime's work dir.
+fn console_socket(rt: &Runtime) -> ConsoleSocket {
+    ConsoleSocket::bind(&rt.work_dir().join("console.sock"))
+}
+
+/// `create --console-socket SOCKET` of `bundle` as `id`.
+fn create_with_console_socket(
+    rt: &Runtime,
+    bundle: &Bundle,
+    id: &str,
+    socket: &ConsoleSocket,
+) -> Output {
+    rt.create(
+        bundle,
+        id,
+        &["--console-socket", socket.path().to_str().unwrap()],
+    )
+}
+
+/// What the container wrote to its terminal until the last slave closed,
+/// with the terminal's carriage returns taken out.
+fn read_terminal(master: &OwnedFd) -> String {
+    read_until_closed(master, WAIT).replace('\r', "")
+}
+
 #[test]
 fn console_socket_gets_the_pty_master() {
     let rt = Runtime::berth();
@@ -29,21 +54,16 @@ fn console_socket_gets_the_pty_master() {
          echo > /dev/tty && echo HAS-CTTY; stat -c '%t:%T' /dev/console; \
          ls -l /proc/self/fd/0 | sed 's/.*-> //'",
     );
-    let socket = ConsoleSocket::bind(&rt.work_dir().join("console.sock"));
+    let socket = console_socket(&rt);
     let id = unique_name("tty");
-    rt.create(
-        &bundle,
-        &id,
-        &["--console-socket", socket.path().to_str().unwrap()],
-    )
-    .ok();
+    create_with_console_socket(&rt, &bundle, &id, &socket).ok();
     let (master, _name) = socket.receive_fd(WAIT);
     assert!(
         is_pty_master(&master),
         "the fd received is not a pty master"
     );
     rt.start(&id).ok();
-    let out = read_until_closed(&master, WAIT).replace('\r', "");
+    let out = read_terminal(&master);
     let lines: Vec<&str> = out.lines().collect();
     assert!(
         lines.first().is_some_and(|l| l.starts_with("/dev/pts/")),
@@ -68,17 +88,12 @@ fn console_size_is_applied() {
     let rt = Runtime::berth();
     let mut bundle = terminal_bundle("stty size");
     bundle.config["process"]["consoleSize"] = json!({"height": 37, "width": 123});
-    let socket = ConsoleSocket::bind(&rt.work_dir().join("console.sock"));
+    let socket = console_socket(&rt);
     let id = unique_name("ttysize");
-    rt.create(
-        &bundle,
-        &id,
-        &["--console-socket", socket.path().to_str().unwrap()],
-    )
-    .ok();
+    create_with_console_socket(&rt, &bundle, &id, &socket).ok();
     let (master, _) = socket.receive_fd(WAIT);
     rt.start(&id).ok();
-    let out = read_until_closed(&master, WAIT).replace('\r', "");
+    let out = read_terminal(&master);
     assert_eq!(out.trim(), "37 123");
     rt.delete_force(&id).ok();
 }
@@ -87,21 +102,16 @@ fn console_size_is_applied() {
 fn input_goes_through_the_terminal() {
     let rt = Runtime::berth();
     let bundle = terminal_bundle("read line; echo \"got:$line\"");
-    let socket = ConsoleSocket::bind(&rt.work_dir().join("console.sock"));
+    let socket = console_socket(&rt);
     let id = unique_name("ttyin");
-    rt.create(
-        &bundle,
-        &id,
-        &["--console-socket", socket.path().to_str().unwrap()],
-    )
-    .ok();
+    create_with_console_socket(&rt, &bundle, &id, &socket).ok();
     let (master, _) = socket.receive_fd(WAIT);
     rt.start(&id).ok();
     let input = b"hello pty\n";
     // SAFETY: writing a live buffer to an fd we own.
     let n = unsafe { libc::write(master.as_raw_fd(), input.as_ptr().cast(), input.len()) };
     assert_eq!(n, input.len() as isize);
-    let out = read_until_closed(&master, WAIT).replace('\r', "");
+    let out = read_terminal(&master);
     assert!(out.contains("got:hello pty"), "{out:?}");
     rt.delete_force(&id).ok();
 }
@@ -111,7 +121,7 @@ fn run_with_a_console_socket() {
     let rt = Runtime::berth();
     let bundle = terminal_bundle("tty");
     bundle.save();
-    let socket = ConsoleSocket::bind(&rt.work_dir().join("console.sock"));
+    let socket = console_socket(&rt);
     let id = unique_name("ttyrun");
     let mut cmd = rt.command(&[
         "run",
@@ -148,14 +158,9 @@ fn terminal_without_console_socket_is_refused() {
 fn console_socket_without_terminal_is_refused() {
     let rt = Runtime::berth();
     let bundle = Bundle::new(&["true"]);
-    let socket = ConsoleSocket::bind(&rt.work_dir().join("console.sock"));
+    let socket = console_socket(&rt);
     let id = unique_name("notty");
-    rt.create(
-        &bundle,
-        &id,
-        &["--console-socket", socket.path().to_str().unwrap()],
-    )
-    .fails_with(&["terminal"]);
+    create_with_console_socket(&rt, &bundle, &id, &socket).fails_with(&["terminal"]);
     assert!(rt.leftovers().is_empty());
 }
 

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
+/// containerd's socket, in its directory.
+const SOCKET: &str = "c.sock";
 
 struct Containerd {
     child: Child,
@@ -34,7 +36,7 @@ impl Containerd {
                  [debug]\n  address = \"\"\n",
                 root = d.join("root").display(),
                 state = d.join("state").display(),
-                sock = d.join("c.sock").display(),
+                sock = d.join(SOCKET).display(),
             ),
         )
         .unwrap();
@@ -66,10 +68,14 @@ impl Containerd {
         std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
     }
 
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join(SOCKET)
+    }
+
     fn ctr(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("/usr/bin/ctr");
         cmd.arg("--address")
-            .arg(self.dir.path().join("c.sock"))
+            .arg(self.socket())
             .arg("--namespace")
             .arg(&self.namespace)
             .args(args)
@@ -85,6 +91,37 @@ impl Containerd {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// Runs ctr and asserts that it exits 0 (its stderr in the message).
+    #[track_caller]
+    fn run_ok(&self, args: &[&str]) {
+        let (code, _, err) = self.run(args);
+        assert_eq!(code, 0, "{err}");
+    }
+
+    /// `ctr run FLAG --runc-binary berth --rootfs ROOTFS ID sh -c SCRIPT`:
+    /// the shim runs the script with berth. Returns what [`Self::run`] does.
+    fn run_sh(&self, flag: &str, rootfs: &Path, id: &str, script: &str) -> (i32, String, String) {
+        self.run(&[
+            "run",
+            flag,
+            "--runc-binary",
+            berth_binary().to_str().unwrap(),
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            id,
+            "sh",
+            "-c",
+            script,
+        ])
+    }
+
+    /// Waits until `ctr task ls` shows `status`; fails showing the listing.
+    #[track_caller]
+    fn wait_task_status(&self, status: &str) {
+        let reached = wait_until(WAIT, || self.run(&["task", "ls"]).1.contains(status));
+        assert!(reached, "{}", self.run(&["task", "ls"]).1);
     }
 
     /// The shim's runc root for our namespace: berth's state lives there.
@@ -112,10 +149,13 @@ impl Drop for Containerd {
     }
 }
 
-fn rootfs() -> TestDir {
+/// A busybox rootfs: the directory that holds it (removed when dropped)
+/// and the rootfs's path.
+fn rootfs() -> (TestDir, PathBuf) {
     let dir = TestDir::new("ctd-rootfs");
-    make_busybox_rootfs(&dir.path().join("rootfs"));
-    dir
+    let rootfs = dir.path().join("rootfs");
+    make_busybox_rootfs(&rootfs);
+    (dir, rootfs)
 }
 
 #[test]
@@ -123,22 +163,14 @@ fn ctr_run_through_the_shim() {
     let Some(ctd) = Containerd::start() else {
         return;
     };
-    let rootfs = rootfs();
-    let rootfs = rootfs.path().join("rootfs");
-    let berth = berth_binary();
+    let (_rootfs_dir, rootfs) = rootfs();
     let id = unique_name("ctr");
-    let (code, out, err) = ctd.run(&[
-        "run",
+    let (code, out, err) = ctd.run_sh(
         "--rm",
-        "--runc-binary",
-        berth.to_str().unwrap(),
-        "--rootfs",
-        rootfs.to_str().unwrap(),
+        &rootfs,
         &id,
-        "sh",
-        "-c",
         "echo hello from berth under containerd; echo to-stderr >&2; exit 3",
-    ]);
+    );
     assert_eq!(code, 3, "stdout {out:?} stderr {err:?}\n{}", ctd.log());
     assert_eq!(out, "hello from berth under containerd\n");
     assert!(err.contains("to-stderr"), "{err:?}");
@@ -154,27 +186,18 @@ fn ctr_detached_task_kill_and_delete() {
     let Some(ctd) = Containerd::start() else {
         return;
     };
-    let rootfs = rootfs();
-    let rootfs = rootfs.path().join("rootfs");
-    let berth = berth_binary();
+    let (_rootfs_dir, rootfs) = rootfs();
     let id = unique_name("ctrd");
-    let (code, out, err) = ctd.run(&[
-        "run",
+    let (code, out, err) = ctd.run_sh(
         "-d",
-        "--runc-binary",
-        berth.to_str().unwrap(),
-        "--rootfs",
-        rootfs.to_str().unwrap(),
+        &rootfs,
         &id,
-        "sh",
-        "-c",
         "trap 'exit 0' TERM; touch /trap-set; while :; do sleep 0.1; done",
-    ]);
+    );
     assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
-    let running = wait_until(WAIT, || ctd.run(&["task", "ls"]).1.contains("RUNNING"));
-    assert!(running, "{}", ctd.run(&["task", "ls"]).1);
+    ctd.wait_task_status("RUNNING");
     // berth's own view of it, in the shim's root.
-    let state = Command::new(&berth)
+    let state = Command::new(berth_binary())
         .arg("--root")
         .arg(ctd.runtime_root())
         .args(["state", &id])
@@ -186,14 +209,10 @@ fn ctr_detached_task_kill_and_delete() {
         wait_until(WAIT, || rootfs.join("trap-set").exists()),
         "the container's script did not start"
     );
-    let (code, _, err) = ctd.run(&["task", "kill", &id]);
-    assert_eq!(code, 0, "{err}");
-    let stopped = wait_until(WAIT, || ctd.run(&["task", "ls"]).1.contains("STOPPED"));
-    assert!(stopped, "{}", ctd.run(&["task", "ls"]).1);
-    let (code, _, err) = ctd.run(&["task", "rm", &id]);
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = ctd.run(&["container", "rm", &id]);
-    assert_eq!(code, 0, "{err}");
+    ctd.run_ok(&["task", "kill", &id]);
+    ctd.wait_task_status("STOPPED");
+    ctd.run_ok(&["task", "rm", &id]);
+    ctd.run_ok(&["container", "rm", &id]);
     assert!(!ctd.runtime_root().join(&id).exists());
 }
 
@@ -206,16 +225,14 @@ fn ctr_run_with_a_terminal() {
         eprintln!("script(1) is not installed: skipped");
         return;
     }
-    let rootfs = rootfs();
-    let rootfs = rootfs.path().join("rootfs");
-    let berth = berth_binary();
+    let (_rootfs_dir, rootfs) = rootfs();
     let id = unique_name("ctrt");
     // ctr -t needs a terminal of its own: script(1) gives it one.
     let ctr_cmd = format!(
         "/usr/bin/ctr --address {} --namespace {} run --rm -t --runc-binary {} --rootfs {} {} sh -c 'tty; exit 5'",
-        ctd.dir.path().join("c.sock").display(),
+        ctd.socket().display(),
         ctd.namespace,
-        berth.display(),
+        berth_binary().display(),
         rootfs.display(),
         id
     );

@@ -24,6 +24,10 @@ const HOST_KINDS: &[&str] = &[
     "poststop",
 ];
 
+/// A container process for [`hook_bundle`] that appends "process" to the
+/// order file.
+const RECORD_PROCESS: &[&str] = &["sh", "-c", "echo process >> /hook-out/order"];
+
 fn hook_bundle(args: &[&str], fail: Option<&str>) -> HookBundle {
     let mut bundle = Bundle::new(args);
     let out = bundle.file("hook-out");
@@ -88,8 +92,10 @@ fn order(out: &Path) -> Vec<String> {
         .collect()
 }
 
-fn host_mnt_ns() -> String {
-    std::fs::read_link("/proc/self/ns/mnt")
+/// The `ns` namespace (mnt, pid, ...) of process `pid` ("self": this test),
+/// as its /proc link reads.
+fn namespace(pid: impl std::fmt::Display, ns: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
         .unwrap()
         .display()
         .to_string()
@@ -111,6 +117,17 @@ fn processes_mentioning(word: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Checks that the failed create of `id` left nothing behind: no container
+/// in the root and no process mentioning `id`; `what` says which create.
+#[track_caller]
+fn nothing_left(rt: &Runtime, id: &str, what: impl std::fmt::Display) {
+    assert!(rt.leftovers().is_empty(), "{what}: {:?}", rt.leftovers());
+    assert!(
+        processes_mentioning(id).is_empty(),
+        "{what}: init left running after a failed create"
+    );
+}
+
 #[test]
 fn every_hook_runs_where_and_when_the_spec_says() {
     let rt = Runtime::berth();
@@ -126,11 +143,8 @@ fn every_hook_runs_where_and_when_the_spec_says() {
     let id = unique_name("hooks");
     rt.create(&hb.bundle, &id, &[]).ok();
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    let container_mnt = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
-        .unwrap()
-        .display()
-        .to_string();
-    assert_ne!(container_mnt, host_mnt_ns());
+    let container_mnt = namespace(pid, "mnt");
+    assert_ne!(container_mnt, namespace("self", "mnt"));
     assert_eq!(order(out), ["prestart", "createRuntime", "createContainer"]);
 
     rt.start(&id).ok();
@@ -168,7 +182,7 @@ fn every_hook_runs_where_and_when_the_spec_says() {
     for kind in ["prestart", "createRuntime", "poststart", "poststop"] {
         assert_eq!(
             read(&out.join(format!("{kind}.mnt"))).trim(),
-            host_mnt_ns(),
+            namespace("self", "mnt"),
             "{kind} ran outside the runtime's mount namespace"
         );
     }
@@ -216,18 +230,11 @@ fn every_hook_runs_where_and_when_the_spec_says() {
 #[test]
 fn failing_prestart_aborts_create_and_cleans_up() {
     let rt = Runtime::berth();
-    let hb = hook_bundle(
-        &["sh", "-c", "echo process >> /hook-out/order"],
-        Some("prestart"),
-    );
+    let hb = hook_bundle(RECORD_PROCESS, Some("prestart"));
     let id = unique_name("prefail");
     let out = rt.create(&hb.bundle, &id, &[]);
     let out = out.fails_with(&["prestart", "prestart says no"]);
-    assert!(rt.leftovers().is_empty(), "{:?}", rt.leftovers());
-    assert!(
-        processes_mentioning(&id).is_empty(),
-        "init left running after a failed create: {out}"
-    );
+    nothing_left(&rt, &id, &out);
     let o = order(&hb.out);
     assert_eq!(o.first().map(String::as_str), Some("prestart"));
     assert!(!o.contains(&"createContainer".to_string()), "{o:?}");
@@ -248,21 +255,14 @@ fn failing_create_runtime_and_create_container_abort() {
         let id = unique_name("hookfail");
         rt.create(&hb.bundle, &id, &[])
             .fails_with(&[kind, "says no"]);
-        assert!(rt.leftovers().is_empty(), "{kind}: {:?}", rt.leftovers());
-        assert!(
-            processes_mentioning(&id).is_empty(),
-            "{kind}: init left running"
-        );
+        nothing_left(&rt, &id, kind);
     }
 }
 
 #[test]
 fn failing_start_container_hook_stops_the_container() {
     let rt = Runtime::berth();
-    let hb = hook_bundle(
-        &["sh", "-c", "echo process >> /hook-out/order"],
-        Some("startContainer"),
-    );
+    let hb = hook_bundle(RECORD_PROCESS, Some("startContainer"));
     let id = unique_name("startfail");
     rt.create(&hb.bundle, &id, &[]).ok();
     // The spec: generate an error, stop the container.
@@ -318,8 +318,7 @@ fn hook_timeout_is_honoured() {
         "took {:?}",
         t0.elapsed()
     );
-    assert!(rt.leftovers().is_empty());
-    assert!(processes_mentioning(&id).is_empty());
+    nothing_left(&rt, &id, "hook timeout");
 }
 
 #[test]
@@ -335,7 +334,7 @@ fn missing_hook_binary_is_an_error_naming_it() {
 #[test]
 fn run_runs_poststop_after_the_process() {
     let rt = Runtime::berth();
-    let hb = hook_bundle(&["sh", "-c", "echo process >> /hook-out/order"], None);
+    let hb = hook_bundle(RECORD_PROCESS, None);
     rt.run(&hb.bundle, &unique_name("runhooks")).ok();
     let o = order(&hb.out);
     assert_eq!(o.first().map(String::as_str), Some("prestart"), "{o:?}");
@@ -383,8 +382,8 @@ fn runtime_hooks_stay_in_the_runtime_pid_and_time_namespaces() {
     rt.run(&bundle, &unique_name("nsjoin")).ok();
     let host = format!(
         "{}\n{}\n",
-        std::fs::read_link("/proc/self/ns/pid").unwrap().display(),
-        std::fs::read_link("/proc/self/ns/time").unwrap().display()
+        namespace("self", "pid"),
+        namespace("self", "time")
     );
     for kind in ["prestart", "poststart", "poststop"] {
         assert_eq!(

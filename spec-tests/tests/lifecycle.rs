@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 use spec_tests::{unique_name, wait_until, Bundle, Runtime};
 use std::path::Path;
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -29,6 +30,77 @@ fn shared_bundle(script: &str) -> (Bundle, std::path::PathBuf) {
         "destination": "/shared", "type": "bind", "source": shared, "options": ["rbind", "rw"]
     }));
     (bundle, shared)
+}
+
+/// `create` and `start` of `id`, both expected to succeed.
+#[track_caller]
+fn create_and_start(rt: &Runtime, bundle: &Bundle, id: &str) {
+    rt.create(bundle, id, &[]).ok();
+    rt.start(id).ok();
+}
+
+/// Sends KILL to `id` and waits until it is stopped.
+#[track_caller]
+fn kill_until_stopped(rt: &Runtime, id: &str) {
+    rt.kill(id, "KILL").ok();
+    assert!(
+        rt.wait_status(id, "stopped", WAIT),
+        "{id} not stopped after KILL"
+    );
+}
+
+/// Waits until the stdout of the container `id` (made by [`Runtime::create`])
+/// contains `text`.
+fn wait_for_stdout(rt: &Runtime, id: &str, text: &str) -> bool {
+    wait_until(WAIT, || rt.container_output(id).0.contains(text))
+}
+
+/// Starts `berth SUBCOMMAND --bundle BUNDLE ID` in the background: the
+/// bundle saved first (as [`Runtime::run`] does), stdin from /dev/null,
+/// stdout and stderr going to `stdout` and `stderr`.
+fn spawn_with_bundle(
+    rt: &Runtime,
+    subcommand: &str,
+    bundle: &Bundle,
+    id: &str,
+    stdout: impl Into<Stdio>,
+    stderr: impl Into<Stdio>,
+) -> Child {
+    bundle.save();
+    let mut cmd = rt.command(&[subcommand, "--bundle", bundle.path().to_str().unwrap(), id]);
+    cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+    cmd.spawn().unwrap()
+}
+
+/// Waits (at most WAIT) for a `berth run` started by [`spawn_with_bundle`];
+/// when it has not returned by then, kills it and fails with "run did not
+/// return after `after`".
+#[track_caller]
+fn wait_for_run(child: &mut Child, after: &str) -> ExitStatus {
+    match spec_tests::wait_timeout(child, WAIT) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            panic!("run did not return after {after}")
+        }
+    }
+}
+
+/// Makes the bundle's only hook one of kind `kind`: slow-hook.sh, running
+/// `script`.
+fn set_slow_hook(bundle: &mut Bundle, kind: &str, script: &str) {
+    let hook = spec_tests::write_script(&bundle.file("slow-hook.sh"), script);
+    bundle.config["hooks"] = json!({ kind: [{"path": hook}] });
+}
+
+/// Starts `berth create` of `bundle` in the background, waits until its
+/// hook has made `marker`, and kills the create command (SIGKILL) there.
+#[track_caller]
+fn kill_create_once_the_hook_ran(rt: &Runtime, bundle: &Bundle, id: &str, marker: &Path) {
+    let mut child = spawn_with_bundle(rt, "create", bundle, id, Stdio::null(), Stdio::null());
+    assert!(wait_until(WAIT, || marker.exists()), "the hook did not run");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[test]
@@ -76,11 +148,7 @@ fn create_start_state_stopped_delete() {
         out.contains("to-stdout") && err.contains("to-stderr")
     }));
 
-    rt.kill(&id, "KILL").ok();
-    assert!(
-        rt.wait_status(&id, "stopped", WAIT),
-        "not stopped after KILL"
-    );
+    kill_until_stopped(&rt, &id);
     assert!(!pid_alive(pid));
     let state = rt.state(&id);
     assert_eq!(
@@ -98,11 +166,9 @@ fn start_twice_and_start_of_stopped_fail() {
     let rt = Runtime::berth();
     let bundle = Bundle::new(&["sleep", "100"]);
     let id = unique_name("start2");
-    rt.create(&bundle, &id, &[]).ok();
-    rt.start(&id).ok();
+    create_and_start(&rt, &bundle, &id);
     rt.start(&id).fails_with(&[&id]);
-    rt.kill(&id, "KILL").ok();
-    assert!(rt.wait_status(&id, "stopped", WAIT));
+    kill_until_stopped(&rt, &id);
     rt.start(&id).fails_with(&["stopped"]);
     rt.start("no-such-container")
         .fails_with(&["does not exist"]);
@@ -115,14 +181,12 @@ fn command_sequence_never_blocks() {
     let rt = Runtime::berth();
     let bundle = Bundle::new(&["sleep", "100"]);
     let id = unique_name("seq");
-    rt.create(&bundle, &id, &[]).ok();
-    rt.start(&id).ok();
+    create_and_start(&rt, &bundle, &id);
     assert!(!rt.start(&id).success());
     let list = rt.exec(&["list"]).ok();
     assert!(list.stdout.contains(&id));
     rt.delete(&id).fails_with(&["running"]);
-    rt.kill(&id, "KILL").ok();
-    assert!(rt.wait_status(&id, "stopped", WAIT));
+    kill_until_stopped(&rt, &id);
     rt.delete(&id).ok();
 }
 
@@ -135,12 +199,8 @@ fn kill_accepts_names_and_numbers() {
          trap 'echo got-TERM; exit 3' TERM; echo ready; while :; do sleep 0.05; done",
     );
     let id = unique_name("kill");
-    rt.create(&bundle, &id, &[]).ok();
-    rt.start(&id).ok();
-    assert!(wait_until(WAIT, || rt
-        .container_output(&id)
-        .0
-        .contains("ready")));
+    create_and_start(&rt, &bundle, &id);
+    assert!(wait_for_stdout(&rt, &id, "ready"));
     for (signal, expect) in [
         ("USR1", "got-USR1"),
         ("SIGUSR2", "got-USR2"),
@@ -148,7 +208,7 @@ fn kill_accepts_names_and_numbers() {
     ] {
         rt.kill(&id, signal).ok();
         assert!(
-            wait_until(WAIT, || rt.container_output(&id).0.contains(expect)),
+            wait_for_stdout(&rt, &id, expect),
             "kill {signal}: the container did not get it: {:?}",
             rt.container_output(&id)
         );
@@ -157,10 +217,7 @@ fn kill_accepts_names_and_numbers() {
     rt.kill(&id, "0").fails_with(&["signal"]);
     // The default signal is TERM.
     rt.exec(&["kill", &id]).ok();
-    assert!(wait_until(WAIT, || rt
-        .container_output(&id)
-        .0
-        .contains("got-TERM")));
+    assert!(wait_for_stdout(&rt, &id, "got-TERM"));
     assert!(rt.wait_status(&id, "stopped", WAIT));
     rt.kill(&id, "KILL").fails_with(&["not running"]);
     rt.delete(&id).ok();
@@ -171,8 +228,7 @@ fn kill_all_reaches_every_process() {
     let rt = Runtime::berth();
     let bundle = Bundle::sh("sleep 100 & sleep 100 & wait");
     let id = unique_name("killall");
-    rt.create(&bundle, &id, &[]).ok();
-    rt.start(&id).ok();
+    create_and_start(&rt, &bundle, &id);
     rt.exec(&["kill", "--all", &id, "KILL"]).ok();
     assert!(rt.wait_status(&id, "stopped", WAIT));
     rt.delete(&id).ok();
@@ -183,8 +239,7 @@ fn delete_refuses_running_and_created_needs_no_force() {
     let rt = Runtime::berth();
     let bundle = Bundle::new(&["sleep", "100"]);
     let running = unique_name("delrun");
-    rt.create(&bundle, &running, &[]).ok();
-    rt.start(&running).ok();
+    create_and_start(&rt, &bundle, &running);
     let pid = rt.state(&running)["pid"].as_i64().unwrap();
     rt.delete(&running).fails_with(&["running"]);
     assert!(pid_alive(pid), "a refused delete killed the container");
@@ -250,19 +305,11 @@ fn run_keep_leaves_a_stopped_container() {
 fn run_killed_container_exits_128_plus_signal() {
     let rt = Runtime::berth();
     let bundle = Bundle::new(&["sleep", "100"]);
-    bundle.save();
     let id = unique_name("runkill");
-    let mut cmd = rt.command(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
+    let mut child = spawn_with_bundle(&rt, "run", &bundle, &id, Stdio::null(), Stdio::null());
     assert!(rt.wait_status(&id, "running", WAIT), "run did not start it");
     rt.kill(&id, "KILL").ok();
-    let status = spec_tests::wait_timeout(&mut child, WAIT).unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("run did not return after its container was killed")
-    });
+    let status = wait_for_run(&mut child, "its container was killed");
     assert_eq!(status.code(), Some(128 + 9));
     assert!(rt.leftovers().is_empty());
 }
@@ -271,14 +318,10 @@ fn run_killed_container_exits_128_plus_signal() {
 fn run_forwards_signals_to_the_container() {
     let rt = Runtime::berth();
     let bundle = Bundle::sh("trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done");
-    bundle.save();
     let id = unique_name("runfwd");
-    let mut cmd = rt.command(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
     let out = rt.work_dir().join("runfwd.out");
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
+    let stdout = std::fs::File::create(&out).unwrap();
+    let mut child = spawn_with_bundle(&rt, "run", &bundle, &id, stdout, Stdio::null());
     // Once "ready" is out, the trap is set.
     assert!(
         wait_until(WAIT, || std::fs::read_to_string(&out)
@@ -288,10 +331,7 @@ fn run_forwards_signals_to_the_container() {
     );
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = spec_tests::wait_timeout(&mut child, WAIT).unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("run did not return after SIGTERM")
-    });
+    let status = wait_for_run(&mut child, "SIGTERM");
     assert_eq!(status.code(), Some(7), "SIGTERM was not forwarded");
 }
 
@@ -529,20 +569,13 @@ fn spec_writes_a_config_and_refuses_to_overwrite() {
 fn run_survives_a_concurrent_delete() {
     let rt = Runtime::berth();
     let bundle = Bundle::new(&["sleep", "100"]);
-    bundle.save();
     let id = unique_name("rundel");
-    let mut cmd = rt.command(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
     let err_path = rt.work_dir().join("rundel.err");
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&err_path).unwrap());
-    let mut child = cmd.spawn().unwrap();
+    let stderr = std::fs::File::create(&err_path).unwrap();
+    let mut child = spawn_with_bundle(&rt, "run", &bundle, &id, Stdio::null(), stderr);
     assert!(rt.wait_status(&id, "running", WAIT));
     rt.delete_force(&id).ok();
-    let status = spec_tests::wait_timeout(&mut child, WAIT).unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("run did not return after its container was deleted")
-    });
+    let status = wait_for_run(&mut child, "its container was deleted");
     assert_eq!(
         status.code(),
         Some(128 + 9),
@@ -559,34 +592,19 @@ fn create_killed_midway_leaves_no_process() {
     let rt = Runtime::berth();
     let mut bundle = Bundle::new(&["true"]);
     let marker = bundle.file("hook.pid");
-    let hook = spec_tests::write_script(
-        &bundle.file("slow-hook.sh"),
-        &format!("echo $$ > {}; exec sleep 30", marker.display()),
-    );
-    bundle.config["hooks"] = json!({"prestart": [{"path": hook}]});
-    bundle.save();
+    let script = format!("echo $$ > {}; exec sleep 30", marker.display());
+    set_slow_hook(&mut bundle, "prestart", &script);
     let id = unique_name("killcreate");
-    let mut cmd = rt.command(&["create", "--bundle", bundle.path().to_str().unwrap(), &id]);
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    assert!(wait_until(WAIT, || marker.exists()), "the hook did not run");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let hook_pid: i32 = wait_until(WAIT, || {
+    kill_create_once_the_hook_ran(&rt, &bundle, &id, &marker);
+    let written_pid = || {
         std::fs::read_to_string(&marker)
-            .map(|s| s.trim().parse::<i32>().is_ok())
-            .unwrap_or(false)
-    })
-    .then(|| {
-        std::fs::read_to_string(&marker)
-            .unwrap()
+            .ok()?
             .trim()
-            .parse()
-            .unwrap()
-    })
-    .unwrap();
+            .parse::<i32>()
+            .ok()
+    };
+    wait_until(WAIT, || written_pid().is_some());
+    let hook_pid = written_pid().expect("the hook did not write its pid");
     // SAFETY: kill(2) on the orphaned hook, a process this test made.
     unsafe { libc::kill(hook_pid, libc::SIGKILL) };
 
@@ -626,21 +644,10 @@ fn delete_force_after_create_was_killed_in_init() {
     let rt = Runtime::berth();
     let mut bundle = Bundle::new(&["true"]);
     let marker = bundle.file("hook-ran");
-    let hook = spec_tests::write_script(
-        &bundle.file("slow-hook.sh"),
-        &format!("touch {}; sleep 3", marker.display()),
-    );
-    bundle.config["hooks"] = json!({"createContainer": [{"path": hook}]});
-    bundle.save();
+    let script = format!("touch {}; sleep 3", marker.display());
+    set_slow_hook(&mut bundle, "createContainer", &script);
     let id = unique_name("killinit");
-    let mut cmd = rt.command(&["create", "--bundle", bundle.path().to_str().unwrap(), &id]);
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    assert!(wait_until(WAIT, || marker.exists()), "the hook did not run");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_create_once_the_hook_ran(&rt, &bundle, &id, &marker);
     let pid = rt.state(&id)["pid"].as_i64().unwrap_or(0);
     assert!(pid > 0, "the state does not name init");
     rt.delete_force(&id).ok();

@@ -2,7 +2,8 @@
 //! the container with busybox and /proc.
 
 use serde_json::json;
-use spec_tests::{cap_number, caps_in_mask, status_field, unique_name, Bundle, Runtime};
+use spec_tests::{cap_number, caps_in_mask, status_field, unique_name, Bundle, Output, Runtime};
+use std::process::Command;
 
 /// Runs `script` in a container made from `bundle` (its args replaced) and
 /// returns stdout; panics unless it exits 0.
@@ -195,6 +196,13 @@ fn mask_of(names: &[&str]) -> Vec<u32> {
     v
 }
 
+/// The capabilities in the `key` line (CapBnd, CapEff...) of a
+/// /proc/PID/status text; panics, showing the text, when it has none.
+#[track_caller]
+fn caps_in_status(status: &str, key: &str) -> Vec<u32> {
+    caps_in_mask(status_field(status, key).unwrap_or_else(|| panic!("{key}: {status}")))
+}
+
 #[test]
 fn capabilities_all_five_sets() {
     let rt = Runtime::berth();
@@ -216,16 +224,14 @@ fn capabilities_all_five_sets() {
         &mut bundle,
         "while read -r l; do echo \"$l\"; done < /proc/self/status",
     );
-    let set = |key| caps_in_mask(status_field(&out, key).unwrap_or_else(|| panic!("{key}: {out}")));
-    assert_eq!(
-        set("CapBnd"),
-        mask_of(&[
-            "CAP_KILL",
-            "CAP_NET_BIND_SERVICE",
-            "CAP_CHOWN",
-            "CAP_SETUID"
-        ])
-    );
+    let set = |key| caps_in_status(&out, key);
+    let bounding = mask_of(&[
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_CHOWN",
+        "CAP_SETUID",
+    ]);
+    assert_eq!(set("CapBnd"), bounding);
     assert_eq!(
         set("CapInh"),
         mask_of(&["CAP_NET_BIND_SERVICE", "CAP_KILL"])
@@ -237,13 +243,7 @@ fn capabilities_all_five_sets() {
     // Root: the bounding set limits what exec gives back.
     bundle.config["process"]["user"] = json!({"uid": 0, "gid": 0});
     let out = inside(&rt, &mut bundle, "cat /proc/self/status");
-    let set = |key| caps_in_mask(status_field(&out, key).unwrap_or_else(|| panic!("{key}: {out}")));
-    let bounding = mask_of(&[
-        "CAP_KILL",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_CHOWN",
-        "CAP_SETUID",
-    ]);
+    let set = |key| caps_in_status(&out, key);
     assert_eq!(set("CapBnd"), bounding);
     assert_eq!(set("CapPrm"), bounding);
     assert_eq!(set("CapEff"), bounding);
@@ -403,28 +403,19 @@ fn joining_a_namespace_by_path() {
     rt.delete_force(&id).ok();
 }
 
-#[test]
-fn preserve_fds_and_others_closed() {
-    let rt = Runtime::berth();
-    let bundle = Bundle::sh("ls /proc/self/fd | sort -n | tr '\\n' ' '");
-    bundle.save();
-    let extra = rt.work_dir().join("extra");
-    std::fs::write(&extra, "x").unwrap();
-    let file = std::fs::File::open(&extra).unwrap();
-    let mut cmd = rt.command(&[
-        "run",
-        "--preserve-fds",
-        "1",
-        "--bundle",
-        bundle.path().to_str().unwrap(),
-        &unique_name("fds"),
-    ]);
+/// Runs `cmd` (a berth command, not yet started) with its fd 3 open across
+/// exec on a new file `name` in the runtime's work dir: an fd handed down
+/// by whoever called berth.
+fn exec_with_fd_3(rt: &Runtime, mut cmd: Command, name: &str) -> Output {
     use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let path = rt.work_dir().join(name);
+    std::fs::write(&path, "x").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
     let raw = file.as_raw_fd();
-    // SAFETY: dup2 in the child before exec onto fd 3; `raw` stays open in
-    // the parent until the child has exec'd.
+    // SAFETY: dup2/fcntl in the child before exec onto fd 3; `file` (and so
+    // `raw`) stays open in the parent until the command has run.
     unsafe {
-        use std::os::unix::process::CommandExt;
         cmd.pre_exec(move || {
             // dup2 onto itself would keep close-on-exec: clear it instead.
             let r = if raw == 3 {
@@ -438,25 +429,52 @@ fn preserve_fds_and_others_closed() {
             Ok(())
         });
     }
-    let out = rt.exec_command(cmd).ok();
-    // ls's own directory fd shows too; nothing above it but the kept fd 3.
-    let fds: Vec<u32> = out
-        .stdout
-        .split_whitespace()
+    let out = rt.exec_command(cmd);
+    drop(file);
+    out
+}
+
+/// The numbers in a list of fds such as `ls /proc/self/fd | tr '\n' ' '`
+/// prints.
+fn fd_numbers(list: &str) -> Vec<u32> {
+    list.split_whitespace()
         .filter_map(|s| s.parse().ok())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn preserve_fds_and_others_closed() {
+    let rt = Runtime::berth();
+    let bundle = Bundle::sh("ls /proc/self/fd | sort -n | tr '\\n' ' '");
+    bundle.save();
+    let cmd = rt.command(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &unique_name("fds"),
+    ]);
+    let out = exec_with_fd_3(&rt, cmd, "extra").ok();
+    // ls's own directory fd shows too; nothing above it but the kept fd 3.
+    let fds = fd_numbers(&out.stdout);
     assert!(fds.starts_with(&[0, 1, 2, 3]), "{out}");
     assert!(fds.len() <= 5, "fds leaked into the container: {out}");
+}
+
+/// Adds a new namespace of type `typ` to the bundle's `linux.namespaces`.
+fn add_namespace(bundle: &mut Bundle, typ: &str) {
+    bundle.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": typ }));
 }
 
 #[test]
 fn user_namespace_maps_ids() {
     let rt = Runtime::berth();
     let mut bundle = Bundle::new(&["true"]);
-    bundle.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
+    add_namespace(&mut bundle, "user");
     bundle.config["linux"]["uidMappings"] =
         json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
     bundle.config["linux"]["gidMappings"] =
@@ -504,10 +522,7 @@ fn user_namespace_maps_ids() {
 fn time_namespace_offsets() {
     let rt = Runtime::berth();
     let mut bundle = Bundle::new(&["true"]);
-    bundle.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "time"}));
+    add_namespace(&mut bundle, "time");
     bundle.config["linux"]["timeOffsets"] =
         json!({"boottime": {"secs": 864000, "nanosecs": 0}, "monotonic": {"secs": 3600}});
     let out = inside(
@@ -541,9 +556,6 @@ fn listen_fds_are_passed_through() {
     let bundle =
         Bundle::sh("echo $LISTEN_FDS $LISTEN_PID; ls /proc/self/fd | sort -n | tr '\\n' ' '");
     bundle.save();
-    let extra = rt.work_dir().join("socket-standin");
-    std::fs::write(&extra, "x").unwrap();
-    let file = std::fs::File::open(&extra).unwrap();
     let mut cmd = rt.command(&[
         "run",
         "--bundle",
@@ -551,32 +563,9 @@ fn listen_fds_are_passed_through() {
         &unique_name("listen"),
     ]);
     cmd.env("LISTEN_FDS", "1");
-    use std::os::fd::AsRawFd;
-    let raw = file.as_raw_fd();
-    // SAFETY: dup2/fcntl in the child before exec; `raw` stays open in the
-    // parent until the child has exec'd.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(move || {
-            let r = if raw == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(raw, 3)
-            };
-            if r < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let out = rt.exec_command(cmd).ok();
+    let out = exec_with_fd_3(&rt, cmd, "socket-standin").ok();
     let mut lines = out.stdout.lines();
     assert_eq!(lines.next(), Some("1 1"), "{out}");
-    let fds: Vec<u32> = lines
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect();
+    let fds = fd_numbers(lines.next().unwrap_or(""));
     assert!(fds.starts_with(&[0, 1, 2, 3]), "{out}");
 }
