@@ -13,10 +13,10 @@
 //! "remove the network from the firewall + put back", so that a network made
 //! while the last other one is removed never loses its forwarding.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use serde::{Deserialize, Serialize};
 
 use crate::bridge::{self, PreviousSysctls};
@@ -54,18 +54,8 @@ pub struct Guard {
 impl Guard {
     /// Takes the lock in `dir` (normally [`DIR`]).
     pub fn lock(dir: &Path) -> Result<Guard> {
-        let err = |e: std::io::Error| {
-            Error::Invalid(format!("forwarding lock in {}: {e}", dir.display()))
-        };
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join("forwarding.lock"))
-            .map_err(err)?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| err(std::io::Error::from_raw_os_error(errno as i32)))?;
+        let lock = host::lock_file(&dir.join("forwarding.lock"))
+            .map_err(|e| Error::Invalid(format!("forwarding lock in {}: {e}", dir.display())))?;
         Ok(Guard {
             dir: dir.to_owned(),
             _lock: lock,

@@ -3,7 +3,10 @@
 //! made again on first use).
 
 use crate::model::{Ipv4Net, Ipv6Net};
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::{File, OpenOptions};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 
 /// The host's IPv4 routes other than the default route, as (device, subnet).
 pub fn ipv4_routes() -> Vec<(String, Ipv4Net)> {
@@ -51,6 +54,22 @@ pub fn boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
+}
+
+/// An exclusive `flock` on `path` (created, with its directory, if
+/// missing), held until the returned value drops: how berth processes
+/// serialise changes to shared host state.
+pub fn lock_file(path: &Path) -> std::io::Result<Flock<File>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| std::io::Error::from_raw_os_error(errno as i32))
 }
 
 /// `n` random bytes from the kernel.

@@ -212,15 +212,8 @@ impl Store {
 /// schema is made.
 fn init_lock(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
     let path = dir.join("network.db.init");
-    let err = |e: std::io::Error| Error::Invalid(format!("network state {}: {e}", path.display()));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(err)?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, errno)| err(std::io::Error::from_raw_os_error(errno as i32)))
+    crate::host::lock_file(&path)
+        .map_err(|e| Error::Invalid(format!("network state {}: {e}", path.display())))
 }
 
 /// The operations, all inside a transaction.

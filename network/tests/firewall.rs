@@ -528,23 +528,31 @@ struct Wire {
 }
 
 impl Wire {
-    fn new(d: &NetworkDef, suffix: char) -> Wire {
+    /// A netns and a veth pair whose peer (the returned name) is in it;
+    /// removed on drop of the returned wire.
+    fn pair(bridge: Option<String>, suffix: char) -> (Wire, String) {
         let t = tag();
         let w = Wire {
-            bridge: d.bridge.clone(),
+            bridge,
             netns: format!("berth-fw-{t}{suffix}"),
             veth: format!("vfw{t}{suffix}"),
         };
         let peer = format!("pfw{t}{suffix}");
-        let (gw, ip) = (d.gateway, endpoint(d, 2).ipv4);
-        let (br, ns, veth) = (w.bridge.as_deref().unwrap(), w.netns.as_str(), &w.veth);
+        let (ns, veth) = (&w.netns, &w.veth);
         ip_cmd(None, &format!("netns add {ns}"));
-        ip_cmd(None, &format!("link add {br} type bridge"));
-        ip_cmd(None, &format!("addr add {gw}/24 dev {br}"));
         ip_cmd(
             None,
             &format!("link add {veth} type veth peer name {peer} netns {ns}"),
         );
+        (w, peer)
+    }
+
+    fn new(d: &NetworkDef, suffix: char) -> Wire {
+        let (w, peer) = Wire::pair(d.bridge.clone(), suffix);
+        let (gw, ip) = (d.gateway, endpoint(d, 2).ipv4);
+        let (br, ns, veth) = (w.bridge.as_deref().unwrap(), w.netns.as_str(), &w.veth);
+        ip_cmd(None, &format!("link add {br} type bridge"));
+        ip_cmd(None, &format!("addr add {gw}/24 dev {br}"));
         ip_cmd(None, &format!("link set {veth} master {br}"));
         ip_cmd(
             None,
@@ -574,19 +582,8 @@ impl Wire {
     /// and fd00:213:fa::/64, the host at .1 (::1) and the netns at .2 (::2),
     /// its default route via the host.
     fn outside(suffix: char) -> Wire {
-        let t = tag();
-        let w = Wire {
-            bridge: None,
-            netns: format!("berth-fw-{t}{suffix}"),
-            veth: format!("vfw{t}{suffix}"),
-        };
-        let peer = format!("pfw{t}{suffix}");
+        let (w, peer) = Wire::pair(None, suffix);
         let (ns, veth) = (w.netns.as_str(), &w.veth);
-        ip_cmd(None, &format!("netns add {ns}"));
-        ip_cmd(
-            None,
-            &format!("link add {veth} type veth peer name {peer} netns {ns}"),
-        );
         ip_cmd(None, &format!("addr add 10.213.250.1/30 dev {veth}"));
         ip_cmd(
             None,
@@ -999,16 +996,7 @@ fn outbound_masquerade_no_masquerade_and_internal() {
 /// no berth process adds a network meanwhile. `false`: other networks use
 /// the table, and it was left alone.
 fn delete_table_if_only(bridge: &str) -> bool {
-    std::fs::create_dir_all("/run/berth").unwrap();
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(firewall::LOCK_PATH)
-        .unwrap();
-    let _lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    let _lock = network::host::lock_file(std::path::Path::new(firewall::LOCK_PATH)).unwrap();
     if set_entries("bridges") != [bridge.to_string()] {
         return false;
     }

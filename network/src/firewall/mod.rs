@@ -94,11 +94,11 @@ pub mod nfnl;
 pub mod nft;
 pub mod rules;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 
 use crate::model::{Endpoint, NetworkDef, PortMapping};
 use nft::Failure;
@@ -189,7 +189,9 @@ pub fn ensure_network(def: &NetworkDef) -> Result<()> {
 pub fn remove_network(def: &NetworkDef, last: bool) -> Result<bool> {
     let _lock = lock()?;
     if !table_exists()? {
-        return Ok(true);
+        // Nothing to remove; the networks this store still has need
+        // forwarding all the same.
+        return Ok(last);
     }
     let mut elements = rules::network_elements(def)?;
     elements.extend(stale_port_elements(def)?);
@@ -379,21 +381,10 @@ fn element_data(text: &str) -> Option<String> {
 /// Takes the firewall lock, released when the returned value drops.
 fn lock() -> Result<Flock<File>> {
     let path = Path::new(LOCK_PATH);
-    let err = |source| Error::Lock {
+    crate::host::lock_file(path).map_err(|source| Error::Lock {
         path: path.to_owned(),
         source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(err)?;
-    Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, errno)| err(std::io::Error::from_raw_os_error(errno as i32)))
+    })
 }
 
 /// Whether berth's table exists: one netlink GETTABLE (`nft list tables`

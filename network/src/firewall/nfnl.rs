@@ -230,6 +230,20 @@ impl Batch {
         self.end_msg(m);
     }
 
+    /// The elements grouped by map, [`MAX_ELEMENTS_PER_MSG`] per message
+    /// (the element list is one attribute, whose length is 16 bits): for
+    /// each group, one message of each type in `msgs`, in that order.
+    fn per_map(&mut self, msgs: &[u16], elements: &[PortElement], expire: bool) {
+        for map in super::rules::DnatMap::ALL {
+            let of_map: Vec<&PortElement> = elements.iter().filter(|e| e.map == map).collect();
+            for chunk in of_map.chunks(MAX_ELEMENTS_PER_MSG) {
+                for &msg in msgs {
+                    self.set_elems(msg, map.name(), chunk, expire && msg == NFT_MSG_NEWSETELEM);
+                }
+            }
+        }
+    }
+
     pub fn bytes(&self) -> &[u8] {
         &self.buf
     }
@@ -258,21 +272,13 @@ const MAX_ELEMENTS_PER_MSG: usize = 512;
 /// The whole batch for `elements`, grouped by map: one message per map,
 /// operation and 512 elements.
 pub fn build(op: Op, elements: &[PortElement], seq: u32) -> Batch {
+    let msgs: &[u16] = match op {
+        Op::Add | Op::Expire => &[NFT_MSG_NEWSETELEM],
+        Op::Remove => &[NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM],
+    };
     let mut b = Batch::new(seq);
     b.batch_marker(NFNL_MSG_BATCH_BEGIN);
-    for map in super::rules::DnatMap::ALL {
-        let of_map: Vec<&PortElement> = elements.iter().filter(|e| e.map == map).collect();
-        if of_map.is_empty() {
-            continue;
-        }
-        // The element list is one attribute, whose length is 16 bits.
-        for chunk in of_map.chunks(MAX_ELEMENTS_PER_MSG) {
-            b.set_elems(NFT_MSG_NEWSETELEM, map.name(), chunk, op == Op::Expire);
-            if op == Op::Remove {
-                b.set_elems(NFT_MSG_DELSETELEM, map.name(), chunk, false);
-            }
-        }
-    }
+    b.per_map(msgs, elements, op == Op::Expire);
     b.batch_marker(NFNL_MSG_BATCH_END);
     b
 }
@@ -282,17 +288,8 @@ pub fn build(op: Op, elements: &[PortElement], seq: u32) -> Batch {
 fn build_replace(stale: &[PortElement], elements: &[PortElement], seq: u32) -> Batch {
     let mut b = Batch::new(seq);
     b.batch_marker(NFNL_MSG_BATCH_BEGIN);
-    for (msg, list) in [
-        (NFT_MSG_DESTROYSETELEM, stale),
-        (NFT_MSG_NEWSETELEM, elements),
-    ] {
-        for map in super::rules::DnatMap::ALL {
-            let of_map: Vec<&PortElement> = list.iter().filter(|e| e.map == map).collect();
-            for chunk in of_map.chunks(MAX_ELEMENTS_PER_MSG) {
-                b.set_elems(msg, map.name(), chunk, false);
-            }
-        }
-    }
+    b.per_map(&[NFT_MSG_DESTROYSETELEM], stale, false);
+    b.per_map(&[NFT_MSG_NEWSETELEM], elements, false);
     b.batch_marker(NFNL_MSG_BATCH_END);
     b
 }
