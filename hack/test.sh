@@ -32,9 +32,24 @@ vm_run=${VM_RUN:-}
 for candidate in ../shared/vm/run-in-vm.sh /work/shared/vm/run-in-vm.sh; do
   if [[ -z "$vm_run" && -x "$candidate" ]]; then vm_run=$(realpath "$candidate"); fi
 done
+# The VM is emulated (TCG): its kernel has been seen to hang (soft lockups
+# of both vCPUs, in the hooks suite, once in five runs). A VM that times out
+# (124) or does not boot (125) is run once more; a test failure never is.
+# Normal runs take 1-3 minutes.
+export VM_TIMEOUT=${VM_TIMEOUT:-900}
+again_if_hung() {
+  local rc=0
+  "$@" || rc=$?
+  if ((rc == 124 || rc == 125)); then
+    echo "test.sh: WARNING: the VM hung or did not boot (exit $rc); running the step once more" >&2
+    rc=0
+    "$@" || rc=$?
+  fi
+  return "$rc"
+}
 if [[ -n "$vm_run" ]]; then
   step "cgroup v2 suite"
-  VM_RUN=$vm_run hack/test-cgroup-v2.sh
+  again_if_hung env VM_RUN="$vm_run" hack/test-cgroup-v2.sh
 
   step "spec-tests on a pure cgroup v2 host (VM); the firewall and plumbing on its Linux 6.1"
   test_exe() {
@@ -51,7 +66,7 @@ if [[ -n "$vm_run" ]]; then
   exes+=("$(test_exe -p network --test firewall)" "$(test_exe -p network --test plumbing)")
   "$vm_run" --setup >/dev/null
   # State, sockets and fifos on the VM's own /tmp (the shared directory is 9p).
-  VM_TIMEOUT=${VM_TIMEOUT:-1800} "$vm_run" "$PWD" "
+  again_if_hung "$vm_run" "$PWD" "
     set -e
     grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || { echo 'not a pure cgroup v2 VM' >&2; exit 1; }
     export TMPDIR=/tmp BERTH='$BERTH' BERTH_TEST_TIMEOUT=120
