@@ -102,6 +102,12 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         ));
     }
     let namespaces = Namespaces::from_spec(spec)?;
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(|profile| crate::seccomp::Program::compile(profile, Some(&opts.root)))
+        .transpose()?;
     let process = spec
         .process()
         .as_ref()
@@ -254,6 +260,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 listen_fds,
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
+                seccomp: seccomp.as_ref(),
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -300,8 +307,19 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     }
     parent_end.send_to_init(ParentMsg::Proceed { hook_state })?;
 
-    // 5. Init is ready and waits on the fifo.
-    parent_end.wait_for_init(InitMsg::Ready)?;
+    // 5. Init loaded its seccomp filter (a notification listener goes to
+    //    the agent now: init may already wait on it), is ready and waits
+    //    on the fifo.
+    if let Some(fd) = parent_end.wait_for_listener_or_ready()? {
+        let program = seccomp.as_ref().expect("only a profile makes a listener");
+        hand_over_listener(
+            program,
+            rollback.pidfd.as_ref().expect("set above"),
+            fd,
+            &state,
+        )?;
+        parent_end.wait_for_init(InitMsg::Ready)?;
+    }
     drop(exec_fifo);
     // Still under the rollback: a pid file that cannot be written undoes
     // the container like any other failure.
@@ -315,6 +333,26 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     rollback.network = None;
     rollback.poststop = None;
     Ok(Created { dir, state, pidfd })
+}
+
+/// Takes init's seccomp listener (fd `fd` in init) and sends it to the
+/// profile's agent with the container's state.
+fn hand_over_listener(
+    program: &crate::seccomp::Program,
+    pidfd: &OwnedFd,
+    fd: i32,
+    state: &ContainerState,
+) -> Result<(), Error> {
+    let listener = program.listener().ok_or_else(|| {
+        Error::Config("init sent a seccomp listener the profile does not ask for".into())
+    })?;
+    let fd = sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| Error::Io {
+        path: "pidfd_getfd (the seccomp listener)".into(),
+        source: e,
+    })?;
+    let state_json = crate::container::oci_state_json(state, Status::Creating);
+    crate::seccomp::notify::send_listener(listener, fd.as_fd(), state.pid, &state_json)?;
+    Ok(())
 }
 
 fn dir_of(rollback: &Rollback) -> &StateDir {

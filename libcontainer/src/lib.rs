@@ -7,7 +7,8 @@
 //! - namespaces: [`namespaces`]; rootfs and pivot_root: [`rootfs`];
 //!   `mounts`: [`mounts`], [`cgroup_mount`]; devices: [`devices`];
 //!   masked and read-only paths: [`masked_paths`]; console: [`console`]
-//! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`]
+//! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`],
+//!   [`seccomp`]
 //! - hooks: [`hooks`]; cgroups: [`cgroups`]
 //! - state, start, kill, delete, list: [`state`], [`container`]; run: [`run`]
 
@@ -30,6 +31,7 @@ pub mod ps;
 pub mod rlimits;
 pub mod rootfs;
 pub mod run;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;
@@ -64,6 +66,8 @@ pub enum Error {
     Hook(#[from] hooks::HookError),
     #[error(transparent)]
     Console(#[from] console::ConsoleError),
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
     #[error("{what} {path}: {source}")]
     Sys {
         what: &'static str,
