@@ -81,7 +81,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("container {0} is not running")]
+    /// runc's words: containerd's shim recognises a kill of a stopped
+    /// container by `container not running` in the message.
+    #[error("container not running: {0}")]
     NotRunning(String),
     #[error("container {0} could not run its process: a startContainer hook or the exec failed (the container's stderr has init's message)")]
     ExecFailed(String),
