@@ -130,10 +130,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     if !net_request.is_empty() && !namespaces.has_new(LinuxNamespaceType::Network) {
         return Err(Error::Config("networks were requested but the container does not get a new network namespace (none, or one joined by path)".into()));
     }
-    let listen_fds = std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse::<u32>().ok())
-        .filter(|n| *n > 0);
+    let listen_fds = socket_activation_fds();
     let cgroups_path = spec
         .linux()
         .as_ref()
@@ -353,6 +350,23 @@ fn hand_over_listener(
     let state_json = crate::container::oci_state_json(state, Status::Creating);
     crate::seccomp::notify::send_listener(listener, fd.as_fd(), state.pid, &state_json)?;
     Ok(())
+}
+
+/// How many fds from 3 on systemd's socket activation passes on: LISTEN_FDS,
+/// only when LISTEN_PID names this process (go-systemd's rule, as runc):
+/// else fd 3 may be anything of berth's caller's, a `--log` file say.
+fn socket_activation_fds() -> Option<u32> {
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    if !for_us {
+        return None;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n > 0)
 }
 
 fn dir_of(rollback: &Rollback) -> &StateDir {
