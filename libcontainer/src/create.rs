@@ -258,6 +258,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 seccomp: seccomp.as_ref(),
+                state: &state,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -302,7 +303,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
             hook_state.as_bytes(),
         )?;
     }
-    parent_end.send_to_init(ParentMsg::Proceed { hook_state })?;
+    parent_end.send_to_init(ParentMsg::Proceed { pid })?;
 
     // 5. Init loaded its seccomp filter (a notification listener goes to
     //    the agent now: init may already wait on it), is ready and waits

@@ -159,6 +159,15 @@ pub fn seccomp_set_mode_filter(
     }
 }
 
+/// Whether `signal` is pending for the calling thread or the process.
+pub fn signal_pending(signal: nix::sys::signal::Signal) -> bool {
+    // SAFETY: sigset_t is plain data; sigpending fills it, sigismember reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut set) == 0 && libc::sigismember(&set, signal as libc::c_int) == 1
+    }
+}
+
 #[repr(C)]
 struct OpenHow {
     flags: u64,

@@ -45,9 +45,11 @@ pub enum InitMsg {
 /// Messages from the parent to init, in protocol order.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ParentMsg {
-    /// Carries the state JSON that createContainer/startContainer hooks get
-    /// on stdin (init cannot know its pid as the host sees it).
-    Proceed { hook_state: String },
+    /// Carries init's pid as the host sees it, which init cannot know, for
+    /// the state that createContainer/startContainer hooks get on stdin.
+    /// (Init has the rest of the state: annotations can be larger than a
+    /// packet, so the state itself is never sent.)
+    Proceed { pid: i32 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,8 @@ pub enum ChannelError {
     OutOfOrder { expected: &'static str, got: String },
     #[error("container init failed: {0}")]
     InitFailed(String),
+    #[error("sync channel: a message of {0} bytes is longer than a packet")]
+    TooLong(usize),
 }
 
 /// One end of the channel.
@@ -98,10 +102,12 @@ impl Channel {
     ) -> Result<T, ChannelError> {
         let mut buf = vec![0u8; 64 * 1024];
         let n = loop {
+            // MSG_TRUNC: the packet's real length, so a longer one is an
+            // error, not JSON cut short.
             match nix::sys::socket::recv(
                 self.fd.as_raw_fd(),
                 &mut buf,
-                nix::sys::socket::MsgFlags::empty(),
+                nix::sys::socket::MsgFlags::MSG_TRUNC,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 other => break other.map_err(io::Error::from)?,
@@ -109,6 +115,9 @@ impl Channel {
         };
         if n == 0 {
             return Err(ChannelError::HungUp(expected));
+        }
+        if n > buf.len() {
+            return Err(ChannelError::TooLong(n));
         }
         Ok(serde_json::from_slice(&buf[..n])?)
     }
@@ -119,10 +128,10 @@ impl Channel {
         self.send(&msg)
     }
 
-    /// Waits for the parent's go-ahead; returns the hook state it carries.
-    pub fn wait_for_proceed(&self) -> Result<String, ChannelError> {
-        let ParentMsg::Proceed { hook_state } = self.recv("Proceed")?;
-        Ok(hook_state)
+    /// Waits for the parent's go-ahead; returns the pid it carries.
+    pub fn wait_for_proceed(&self) -> Result<i32, ChannelError> {
+        let ParentMsg::Proceed { pid } = self.recv("Proceed")?;
+        Ok(pid)
     }
 
     // --- parent side ---
@@ -173,12 +182,8 @@ mod tests {
         let (parent, init) = pair().unwrap();
         init.send_to_parent(InitMsg::NamespacesJoined).unwrap();
         parent.wait_for_init(InitMsg::NamespacesJoined).unwrap();
-        parent
-            .send_to_init(ParentMsg::Proceed {
-                hook_state: "{}".into(),
-            })
-            .unwrap();
-        assert_eq!(init.wait_for_proceed().unwrap(), "{}");
+        parent.send_to_init(ParentMsg::Proceed { pid: 42 }).unwrap();
+        assert_eq!(init.wait_for_proceed().unwrap(), 42);
         init.send_to_parent(InitMsg::SeccompListener(7)).unwrap();
         assert_eq!(parent.wait_for_listener_or_ready().unwrap(), Some(7));
         init.send_to_parent(InitMsg::Ready).unwrap();

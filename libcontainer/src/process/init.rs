@@ -30,6 +30,9 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     /// `linux.seccomp`, compiled by the parent.
     pub seccomp: Option<&'a crate::seccomp::Program>,
+    /// The container's state as the parent had it at the clone (no pid yet):
+    /// what hooks run by init get on stdin.
+    pub state: &'a crate::state::ContainerState,
 }
 
 /// Runs init; never returns.
@@ -97,7 +100,10 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     args.channel
         .send_to_parent(InitMsg::NamespacesJoined)
         .map_err(|e| e.to_string())?;
-    let hook_state = args.channel.wait_for_proceed().map_err(|e| e.to_string())?;
+    let pid = args.channel.wait_for_proceed().map_err(|e| e.to_string())?;
+    let mut state = args.state.clone();
+    state.pid = pid;
+    let hook_state = crate::container::oci_state_json(&state, crate::state::Status::Creating);
     let in_user_ns = ns.has_new(LinuxNamespaceType::User) || ns.joins(LinuxNamespaceType::User);
     if in_user_ns {
         become_namespace_root()?;
@@ -206,7 +212,7 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     let mut exec = resolve_exec(
         process,
         args.listen_fds,
-        with_status(&hook_state, "created"),
+        crate::container::oci_state_json(&state, crate::state::Status::Created),
     )?;
     close_fds(args.preserve_fds + args.listen_fds.unwrap_or(0))?;
     if no_new_privs {
@@ -303,17 +309,6 @@ fn resolve_exec(
         hook_state,
         seccomp_listener: None,
     })
-}
-
-/// The state JSON `state_json` with its `status` replaced.
-fn with_status(state_json: &str, status: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(state_json) {
-        Ok(mut v) => {
-            v["status"] = status.into();
-            v.to_string()
-        }
-        Err(_) => state_json.to_owned(),
-    }
 }
 
 /// `program` itself if it has a slash, else the first executable match in `path_var`.
