@@ -174,6 +174,17 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         cgroup: Some(cgroup.clone()),
         network: None,
         network_state_dir: None,
+        exec: Some(crate::state::ExecDefaults {
+            process: process.clone(),
+            namespaces: spec
+                .linux()
+                .iter()
+                .flat_map(|l| l.namespaces().iter().flatten())
+                .map(|ns| ns.typ())
+                .collect(),
+            no_new_keyring: opts.no_new_keyring,
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+        }),
     };
     if !net_request.is_empty() {
         rollback.network = Some((
@@ -373,7 +384,7 @@ fn dir_of(rollback: &Rollback) -> &StateDir {
     rollback.dir.as_ref().expect("state dir is set")
 }
 
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_owned()
     } else {

@@ -25,6 +25,19 @@
 //!
 //! Either side may instead send an error ([`InitMsg::Failed`]) or hang up;
 //! the other side then aborts. Receiving a message out of order is an error.
+//!
+//! The exec protocol (`berth exec` and the process it clones) is one
+//! message at most; the process's end is close-on-exec, so its execve is
+//! the hang-up:
+//!
+//! ```text
+//!   process                                parent (berth exec)
+//!   ---- clone (in init's pid ns and the container's cgroup) --------
+//!   joins init's other namespaces,
+//!   process attributes, execve
+//!   ── execve closes its end ─────────▶   hang-up: the process runs
+//!   or ExecMsg::Failed         ───────▶   the error; reaps the process
+//! ```
 
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
@@ -39,6 +52,13 @@ pub enum InitMsg {
     SeccompListener(i32),
     Ready,
     /// Init could not set the container up; it exits after sending this.
+    Failed(String),
+}
+
+/// The one message an exec'd process may send before its execve.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ExecMsg {
+    /// The process could not be set up or exec'd; it exits after sending this.
     Failed(String),
 }
 
@@ -62,6 +82,8 @@ pub enum ChannelError {
     OutOfOrder { expected: &'static str, got: String },
     #[error("container init failed: {0}")]
     InitFailed(String),
+    #[error("unable to start container process: {0}")]
+    ExecFailed(String),
 }
 
 /// One end of the channel.
@@ -125,7 +147,23 @@ impl Channel {
         Ok(hook_state)
     }
 
+    // --- exec'd process side ---
+
+    pub fn send_exec_failure(&self, msg: String) -> Result<(), ChannelError> {
+        self.send(&ExecMsg::Failed(msg))
+    }
+
     // --- parent side ---
+
+    /// Waits until the exec'd process runs (its end hangs up at execve)
+    /// or reports why it could not.
+    pub fn wait_for_exec(&self) -> Result<(), ChannelError> {
+        match self.recv::<ExecMsg>("the exec") {
+            Err(ChannelError::HungUp(_)) => Ok(()),
+            Err(e) => Err(e),
+            Ok(ExecMsg::Failed(msg)) => Err(ChannelError::ExecFailed(msg)),
+        }
+    }
 
     pub fn send_to_init(&self, msg: ParentMsg) -> Result<(), ChannelError> {
         self.send(&msg)
@@ -206,5 +244,19 @@ mod tests {
             parent.wait_for_init(InitMsg::Ready),
             Err(ChannelError::HungUp(_))
         ));
+    }
+
+    #[test]
+    fn exec_hang_up_is_success_and_failure_is_reported() {
+        let (parent, process) = pair().unwrap();
+        process
+            .send_exec_failure("exec: \"nosuch\"".into())
+            .unwrap();
+        match parent.wait_for_exec() {
+            Err(ChannelError::ExecFailed(m)) => assert!(m.contains("nosuch")),
+            other => panic!("{other:?}"),
+        }
+        drop(process);
+        parent.wait_for_exec().unwrap();
     }
 }
