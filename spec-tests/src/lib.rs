@@ -857,6 +857,21 @@ pub fn read_until_closed(fd: &std::os::fd::OwnedFd, timeout: Duration) -> String
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Runs a shell command line under script(1), which gives it a terminal of
+/// its own (for `ctr -t`, `podman -t`); None when script(1) is missing.
+pub fn run_in_terminal(line: &str) -> Option<std::process::Output> {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("script(1) is not installed: skipped");
+        return None;
+    }
+    let out = Command::new("/usr/bin/script")
+        .args(["-qec", line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script(1)");
+    Some(out)
+}
+
 /// Writes an executable shell script (for hooks) and returns its path.
 pub fn write_script(path: &Path, body: &str) -> PathBuf {
     fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write script");
