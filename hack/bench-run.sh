@@ -11,8 +11,9 @@
 # with the ratio to runc. Needs root; removes everything it made.
 #
 # Then `exec` of /bin/true into a running busybox container (the hot path
-# of Kubernetes probes), by berth, runc and crun, in one hyperfine run with
-# the ratios to crun (to runc when crun cannot run). On a hybrid host crun
+# of Kubernetes probes), by berth, runc and crun, interleaved, with medians
+# of wall and CPU time and the ratios to crun (to runc when crun cannot run;
+# hack/bench-exec.py). On a hybrid host crun
 # runs only with the v2 `unified` mount out of its sight, so every runtime
 # runs in one private mount namespace without it (unshare -m).
 set -euo pipefail
@@ -84,36 +85,29 @@ jq -r '
   | @tsv' "$work/h.json" | column -t -s $'\t'
 
 # exec: every runtime in the same private mount namespace (see the top).
+# hack/bench-exec.py interleaves the runs and reports medians of wall and
+# CPU time (hyperfine gives CPU as a mean only).
 BERTH=$berth hack/mkbundle.sh "$work/sleeper" sleep 1000000 >/dev/null
 mkdir -p "$work/crun-sleeper"
 jq --arg root "$work/sleeper/rootfs" '.ociVersion = "1.0.2" | .root.path = $root' \
   "$work/sleeper/config.json" >"$work/crun-sleeper/config.json"
+echo
+echo "exec of /bin/true into a running busybox container, $runs runs each, medians, one private mount namespace"
 export berth work runs
 unshare -m sh -ec '
   if grep -q " /sys/fs/cgroup/unified " /proc/self/mountinfo; then umount /sys/fs/cgroup/unified; fi
   "$berth" --root "$work/xb" run -d -b "$work/sleeper" xb </dev/null >/dev/null
   runc --root "$work/xr" run -d -b "$work/sleeper" xr </dev/null >/dev/null
-  set -- -n berth "$berth --root $work/xb exec xb /bin/true" -n runc "runc --root $work/xr exec xr /bin/true"
+  set -- "berth=$berth --root $work/xb exec xb /bin/true" "runc=runc --root $work/xr exec xr /bin/true"
   if crun --root "$work/xc" run -d -b "$work/crun-sleeper" xc </dev/null >/dev/null 2>"$work/crun.err"; then
-    set -- "$@" -n crun "crun --root $work/xc exec xc /bin/true"
+    set -- "$@" "crun=crun --root $work/xc exec xc /bin/true"
   else
     echo "(crun cannot run here: $(tail -1 "$work/crun.err"))"
   fi
   status=0
-  hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/x.json" "$@" >/dev/null || status=$?
+  hack/bench-exec.py "$runs" "$@" || status=$?
   "$berth" --root "$work/xb" delete --force xb
   runc --root "$work/xr" delete --force xr
   crun --root "$work/xc" delete --force xc 2>/dev/null || true
   exit $status
 '
-echo
-echo "exec of /bin/true into a running busybox container, $runs runs each, one private mount namespace"
-jq -r '
-  ((.results[] | select(.command == "crun")) // (.results[] | select(.command == "runc"))) as $ref
-  | ["runtime", "wall ms", "cpu ms", "wall/\($ref.command)", "cpu/\($ref.command)"],
-    (.results[] | [ .command,
-                    (.median * 1000 | . * 100 | round / 100),
-                    ((.user + .system) * 1000 | . * 100 | round / 100),
-                    (.median / $ref.median | . * 100 | round / 100),
-                    ((.user + .system) / ($ref.user + $ref.system) | . * 100 | round / 100) ])
-  | @tsv' "$work/x.json" | column -t -s $'\t'

@@ -545,3 +545,41 @@ fn exec_cpu_affinity() {
     // initial alone: the container's CPUs once in its cgroup.
     assert_eq!(allowed(json!({"initial": "0"})), online.trim());
 }
+
+#[test]
+fn into_existing_sub_cgroups() {
+    let rt = Runtime::berth();
+    let bundle = sleeper();
+    let id = running(&rt, &bundle);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    // delete --force (when the runtime is dropped) removes them with the container.
+    for dir in spec_tests::cgroups_util::dirs_of_pid(pid) {
+        let sub = dir.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        // A v1 cpuset takes no process before it has CPUs and memory nodes.
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            if sub.join(file).exists() && !dir.join("cgroup.controllers").exists() {
+                std::fs::write(sub.join(file), std::fs::read(dir.join(file)).unwrap()).unwrap();
+            }
+        }
+    }
+    // The container's cgroup namespace has its cgroup as the root.
+    let out = exec(&rt, &["--cgroup", "sub", &id, "cat", "/proc/self/cgroup"]).ok();
+    assert!(out.stdout.lines().all(|l| l.ends_with(":/sub")), "{out}");
+    if !spec_tests::cgroups_util::is_pure_v2() {
+        // cgroup v1: per controller.
+        let out = exec(
+            &rt,
+            &["--cgroup", "memory:sub", &id, "cat", "/proc/self/cgroup"],
+        )
+        .ok();
+        for line in out.stdout.lines() {
+            let want = if line.contains(":memory:") {
+                ":/sub"
+            } else {
+                ":/"
+            };
+            assert!(line.ends_with(want), "{line}: {out}");
+        }
+    }
+}
