@@ -583,3 +583,40 @@ fn into_existing_sub_cgroups() {
         }
     }
 }
+
+#[test]
+fn exec_cpu_affinity_of_the_config_is_for_exec_only() {
+    let rt = Runtime::berth();
+    let mut bundle = sleeper();
+    bundle.config["process"]["execCPUAffinity"] = json!({"final": "0"});
+    let id = running(&rt, &bundle);
+    let allowed = |pid: &str| {
+        let path = format!("/proc/{pid}/status");
+        let out = exec(&rt, &[&id, "grep", "Cpus_allowed_list", &path]).ok();
+        status_field(&out.stdout, "Cpus_allowed_list")
+            .unwrap()
+            .to_owned()
+    };
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    assert_eq!(allowed("self"), "0");
+    assert_eq!(allowed("1"), online.trim(), "init got execCPUAffinity");
+}
+
+/// Until its execve a container process is berth: not dumpable, so nothing
+/// in the container can open its /proc files (`exe` is the host's binary).
+/// Seen through init, which runs startContainer hooks in the container after
+/// the steps it shares with exec'd processes.
+#[test]
+fn processes_are_not_dumpable_before_execve() {
+    let rt = Runtime::berth();
+    let mut bundle = Bundle::new(&["true"]);
+    bundle.config["root"]["readonly"] = json!(false);
+    bundle.config["hooks"] = json!({"startContainer": [{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", "if readlink /proc/1/exe; then echo EXE-REACHABLE; else echo EXE-DENIED; fi > /exe.txt; \\
+                cat /proc/1/environ > /dev/null 2>&1 || echo ENVIRON-DENIED >> /exe.txt"]
+    }]});
+    rt.run(&bundle, &unique_name("dump")).ok();
+    let out = std::fs::read_to_string(bundle.rootfs().join("exe.txt")).unwrap();
+    assert_eq!(out, "EXE-DENIED\nENVIRON-DENIED\n");
+}
