@@ -5,8 +5,9 @@ Runs each COMMAND (a shell-free command line, split on spaces) RUNS times,
 interleaved round-robin after 10 warm-up rounds, and prints per command the
 median wall time and the median CPU time (user + system of the command and
 every descendant it waited for, from getrusage(RUSAGE_CHILDREN)) with the
-ratios to the first command named `crun`, else `runc`. hyperfine reports CPU
-as a mean only; exec's CPU is the figure issue 18 sets a goal for.
+ratios to the command of the same variant (the NAME's `+suffix`) named
+`crun`, else `runc`. hyperfine reports CPU as a mean only; exec's CPU is
+the figure issue 18 sets a goal for.
 """
 import resource
 import statistics
@@ -34,13 +35,18 @@ def main():
                 wall[name].append(end - start)
                 cpu[name].append(after.ru_utime - before.ru_utime
                                  + after.ru_stime - before.ru_stime)
-    ref = next((n for n in ("crun", "runc") if n in wall), cmds[0][0])
     med = {n: (statistics.median(wall[n]) * 1000, statistics.median(cpu[n]) * 1000)
            for n in wall}
-    print(f"{'runtime':8} {'wall ms':>8} {'cpu ms':>8} {'wall/' + ref:>10} {'cpu/' + ref:>9}")
+
+    def ref_of(name):
+        suffix = name[len(name.split("+")[0]):]
+        return next(r + suffix for r in ("crun", "runc") if r + suffix in med)
+
+    print(f"{'runtime':16} {'wall ms':>8} {'cpu ms':>8} {'wall/ref':>9} {'cpu/ref':>8}  ref")
     for name, _ in cmds:
         w, c = med[name]
-        print(f"{name:8} {w:8.2f} {c:8.2f} {w / med[ref][0]:10.2f} {c / med[ref][1]:9.2f}")
+        ref = ref_of(name)
+        print(f"{name:16} {w:8.2f} {c:8.2f} {w / med[ref][0]:9.2f} {c / med[ref][1]:8.2f}  {ref}")
 
 
 if __name__ == "__main__":
