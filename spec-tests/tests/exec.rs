@@ -620,3 +620,52 @@ fn processes_are_not_dumpable_before_execve() {
     let out = std::fs::read_to_string(bundle.rootfs().join("exe.txt")).unwrap();
     assert_eq!(out, "EXE-DENIED\nENVIRON-DENIED\n");
 }
+
+/// A profile with SCMP_ACT_NOTIFY: the exec'd process's listener reaches the
+/// agent at listenerPath (after init's, sent at create) with the container's
+/// state and the process's pid, and the agent answers its calls.
+#[test]
+fn seccomp_notify_listener_of_an_exec() {
+    let rt = Runtime::berth();
+    let socket = rt.work_dir().join("agent.sock");
+    let agent = ConsoleSocket::bind(&socket);
+    let mut bundle = sleeper();
+    bundle.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": socket,
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let agent = std::thread::spawn(move || {
+        let (_init_listener, _) = agent.receive_fd(WAIT);
+        let (fd, payload) = agent.receive_fd(WAIT);
+        let answered = spec_tests::answer_seccomp_notifications(&fd, WAIT);
+        (payload, answered)
+    });
+    let id = running(&rt, &bundle);
+    let pid_file = rt.work_dir().join("exec.pid");
+    let out = exec(
+        &rt,
+        &[
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            "mkdir /tmp/n; echo mkdir=$?",
+        ],
+    );
+    rt.delete_force(&id).ok();
+    let (payload, answered) = agent.join().unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(state["fds"], json!(["seccompFd"]), "{state}");
+    assert_eq!(state["state"]["id"], id.as_str(), "{state}");
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(state["pid"].as_i64(), Some(pid), "{state}");
+    assert!(answered >= 1, "the agent saw no mkdir: {out}");
+    assert!(out.stderr.contains("No medium found"), "{out}");
+    assert_eq!(out.stdout, "mkdir=1\n", "{out}");
+}

@@ -13,7 +13,8 @@
 //!     matter for the child it is about to make);
 //!  4. one clone3, into the container's v2 cgroup: the process's side is
 //!     [`crate::process::exec`]; berth leaves the v1 cgroups again;
-//!  5. the process's exec (or its error); the pid file, atomically;
+//!  5. the process's exec (or its error; a seccomp notification listener
+//!     goes to the agent on the way); the pid file, atomically;
 //!  6. `--detach` returns; otherwise berth waits for the process,
 //!     forwarding signals, and returns its exit status.
 //!
@@ -83,8 +84,6 @@ pub enum ExecError {
     UnknownCapability(String),
     #[error("invalid --cgroup argument: {arg} ({reason})")]
     CgroupArg { arg: String, reason: String },
-    #[error("the container's seccomp profile has SCMP_ACT_NOTIFY rules: berth cannot hand an exec'd process's listener to the agent yet")]
-    SeccompNotify,
     #[error("--preserve-fds {count}: fd {fd} is not open")]
     PreserveFds { count: u32, fd: i32 },
 }
@@ -112,13 +111,13 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     // 1. The container. Its lock is held only to read the state: a paused
     //    container may keep a process (and berth) frozen for long.
     check_preserved_fds(opts.preserve_fds)?;
-    let state = {
+    let (state, status) = {
         let dir = StateDir::open(&opts.root, &opts.id)?;
         let state = dir.load()?;
         match crate::container::status(&dir.path, &state) {
             Status::Stopped | Status::Creating => return Err(ExecError::Stopped.into()),
             Status::Paused if !opts.ignore_paused => return Err(ExecError::Paused.into()),
-            _ => state,
+            status => (state, status),
         }
     };
     let defaults = state
@@ -141,9 +140,6 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
         .as_ref()
         .map(|profile| crate::seccomp::Program::compile(profile, Some(&opts.root)))
         .transpose()?;
-    if seccomp.as_ref().is_some_and(|p| p.listener().is_some()) {
-        return Err(ExecError::SeccompNotify.into());
-    }
     let placement = cgroup::Placement::new(cgroup, &opts.cgroup)?;
     let affinity = ExecAffinity::plan(&process, cgroup).map_err(ExecError::from)?;
     let console_socket = opts
@@ -212,9 +208,10 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
 
     // 5. Running, or why not. A process that failed is reaped here, so
     //    nothing is left in the container's cgroup.
-    if let Err(e) = parent_end.wait_for_exec() {
+    let state_json = crate::container::oci_state_json(&state, status);
+    if let Err(e) = wait_for_exec(&parent_end, seccomp.as_ref(), &pidfd, pid, &state_json) {
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-        return Err(e.into());
+        return Err(e);
     }
     if let Some(pid_file) = &opts.pid_file {
         crate::state::write_atomic(
@@ -228,6 +225,31 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
         return Ok(0);
     }
     crate::run::wait_forwarding(pid, &pidfd, &mask)
+}
+
+/// Waits until the process runs; a seccomp notification listener it sends
+/// on the way goes to the profile's agent with the container's state.
+fn wait_for_exec(
+    channel: &channel::Channel,
+    seccomp: Option<&crate::seccomp::Program>,
+    pidfd: &std::os::fd::OwnedFd,
+    pid: i32,
+    state_json: &str,
+) -> Result<(), Error> {
+    loop {
+        match channel.wait_for_exec()? {
+            channel::ExecEvent::Running => return Ok(()),
+            channel::ExecEvent::SeccompListener(fd) => {
+                let program = seccomp.ok_or_else(|| {
+                    Error::Config(
+                        "an exec'd process sent a seccomp listener without a profile".into(),
+                    )
+                })?;
+                crate::seccomp::notify::hand_over(program, pidfd.as_fd(), fd, pid, state_json)?;
+                channel.send_listener_taken()?;
+            }
+        }
+    }
 }
 
 /// The fds to preserve must be open before berth opens any of its own:

@@ -26,15 +26,18 @@
 //! Either side may instead send an error ([`InitMsg::Failed`]) or hang up;
 //! the other side then aborts. Receiving a message out of order is an error.
 //!
-//! The exec protocol (`berth exec` and the process it clones) is one
-//! message at most; the process's end is close-on-exec, so its execve is
-//! the hang-up:
+//! In the exec protocol (`berth exec` and the process it clones) the
+//! process's end is close-on-exec, so its execve is the hang-up:
 //!
 //! ```text
 //!   process                                parent (berth exec)
 //!   ---- clone (in init's pid ns and the container's cgroup) --------
 //!   joins init's other namespaces,
-//!   process attributes, execve
+//!   process attributes, seccomp filter
+//!  [ExecMsg::SeccompListener   ───────▶    (with SCMP_ACT_NOTIFY rules)
+//!                                          pidfd_getfd, send it to the
+//!                              ◀───────    agent; ExecParentMsg::ListenerTaken]
+//!   execve
 //!   ── execve closes its end ─────────▶   hang-up: the process runs
 //!   or ExecMsg::Failed         ───────▶   the error; reaps the process
 //! ```
@@ -55,11 +58,30 @@ pub enum InitMsg {
     Failed(String),
 }
 
-/// The one message an exec'd process may send before its execve.
+/// Messages from an exec'd process, before its execve, to `berth exec`.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ExecMsg {
+    /// The seccomp notification listener is the process's fd with this
+    /// number; the process waits for [`ExecParentMsg::ListenerTaken`].
+    SeccompListener(i32),
     /// The process could not be set up or exec'd; it exits after sending this.
     Failed(String),
+}
+
+/// Messages from `berth exec` to the process it cloned.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ExecParentMsg {
+    /// The agent has the listener: the process may exec (closing its copy).
+    ListenerTaken,
+}
+
+/// What `berth exec` learns while waiting for the process's exec.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExecEvent {
+    /// The process runs.
+    Running,
+    /// The process's seccomp listener is its fd with this number.
+    SeccompListener(i32),
 }
 
 /// Messages from the parent to init, in protocol order.
@@ -153,16 +175,28 @@ impl Channel {
         self.send(&ExecMsg::Failed(msg))
     }
 
+    /// Sends the listener's fd number and waits until the parent took it.
+    pub fn send_exec_listener(&self, fd: i32) -> Result<(), ChannelError> {
+        self.send(&ExecMsg::SeccompListener(fd))?;
+        let ExecParentMsg::ListenerTaken = self.recv("ListenerTaken")?;
+        Ok(())
+    }
+
     // --- parent side ---
 
-    /// Waits until the exec'd process runs (its end hangs up at execve)
-    /// or reports why it could not.
-    pub fn wait_for_exec(&self) -> Result<(), ChannelError> {
+    /// Waits until the exec'd process runs (its end hangs up at execve),
+    /// sends its seccomp listener, or reports why it could not run.
+    pub fn wait_for_exec(&self) -> Result<ExecEvent, ChannelError> {
         match self.recv::<ExecMsg>("the exec") {
-            Err(ChannelError::HungUp(_)) => Ok(()),
+            Err(ChannelError::HungUp(_)) => Ok(ExecEvent::Running),
             Err(e) => Err(e),
+            Ok(ExecMsg::SeccompListener(fd)) => Ok(ExecEvent::SeccompListener(fd)),
             Ok(ExecMsg::Failed(msg)) => Err(ChannelError::ExecFailed(msg)),
         }
+    }
+
+    pub fn send_listener_taken(&self) -> Result<(), ChannelError> {
+        self.send(&ExecParentMsg::ListenerTaken)
     }
 
     pub fn send_to_init(&self, msg: ParentMsg) -> Result<(), ChannelError> {
@@ -257,6 +291,6 @@ mod tests {
             other => panic!("{other:?}"),
         }
         drop(process);
-        parent.wait_for_exec().unwrap();
+        assert_eq!(parent.wait_for_exec().unwrap(), ExecEvent::Running);
     }
 }

@@ -10,7 +10,9 @@
 //!  3. init's other namespaces (user first) through init's pidfd;
 //!  4. a session keyring of its own, unless the container was made with
 //!     `--no-new-keyring`; the pty sent to the console socket;
-//!  5. the steps it shares with init ([`super::finalize`]), and execve.
+//!  5. the steps it shares with init ([`super::finalize`]); a seccomp
+//!     notification listener goes to the parent, which hands it to the
+//!     agent; execve.
 //!
 //! An error is sent to the parent over the channel; the parent prints it.
 
@@ -35,8 +37,7 @@ pub struct ExecArgs<'a> {
     pub preserve_fds: u32,
     pub affinity: &'a ExecAffinity,
     pub new_keyring: bool,
-    /// The container's `linux.seccomp`, compiled by the parent (a profile
-    /// with a notification listener is refused by it).
+    /// The container's `linux.seccomp`, compiled by the parent.
     pub seccomp: Option<&'a crate::seccomp::Program>,
 }
 
@@ -83,12 +84,20 @@ fn setup(args: &ExecArgs) -> Result<finalize::Exec, String> {
         }
         None => None,
     };
-    finalize::apply(&finalize::Attributes {
+    let exec = finalize::apply(&finalize::Attributes {
         process,
         in_user_ns: args.join.contains(CloneFlags::CLONE_NEWUSER),
         console: console.as_ref(),
         preserve_fds: args.preserve_fds,
         listen_fds: None,
         seccomp: args.seccomp,
-    })
+    })?;
+    // A notification listener goes to the agent (through the parent)
+    // before the execve closes it here.
+    if let Some(fd) = exec.seccomp_listener() {
+        args.channel
+            .send_exec_listener(fd)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(exec)
 }
