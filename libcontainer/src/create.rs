@@ -174,6 +174,17 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         cgroup: Some(cgroup.clone()),
         network: None,
         network_state_dir: None,
+        exec: Some(crate::state::ExecDefaults {
+            process: process.clone(),
+            namespaces: spec
+                .linux()
+                .iter()
+                .flat_map(|l| l.namespaces().iter().flatten())
+                .map(|ns| ns.typ())
+                .collect(),
+            no_new_keyring: opts.no_new_keyring,
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+        }),
     };
     if !net_request.is_empty() {
         rollback.network = Some((
@@ -310,12 +321,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     //    on the fifo.
     if let Some(fd) = parent_end.wait_for_listener_or_ready()? {
         let program = seccomp.as_ref().expect("only a profile makes a listener");
-        hand_over_listener(
-            program,
-            rollback.pidfd.as_ref().expect("set above"),
-            fd,
-            &state,
-        )?;
+        let pidfd = rollback.pidfd.as_ref().expect("set above");
+        let state_json = crate::container::oci_state_json(&state, Status::Creating);
+        crate::seccomp::notify::hand_over(program, pidfd.as_fd(), fd, pid, &state_json)?;
         parent_end.wait_for_init(InitMsg::Ready)?;
     }
     drop(exec_fifo);
@@ -331,26 +339,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     rollback.network = None;
     rollback.poststop = None;
     Ok(Created { dir, state, pidfd })
-}
-
-/// Takes init's seccomp listener (fd `fd` in init) and sends it to the
-/// profile's agent with the container's state.
-fn hand_over_listener(
-    program: &crate::seccomp::Program,
-    pidfd: &OwnedFd,
-    fd: i32,
-    state: &ContainerState,
-) -> Result<(), Error> {
-    let listener = program.listener().ok_or_else(|| {
-        Error::Config("init sent a seccomp listener the profile does not ask for".into())
-    })?;
-    let fd = sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| Error::Io {
-        path: "pidfd_getfd (the seccomp listener)".into(),
-        source: e,
-    })?;
-    let state_json = crate::container::oci_state_json(state, Status::Creating);
-    crate::seccomp::notify::send_listener(listener, fd.as_fd(), state.pid, &state_json)?;
-    Ok(())
 }
 
 /// How many fds from 3 on systemd's socket activation passes on: LISTEN_FDS,
@@ -374,7 +362,7 @@ fn dir_of(rollback: &Rollback) -> &StateDir {
     rollback.dir.as_ref().expect("state dir is set")
 }
 
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_owned()
     } else {

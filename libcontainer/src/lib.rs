@@ -11,17 +11,23 @@
 //!   [`seccomp`]
 //! - hooks: [`hooks`]; cgroups: [`cgroups`]
 //! - state, start, kill, delete, list: [`state`], [`container`]; run: [`run`]
+//! - exec: [`exec`] (the parent), [`process::exec`] (the process's side);
+//!   what init and exec'd processes share last: [`process::finalize`];
+//!   `execCPUAffinity`: [`cpu_affinity`]; AppArmor and SELinux: [`lsm`]
 
 pub mod capabilities;
 pub mod cgroup_mount;
 pub mod cgroups;
 pub mod console;
 pub mod container;
+pub mod cpu_affinity;
 pub mod create;
 pub mod credentials;
 pub mod devices;
 pub mod events;
+pub mod exec;
 pub mod hooks;
+pub mod lsm;
 pub mod masked_paths;
 pub mod mounts;
 pub mod namespaces;
@@ -68,6 +74,8 @@ pub enum Error {
     Console(#[from] console::ConsoleError),
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),
+    #[error(transparent)]
+    Exec(#[from] exec::ExecError),
     #[error("{what} {path}: {source}")]
     Sys {
         what: &'static str,

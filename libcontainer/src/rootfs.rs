@@ -157,16 +157,7 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
 
     let console = match setup.console_socket {
         Some(socket) => {
-            let size = spec
-                .process()
-                .as_ref()
-                .and_then(|p| p.console_size())
-                .map(|b| {
-                    (
-                        u16::try_from(b.height()).unwrap_or(u16::MAX),
-                        u16::try_from(b.width()).unwrap_or(u16::MAX),
-                    )
-                });
+            let size = spec.process().as_ref().and_then(crate::console::size_of);
             Some(crate::console::create(root.as_fd(), socket.as_fd(), size)?)
         }
         None => None,

@@ -107,7 +107,8 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    fn at(self, path: &Path) -> SpecError {
+    /// The error, naming the file it is in.
+    pub fn at(self, path: &Path) -> SpecError {
         match self {
             ParseError::Syntax(source) => SpecError::Parse {
                 path: path.to_owned(),
@@ -125,10 +126,16 @@ impl ParseError {
 /// Parses config.json text; a type error names the field it is in
 /// (`process.user.uid`, `linux.namespaces[0].type`).
 pub fn parse(bytes: &[u8]) -> Result<Spec, ParseError> {
+    parse_json(bytes)
+}
+
+/// Parses JSON text into `T` (config.json, exec's process.json); a type
+/// error names the field it is in.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
     // Syntax first, so that a syntax error is not reported at a field.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(ParseError::Syntax)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
         let source = e.into_inner();
         if field == "." {
@@ -138,7 +145,7 @@ pub fn parse(bytes: &[u8]) -> Result<Spec, ParseError> {
         }
     })?;
     de.end().map_err(ParseError::Syntax)?;
-    Ok(spec)
+    Ok(value)
 }
 
 /// Checks the parts of the spec berth relies on and refuses what it does not
@@ -155,19 +162,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .process()
         .as_ref()
         .ok_or_else(|| invalid("process", "missing"))?;
-    match process.args() {
-        Some(args) if !args.is_empty() => {}
-        _ => return Err(invalid("process.args", "must not be empty")),
-    }
-    if process.command_line().is_some() {
-        return Err(unsupported("process.commandLine"));
-    }
-    if !process.cwd().is_absolute() {
-        return Err(invalid(
-            "process.cwd",
-            format!("{} is not absolute", process.cwd().display()),
-        ));
-    }
+    validate_process(process)?;
     if process
         .apparmor_profile()
         .as_deref()
@@ -181,31 +176,6 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .is_some_and(|l| !l.is_empty())
     {
         return Err(unsupported("process.selinuxLabel"));
-    }
-    if process.io_priority().is_some() {
-        return Err(unsupported("process.ioPriority"));
-    }
-    if process.scheduler().is_some() {
-        return Err(unsupported("process.scheduler"));
-    }
-    if process.exec_cpu_affinity().is_some() {
-        return Err(unsupported("process.execCPUAffinity"));
-    }
-    if process
-        .user()
-        .username()
-        .as_deref()
-        .is_some_and(|u| !u.is_empty())
-    {
-        return Err(unsupported("process.user.username"));
-    }
-    for env in process.env().iter().flatten() {
-        if !env.contains('=') {
-            return Err(invalid(
-                "process.env",
-                format!("{env:?} is not of the form KEY=value"),
-            ));
-        }
     }
     if let Some(hostname) = spec.hostname() {
         if !hostname.is_empty() && !has_new_namespace(spec, LinuxNamespaceType::Uts) {
@@ -260,6 +230,48 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .as_ref()
         .ok_or_else(|| invalid("linux", "missing"))?;
     validate_linux(spec, linux)
+}
+
+/// The checks of a `process` that hold wherever it comes from: config.json
+/// or exec's process.json. (AppArmor and SELinux labels are for exec only:
+/// see [`crate::lsm`].)
+pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    match process.args() {
+        Some(args) if !args.is_empty() => {}
+        _ => return Err(invalid("process.args", "must not be empty")),
+    }
+    if process.command_line().is_some() {
+        return Err(unsupported("process.commandLine"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(invalid(
+            "process.cwd",
+            format!("{} is not absolute", process.cwd().display()),
+        ));
+    }
+    if process.io_priority().is_some() {
+        return Err(unsupported("process.ioPriority"));
+    }
+    if process.scheduler().is_some() {
+        return Err(unsupported("process.scheduler"));
+    }
+    if process
+        .user()
+        .username()
+        .as_deref()
+        .is_some_and(|u| !u.is_empty())
+    {
+        return Err(unsupported("process.user.username"));
+    }
+    for env in process.env().iter().flatten() {
+        if !env.contains('=') {
+            return Err(invalid(
+                "process.env",
+                format!("{env:?} is not of the form KEY=value"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Every hook: an absolute path, a positive timeout, env entries as KEY=value.

@@ -221,6 +221,13 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether `fd` is an open file descriptor of this process.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD on an integer fd only reads its flags; a closed fd
+    // yields EBADF.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
 /// The process start time (field 22 of /proc/PID/stat, in clock ticks since
 /// boot): with the pid it names one process for the life of the system.
 pub fn process_start_time(pid: i32) -> io::Result<u64> {

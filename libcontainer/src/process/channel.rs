@@ -25,6 +25,22 @@
 //!
 //! Either side may instead send an error ([`InitMsg::Failed`]) or hang up;
 //! the other side then aborts. Receiving a message out of order is an error.
+//!
+//! In the exec protocol (`berth exec` and the process it clones) the
+//! process's end is close-on-exec, so its execve is the hang-up:
+//!
+//! ```text
+//!   process                                parent (berth exec)
+//!   ---- clone (in init's pid ns and the container's cgroup) --------
+//!   joins init's other namespaces,
+//!   process attributes, seccomp filter
+//!  [ExecMsg::SeccompListener   ───────▶    (with SCMP_ACT_NOTIFY rules)
+//!                                          pidfd_getfd, send it to the
+//!                              ◀───────    agent; ExecParentMsg::ListenerTaken]
+//!   execve
+//!   ── execve closes its end ─────────▶   hang-up: the process runs
+//!   or ExecMsg::Failed         ───────▶   the error; reaps the process
+//! ```
 
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
@@ -40,6 +56,32 @@ pub enum InitMsg {
     Ready,
     /// Init could not set the container up; it exits after sending this.
     Failed(String),
+}
+
+/// Messages from an exec'd process, before its execve, to `berth exec`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ExecMsg {
+    /// The seccomp notification listener is the process's fd with this
+    /// number; the process waits for [`ExecParentMsg::ListenerTaken`].
+    SeccompListener(i32),
+    /// The process could not be set up or exec'd; it exits after sending this.
+    Failed(String),
+}
+
+/// Messages from `berth exec` to the process it cloned.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ExecParentMsg {
+    /// The agent has the listener: the process may exec (closing its copy).
+    ListenerTaken,
+}
+
+/// What `berth exec` learns while waiting for the process's exec.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExecEvent {
+    /// The process runs.
+    Running,
+    /// The process's seccomp listener is its fd with this number.
+    SeccompListener(i32),
 }
 
 /// Messages from the parent to init, in protocol order.
@@ -66,6 +108,8 @@ pub enum ChannelError {
     InitFailed(String),
     #[error("sync channel: a message of {0} bytes is longer than a packet")]
     TooLong(usize),
+    #[error("unable to start container process: {0}")]
+    ExecFailed(String),
 }
 
 /// One end of the channel.
@@ -134,7 +178,35 @@ impl Channel {
         Ok(pid)
     }
 
+    // --- exec'd process side ---
+
+    pub fn send_exec_failure(&self, msg: String) -> Result<(), ChannelError> {
+        self.send(&ExecMsg::Failed(msg))
+    }
+
+    /// Sends the listener's fd number and waits until the parent took it.
+    pub fn send_exec_listener(&self, fd: i32) -> Result<(), ChannelError> {
+        self.send(&ExecMsg::SeccompListener(fd))?;
+        let ExecParentMsg::ListenerTaken = self.recv("ListenerTaken")?;
+        Ok(())
+    }
+
     // --- parent side ---
+
+    /// Waits until the exec'd process runs (its end hangs up at execve),
+    /// sends its seccomp listener, or reports why it could not run.
+    pub fn wait_for_exec(&self) -> Result<ExecEvent, ChannelError> {
+        match self.recv::<ExecMsg>("the exec") {
+            Err(ChannelError::HungUp(_)) => Ok(ExecEvent::Running),
+            Err(e) => Err(e),
+            Ok(ExecMsg::SeccompListener(fd)) => Ok(ExecEvent::SeccompListener(fd)),
+            Ok(ExecMsg::Failed(msg)) => Err(ChannelError::ExecFailed(msg)),
+        }
+    }
+
+    pub fn send_listener_taken(&self) -> Result<(), ChannelError> {
+        self.send(&ExecParentMsg::ListenerTaken)
+    }
 
     pub fn send_to_init(&self, msg: ParentMsg) -> Result<(), ChannelError> {
         self.send(&msg)
@@ -211,5 +283,19 @@ mod tests {
             parent.wait_for_init(InitMsg::Ready),
             Err(ChannelError::HungUp(_))
         ));
+    }
+
+    #[test]
+    fn exec_hang_up_is_success_and_failure_is_reported() {
+        let (parent, process) = pair().unwrap();
+        process
+            .send_exec_failure("exec: \"nosuch\"".into())
+            .unwrap();
+        match parent.wait_for_exec() {
+            Err(ChannelError::ExecFailed(m)) => assert!(m.contains("nosuch")),
+            other => panic!("{other:?}"),
+        }
+        drop(process);
+        assert_eq!(parent.wait_for_exec().unwrap(), ExecEvent::Running);
     }
 }
