@@ -41,6 +41,14 @@ pub enum MountError {
         #[source]
         source: std::io::Error,
     },
+    /// runc's behaviour: a host without SELinux refuses the `context=` option.
+    #[error("mount {destination} with linux.mountLabel (context={label:?}): {source}")]
+    Labelled {
+        destination: PathBuf,
+        label: String,
+        #[source]
+        source: nix::Error,
+    },
     #[error("mount {destination}: {reason}")]
     Refused {
         destination: PathBuf,
@@ -269,6 +277,16 @@ impl MountOptions {
     }
 }
 
+/// An `O_PATH` fd on what is mounted at `destination` now. An fd taken
+/// before the mount still names the directory under it.
+fn open_mounted(root: BorrowedFd, destination: &Path) -> Result<OwnedFd, MountError> {
+    sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|source| MountError::Resolve {
+        destination: destination.to_owned(),
+        path: destination.to_owned(),
+        source,
+    })
+}
+
 /// Applies the recursive options of `options` to the mount at `destination`
 /// (under `root`) and every mount below it.
 fn apply_recursive(
@@ -279,13 +297,7 @@ fn apply_recursive(
     if !options.has_recursive() {
         return Ok(());
     }
-    let mounted = sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|e| {
-        MountError::Resolve {
-            destination: destination.to_owned(),
-            path: destination.to_owned(),
-            source: e,
-        }
-    })?;
+    let mounted = open_mounted(root, destination)?;
     sys::mount_setattr(
         Some(mounted.as_fd()),
         Path::new(""),
@@ -386,6 +398,8 @@ pub struct MountContext<'a> {
     pub bundle: &'a Path,
     /// True when init is in a cgroup namespace of its own.
     pub new_cgroup_ns: bool,
+    /// `linux.mountLabel`, added to the data of the file systems mounted.
+    pub mount_label: Option<&'a str>,
 }
 
 /// Mounts one entry of `mounts` under the rootfs.
@@ -448,14 +462,7 @@ pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> 
         if !extra.is_empty() {
             // The fd still names the directory under the new mount: reopen
             // to reach the mount itself.
-            let mounted =
-                sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|e| {
-                    MountError::Resolve {
-                        destination: destination.to_owned(),
-                        path: destination.to_owned(),
-                        source: e,
-                    }
-                })?;
+            let mounted = open_mounted(root, destination)?;
             remount_bind(&fd_path(&mounted), extra, destination)?;
         }
     } else {
@@ -464,19 +471,26 @@ pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> 
         } else {
             source
         };
-        let data = (!options.data.is_empty()).then_some(options.data.as_str());
+        // runc labels every file system it mounts but these.
+        let label = ctx
+            .mount_label
+            .filter(|l| !l.is_empty() && !matches!(typ, "proc" | "sysfs" | "mqueue"));
+        let data = crate::lsm::with_mount_label(&options.data, label);
+        let data = (!data.is_empty()).then_some(data.as_str());
         let flags = options.flags - MsFlags::MS_REMOUNT;
-        nix::mount::mount(Some(&source), &target_path, Some(typ), flags, data)
-            .map_err(mount_err(destination, "mount"))?;
+        nix::mount::mount(Some(&source), &target_path, Some(typ), flags, data).map_err(
+            |source| match label {
+                Some(label) => MountError::Labelled {
+                    destination: destination.to_owned(),
+                    label: label.to_owned(),
+                    source,
+                },
+                None => mount_err(destination, "mount")(source),
+            },
+        )?;
     }
     if !options.propagation.is_empty() {
-        let mounted = sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|e| {
-            MountError::Resolve {
-                destination: destination.to_owned(),
-                path: destination.to_owned(),
-                source: e,
-            }
-        })?;
+        let mounted = open_mounted(root, destination)?;
         nix::mount::mount(
             None::<&str>,
             &fd_path(&mounted),

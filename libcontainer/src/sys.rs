@@ -189,6 +189,71 @@ pub fn mount_setattr(
     Ok(())
 }
 
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, ...): the calling thread's I/O
+/// scheduling class and level (inherited across fork and exec).
+pub fn ioprio_set(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    const IOPRIO_CLASS_SHIFT: u32 = 13;
+    let value = (class << IOPRIO_CLASS_SHIFT) | level;
+    // SAFETY: plain syscall with integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) })?;
+    Ok(())
+}
+
+/// `struct sched_attr` of sched_setattr(2), with the utilization clamps
+/// (SCHED_ATTR_SIZE_VER1).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    pub util_min: u32,
+    pub util_max: u32,
+}
+
+/// sched_setattr(2) on the calling thread; `attr.size` is filled in here.
+pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        ..*attr
+    };
+    // SAFETY: attr is a valid sched_attr whose size field says its size;
+    // the kernel only reads it.
+    check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })?;
+    Ok(())
+}
+
+/// set_mempolicy(2): the calling thread's NUMA policy, `mode` with its
+/// `MPOL_F_*` flags, over the nodes whose bits are set in `nodemask`.
+pub fn set_mempolicy(mode: i32, nodemask: &[libc::c_ulong]) -> io::Result<()> {
+    let (mask, maxnode) = if nodemask.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads one bit fewer than maxnode says.
+        (
+            nodemask.as_ptr(),
+            (nodemask.len() * libc::c_ulong::BITS as usize + 1) as libc::c_ulong,
+        )
+    };
+    // SAFETY: mask points to nodemask.len() words (or is null with
+    // maxnode 0), which covers maxnode - 1 bits; the kernel only reads them.
+    check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, mask, maxnode) })?;
+    Ok(())
+}
+
+/// personality(2): sets the execution domain of the calling process.
+pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: plain call with an integer argument.
+    check(unsafe { libc::personality(persona) } as libc::c_long)?;
+    Ok(())
+}
+
 /// Marks every fd from `first` upwards close-on-exec.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;

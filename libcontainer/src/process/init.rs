@@ -84,6 +84,10 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
         .process()
         .as_ref()
         .ok_or("config.json: process is missing")?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or("config.json: linux is missing")?;
     let ns = args.namespaces;
 
     reset_signals();
@@ -148,6 +152,7 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
             ));
         }
     }
+    crate::lsm::apply(process).map_err(|e| e.to_string())?;
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         crate::sysctl::apply(sysctl).map_err(|e| e.to_string())?;
     }
@@ -179,6 +184,9 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs().map_err(err("process.noNewPrivileges"))?;
     }
+    crate::scheduler::apply(process).map_err(|e| e.to_string())?;
+    crate::io_priority::apply(process).map_err(|e| e.to_string())?;
+    crate::memory_policy::apply(linux).map_err(|e| e.to_string())?;
     // Without process.capabilities the process keeps what the user switch
     // leaves it, as with runc.
     crate::credentials::switch_user(process.user(), in_user_ns, caps.is_some())
@@ -196,6 +204,7 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
         args.listen_fds,
         with_status(&hook_state, "created"),
     )?;
+    crate::personality::apply(linux).map_err(|e| e.to_string())?;
     close_fds(args.preserve_fds + args.listen_fds.unwrap_or(0))?;
     Ok(exec)
 }

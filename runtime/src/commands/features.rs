@@ -13,9 +13,13 @@ pub fn features() -> serde_json::Value {
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
             "seccomp": {"enabled": false},
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
+            "memoryPolicy": {
+                "modes": libcontainer::memory_policy::known_modes(),
+                "flags": libcontainer::memory_policy::known_flags()
+            },
             "mountExtensions": {"idmap": {"enabled": false}},
             "netDevices": {"enabled": false}
         },
