@@ -5,7 +5,8 @@
 //!  2. make the locked state directory, the exec fifo, a write-ahead state;
 //!  3. clone init into its new namespaces (one clone);
 //!  4. once init has joined its namespaces: id maps, cgroup, network create,
-//!     prestart and createRuntime hooks; tell init to proceed;
+//!     linux.netDevices moved in, prestart and createRuntime hooks; tell
+//!     init to proceed;
 //!  5. once init is ready: state file and pid file; return.
 //!
 //! A failure at any step undoes the steps before it.
@@ -285,6 +286,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     if let Some(net) = &state.network {
         net.create(pid)?;
     }
+    crate::net_devices::move_in(pid, spec)?;
     let hook_state = crate::container::oci_state_json(&state, Status::Creating);
     if let Some(hooks) = spec.hooks() {
         crate::hooks::run(

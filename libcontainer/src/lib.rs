@@ -27,6 +27,7 @@ pub mod masked_paths;
 pub mod memory_policy;
 pub mod mounts;
 pub mod namespaces;
+pub mod net_devices;
 pub mod pause;
 pub mod personality;
 pub mod process;
@@ -65,6 +66,8 @@ pub enum Error {
     Cgroup(#[from] cgroups::CgroupError),
     #[error(transparent)]
     Network(#[from] network::Error),
+    #[error(transparent)]
+    NetDevice(#[from] net_devices::NetDeviceError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
     #[error(transparent)]

@@ -322,9 +322,7 @@ fn validate_linux(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), S
     if let Some(personality) = linux.personality() {
         crate::personality::check(personality)?;
     }
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(unsupported("linux.netDevices"));
-    }
+    crate::net_devices::check(spec).map_err(|reason| invalid("linux.netDevices", reason))?;
     let mut seen = Vec::new();
     for ns in linux.namespaces().iter().flatten() {
         if seen.contains(&ns.typ()) {

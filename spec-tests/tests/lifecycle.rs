@@ -548,6 +548,7 @@ fn features_lists_what_is_implemented() {
     let modes = v["linux"]["memoryPolicy"]["modes"].as_array().unwrap();
     assert!(modes.contains(&json!("MPOL_BIND")), "{v}");
     assert_eq!(v["linux"]["apparmor"]["enabled"], true, "{v}");
+    assert_eq!(v["linux"]["netDevices"]["enabled"], true, "{v}");
 }
 
 #[test]

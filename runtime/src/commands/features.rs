@@ -21,7 +21,7 @@ pub fn features() -> serde_json::Value {
                 "flags": libcontainer::memory_policy::known_flags()
             },
             "mountExtensions": {"idmap": {"enabled": false}},
-            "netDevices": {"enabled": false}
+            "netDevices": {"enabled": true}
         },
         "annotations": {
             "io.github.berth.network": "berth.network and berth.publish annotations attach the container to berth networks"
