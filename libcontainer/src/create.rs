@@ -95,7 +95,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // 1. config.json, once; everything that can be refused is refused here,
     //    before anything is made.
     crate::state::validate_id(&opts.id)?;
-    let bundle = Bundle::load(&opts.bundle)?;
+    let mut bundle = Bundle::load(&opts.bundle)?;
+    crate::notify_socket::add_to_spec(&mut bundle.spec, &absolute(&opts.root).join(&opts.id));
     let spec = &bundle.spec;
     if !crate::spec::has_new_namespace(spec, LinuxNamespaceType::Mount) {
         return Err(Error::Config(
@@ -148,6 +149,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     };
     let fifo_path = dir.fifo_path();
     rollback.dir = Some(dir);
+    crate::notify_socket::make_dir(&dir_of(&rollback).path)?;
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys("mkfifo", &fifo_path, e))?;
     // Opened read-write, so this open does not wait for a writer; init

@@ -28,6 +28,7 @@ pub mod memory_policy;
 pub mod mounts;
 pub mod namespaces;
 pub mod net_devices;
+pub mod notify_socket;
 pub mod pause;
 pub mod personality;
 pub mod process;
@@ -68,6 +69,8 @@ pub enum Error {
     Network(#[from] network::Error),
     #[error(transparent)]
     NetDevice(#[from] net_devices::NetDeviceError),
+    #[error(transparent)]
+    Notify(#[from] notify_socket::NotifyError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
     #[error(transparent)]
