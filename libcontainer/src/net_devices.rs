@@ -2,7 +2,8 @@
 //! into the container's new network namespace by the parent, over netlink,
 //! renamed to `name` when it is given. The kernel takes a device down and
 //! drops its addresses when it changes namespace: the addresses a user set
-//! (`IFA_F_PERMANENT`) are put back and the device brought up, as runc does.
+//! (`IFA_F_PERMANENT`) of global scope are put back and the device brought
+//! up, as runc does.
 //!
 //! Nothing moves a device back: when the container's network namespace
 //! goes (its last process ends, at the latest with `delete`), the kernel
@@ -117,7 +118,7 @@ pub fn move_in(pid: i32, spec: &Spec) -> Result<(), NetDeviceError> {
             })?;
         let kept: Vec<&AddressDetails> = addresses
             .iter()
-            .filter(|a| a.index == index && a.permanent)
+            .filter(|a| a.index == index && a.permanent && a.global)
             .collect();
         let rename = (name != host_name).then_some(name);
         host.move_link(index, host_name, netns.as_fd(), rename)

@@ -195,6 +195,8 @@ pub struct AddressDetails {
     /// Set by a user (`IFA_F_PERMANENT`), not made by the kernel (IPv6
     /// link-local, autoconfiguration).
     pub permanent: bool,
+    /// Of global scope (`RT_SCOPE_UNIVERSE`): not host or link-local.
+    pub global: bool,
 }
 
 /// One route as [`Netlink::routes`] reports it (main table only).
@@ -1072,6 +1074,7 @@ impl Netlink {
                             addr,
                             prefix: m.header.prefix_len,
                             permanent,
+                            global: m.header.scope == AddressScope::Universe,
                         });
                     }
                 }
