@@ -10,18 +10,23 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-/// A veth pair on the host: `inner` (to be moved) has .2 of the subnet,
+/// A veth pair on the host: `inner` (to be moved) has .2 of the subnet
+/// (and .9/32 of host scope),
 /// `outer` stays with .1 and is up. Deleted on drop if still there.
 struct Veth {
     inner: String,
     outer: String,
 }
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
+/// Runs `ip` with the words of `command`.
+fn ip(command: &str) {
+    let out = Command::new("ip")
+        .args(command.split_whitespace())
+        .output()
+        .expect("run ip");
     assert!(
         out.status.success(),
-        "ip {args:?}: {}",
+        "ip {command}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -35,39 +40,18 @@ impl Veth {
             inner: format!("{tag}i"),
             outer: format!("{tag}o"),
         };
-        ip(&[
-            "link",
-            "add",
-            &veth.inner,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &veth.outer,
-        ]);
-        ip(&[
-            "addr",
-            "add",
-            &format!("10.213.{octet}.2/24"),
-            "dev",
-            &veth.inner,
-        ]);
-        ip(&[
-            "addr",
-            "add",
-            &format!("fd00:213:{octet}::2/64"),
-            "dev",
-            &veth.inner,
-            "nodad",
-        ]);
-        ip(&[
-            "addr",
-            "add",
-            &format!("10.213.{octet}.1/24"),
-            "dev",
-            &veth.outer,
-        ]);
-        ip(&["link", "set", &veth.outer, "up"]);
+        let (inner, outer) = (&veth.inner, &veth.outer);
+        ip(&format!("link add {inner} type veth peer name {outer}"));
+        ip(&format!("addr add 10.213.{octet}.2/24 dev {inner}"));
+        ip(&format!(
+            "addr add fd00:213:{octet}::2/64 dev {inner} nodad"
+        ));
+        // Not of global scope: not carried over (as runc).
+        ip(&format!(
+            "addr add 10.213.{octet}.9/32 dev {inner} scope host"
+        ));
+        ip(&format!("addr add 10.213.{octet}.1/24 dev {outer}"));
+        ip(&format!("link set {outer} up"));
         veth
     }
 }
@@ -105,6 +89,7 @@ fn host_device_moves_in_renamed_with_its_addresses() {
     assert!(out.contains("inet 10.213.181.2/24"), "{out}{err}");
     assert!(out.contains("inet6 fd00:213:181::2/64"), "{out}{err}");
     assert!(out.contains("ping-ok"), "{out}{err}");
+    assert!(!out.contains("10.213.181.9"), "{out}{err}");
     rt.delete(&id).ok();
     // The namespace is gone, and the veth pair with it.
     assert!(
