@@ -7,7 +7,8 @@
 //! - namespaces: [`namespaces`]; rootfs and pivot_root: [`rootfs`];
 //!   `mounts`: [`mounts`], [`cgroup_mount`]; devices: [`devices`];
 //!   masked and read-only paths: [`masked_paths`]; console: [`console`]
-//! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`]
+//! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`],
+//!   [`seccomp`]
 //! - hooks: [`hooks`]; cgroups: [`cgroups`]
 //! - state, start, kill, delete, list: [`state`], [`container`]; run: [`run`]
 
@@ -37,6 +38,7 @@ pub mod rlimits;
 pub mod rootfs;
 pub mod run;
 pub mod scheduler;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;
@@ -75,6 +77,8 @@ pub enum Error {
     Hook(#[from] hooks::HookError),
     #[error(transparent)]
     Console(#[from] console::ConsoleError),
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
     #[error("{what} {path}: {source}")]
     Sys {
         what: &'static str,
@@ -88,7 +92,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("container {0} is not running")]
+    /// runc's words: containerd's shim recognises a kill of a stopped
+    /// container by `container not running` in the message.
+    #[error("container not running: {0}")]
     NotRunning(String),
     #[error("container {0} could not run its process: a startContainer hook or the exec failed (the container's stderr has init's message)")]
     ExecFailed(String),

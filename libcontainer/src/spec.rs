@@ -46,6 +46,8 @@ pub enum SpecError {
     Personality(#[from] crate::personality::PersonalityError),
     #[error("config.json: {0}")]
     MemoryPolicy(#[from] crate::memory_policy::MemoryPolicyError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
 }
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
@@ -310,8 +312,8 @@ fn validate_hooks(hooks: &oci_spec::runtime::Hooks) -> Result<(), SpecError> {
 }
 
 fn validate_linux(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
-    if linux.seccomp().is_some() {
-        return Err(unsupported("linux.seccomp"));
+    if let Some(seccomp) = linux.seccomp() {
+        crate::seccomp::validate(seccomp)?;
     }
     if linux.intel_rdt().is_some() {
         return Err(intel_rdt_refusal());

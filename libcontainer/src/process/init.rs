@@ -10,7 +10,7 @@ use crate::namespaces::Namespaces;
 use crate::rootfs::{self, RootfsSetup};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,8 @@ pub struct InitArgs<'a> {
     pub listen_fds: Option<u32>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// `linux.seccomp`, compiled by the parent.
+    pub seccomp: Option<&'a crate::seccomp::Program>,
 }
 
 /// Runs init; never returns.
@@ -72,6 +74,8 @@ struct Exec {
     argv: Vec<CString>,
     env: Vec<CString>,
     hook_state: String,
+    /// The seccomp notification listener, open until execve closes it.
+    seccomp_listener: Option<OwnedFd>,
 }
 
 fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
@@ -181,12 +185,20 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     if let Some(caps) = &caps {
         caps.apply_bounding().map_err(|e| e.to_string())?;
     }
-    if process.no_new_privileges().unwrap_or(false) {
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    if no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(err("process.noNewPrivileges"))?;
     }
     crate::scheduler::apply(process).map_err(|e| e.to_string())?;
     crate::io_priority::apply(process).map_err(|e| e.to_string())?;
     crate::memory_policy::apply(linux).map_err(|e| e.to_string())?;
+    // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: before
+    // the user switch. With it, as late as possible (below), so that the
+    // profile has to allow as few of berth's own syscalls as possible.
+    let mut seccomp_listener = None;
+    if !no_new_privs {
+        seccomp_listener = load_seccomp(args)?;
+    }
     // Without process.capabilities the process keeps what the user switch
     // leaves it, as with runc.
     crate::credentials::switch_user(process.user(), in_user_ns, caps.is_some())
@@ -199,14 +211,34 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     change_cwd(process.cwd())?;
     // startContainer hooks run once `start` was asked: the container is
     // "created" then (as runc reports it to them).
-    let exec = resolve_exec(
+    let mut exec = resolve_exec(
         process,
         args.listen_fds,
         with_status(&hook_state, "created"),
     )?;
     crate::personality::apply(linux).map_err(|e| e.to_string())?;
     close_fds(args.preserve_fds + args.listen_fds.unwrap_or(0))?;
+    if no_new_privs {
+        seccomp_listener = load_seccomp(args)?;
+    }
+    exec.seccomp_listener = seccomp_listener;
     Ok(exec)
+}
+
+/// Loads `linux.seccomp`'s filter; a notification listener goes to the
+/// parent (which takes it with pidfd_getfd and hands it to the agent) and
+/// stays open here until the exec closes it.
+fn load_seccomp(args: &InitArgs) -> Result<Option<OwnedFd>, String> {
+    let Some(program) = args.seccomp else {
+        return Ok(None);
+    };
+    let listener = program.load().map_err(|e| e.to_string())?;
+    if let Some(fd) = &listener {
+        args.channel
+            .send_to_parent(InitMsg::SeccompListener(fd.as_raw_fd()))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(listener)
 }
 
 /// In a user namespace, init's host ids map to nothing (the overflow id):
@@ -278,6 +310,7 @@ fn resolve_exec(
             .map(|e| cstr(e.as_bytes()))
             .collect::<Result<_, _>>()?,
         hook_state,
+        seccomp_listener: None,
     })
 }
 
