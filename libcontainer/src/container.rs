@@ -125,10 +125,22 @@ pub fn list(root: &Path) -> Result<Vec<(ContainerState, Status)>, Error> {
 }
 
 /// `start`: lets the waiting init exec the process, then runs poststart hooks.
+/// `start`; with a NOTIFY_SOCKET it returns once the container said
+/// READY (or ended), as runc's `start` does.
 pub fn start(root: &Path, id: &str) -> Result<(), Error> {
     let dir = StateDir::open(root, id)?;
     let state = dir.load()?;
-    start_locked(&dir, &state)
+    let Some(notify) = crate::notify_socket::Listener::bind(&dir.path)? else {
+        return start_locked(&dir, &state);
+    };
+    // Taken while init waits for this start, so it names init for sure.
+    let pidfd = sys::pidfd_open(state.pid).map_err(|source| Error::Io {
+        path: format!("pidfd_open({})", state.pid).into(),
+        source,
+    })?;
+    start_locked(&dir, &state)?;
+    drop(dir); // other commands may act on the container meanwhile
+    Ok(notify.forward_ready(pidfd.as_fd(), state.pid)?)
 }
 
 pub(crate) fn start_locked(dir: &StateDir, state: &ContainerState) -> Result<(), Error> {

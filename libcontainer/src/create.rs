@@ -5,7 +5,8 @@
 //!  2. make the locked state directory, the exec fifo, a write-ahead state;
 //!  3. clone init into its new namespaces (one clone);
 //!  4. once init has joined its namespaces: id maps, cgroup, network create,
-//!     prestart and createRuntime hooks; tell init to proceed;
+//!     linux.netDevices moved in, prestart and createRuntime hooks; tell
+//!     init to proceed;
 //!  5. once init is ready: state file and pid file; return.
 //!
 //! A failure at any step undoes the steps before it.
@@ -94,7 +95,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // 1. config.json, once; everything that can be refused is refused here,
     //    before anything is made.
     crate::state::validate_id(&opts.id)?;
-    let bundle = Bundle::load(&opts.bundle)?;
+    let mut bundle = Bundle::load(&opts.bundle)?;
+    crate::notify_socket::add_to_spec(&mut bundle.spec, &absolute(&opts.root).join(&opts.id));
     let spec = &bundle.spec;
     if !crate::spec::has_new_namespace(spec, LinuxNamespaceType::Mount) {
         return Err(Error::Config(
@@ -150,6 +152,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     };
     let fifo_path = dir.fifo_path();
     rollback.dir = Some(dir);
+    crate::notify_socket::make_dir(&dir_of(&rollback).path)?;
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys("mkfifo", &fifo_path, e))?;
     // Opened read-write, so this open does not wait for a writer; init
@@ -301,6 +304,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     if let Some(net) = &state.network {
         net.create(pid)?;
     }
+    crate::net_devices::move_in(pid, spec)?;
     let hook_state = crate::container::oci_state_json(&state, Status::Creating);
     if let Some(hooks) = spec.hooks() {
         crate::hooks::run(

@@ -27,16 +27,22 @@ pub mod devices;
 pub mod events;
 pub mod exec;
 pub mod hooks;
+pub mod io_priority;
 pub mod lsm;
 pub mod masked_paths;
+pub mod memory_policy;
 pub mod mounts;
 pub mod namespaces;
+pub mod net_devices;
+pub mod notify_socket;
 pub mod pause;
+pub mod personality;
 pub mod process;
 pub mod ps;
 pub mod rlimits;
 pub mod rootfs;
 pub mod run;
+pub mod scheduler;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;
@@ -68,6 +74,10 @@ pub enum Error {
     Cgroup(#[from] cgroups::CgroupError),
     #[error(transparent)]
     Network(#[from] network::Error),
+    #[error(transparent)]
+    NetDevice(#[from] net_devices::NetDeviceError),
+    #[error(transparent)]
+    Notify(#[from] notify_socket::NotifyError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
     #[error(transparent)]

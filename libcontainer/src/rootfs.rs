@@ -124,6 +124,10 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
         root: root.as_fd(),
         bundle: setup.bundle,
         new_cgroup_ns: setup.new_cgroup_ns,
+        mount_label: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref()),
     };
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for mount in spec_mounts {
@@ -219,6 +223,7 @@ pub fn finish(spec: &Spec) -> Result<(), RootfsError> {
         linux
             .and_then(|l| l.masked_paths().as_deref())
             .unwrap_or(&[]),
+        linux.and_then(|l| l.mount_label().as_deref()),
     )?;
     if spec
         .root()

@@ -44,15 +44,35 @@ pub fn run(opts: &RunOptions) -> Result<i32, Error> {
     };
     let created = create(&opts.create)?;
     let root = &opts.create.root;
-    if let Err(e) = crate::container::start_locked(&created.dir, &created.state) {
-        let _ = crate::container::destroy_after_kill(created.dir, &created.state);
-        return Err(e);
+    let started = crate::notify_socket::Listener::bind(&created.dir.path)
+        .map_err(Error::from)
+        .and_then(|notify| {
+            crate::container::start_locked(&created.dir, &created.state).map(|()| notify)
+        });
+    let notify = match started {
+        Ok(notify) => notify,
+        Err(e) => {
+            let _ = crate::container::destroy_after_kill(created.dir, &created.state);
+            return Err(e);
+        }
+    };
+    let crate::create::Created { dir, state, pidfd } = created;
+    drop(dir); // other berth commands may act on the container while it runs
+    if let Some(notify) = notify {
+        // As runc: the main process is the container's init when
+        // detached, else `run` itself; a failure here is only logged.
+        let main_pid = if opts.detach {
+            state.pid
+        } else {
+            std::process::id() as i32
+        };
+        if let Err(e) = notify.forward_ready(pidfd.as_fd(), main_pid) {
+            tracing::warn!("{e}");
+        }
     }
     if opts.detach {
         return Ok(0);
     }
-    let crate::create::Created { dir, state, pidfd } = created;
-    drop(dir); // other berth commands may act on the container while it runs
     let code = wait_forwarding(state.pid, &pidfd, &mask)?;
     if !opts.keep {
         match StateDir::open(root, &state.id) {

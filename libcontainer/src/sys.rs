@@ -206,6 +206,116 @@ pub fn openat2_in_root(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2): changes the mount at `path` (relative to `dirfd`, the
+/// working directory when `None`) — and with `AT_RECURSIVE` in `flags`
+/// every mount below it — setting `attr_set` and clearing `attr_clr`
+/// (`MOUNT_ATTR_*`), with an optional propagation type (`MS_SHARED`, ...;
+/// 0 leaves it) and, for `MOUNT_ATTR_IDMAP`, the user namespace to map by.
+pub fn mount_setattr(
+    dirfd: Option<BorrowedFd>,
+    path: &Path,
+    flags: u32,
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: Option<BorrowedFd>,
+) -> io::Result<()> {
+    let path = cstring(path)?;
+    let attr = MountAttr {
+        attr_set,
+        attr_clr,
+        propagation,
+        userns_fd: userns_fd.map_or(0, |fd| fd.as_raw_fd() as u64),
+    };
+    // SAFETY: path is NUL-terminated and attr is a valid mount_attr of the
+    // size passed; the kernel only reads both.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd()),
+            path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, ...): the calling thread's I/O
+/// scheduling class and level (inherited across fork and exec).
+pub fn ioprio_set(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    const IOPRIO_CLASS_SHIFT: u32 = 13;
+    let value = (class << IOPRIO_CLASS_SHIFT) | level;
+    // SAFETY: plain syscall with integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) })?;
+    Ok(())
+}
+
+/// `struct sched_attr` of sched_setattr(2), with the utilization clamps
+/// (SCHED_ATTR_SIZE_VER1).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    pub util_min: u32,
+    pub util_max: u32,
+}
+
+/// sched_setattr(2) on the calling thread; `attr.size` is filled in here.
+pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        ..*attr
+    };
+    // SAFETY: attr is a valid sched_attr whose size field says its size;
+    // the kernel only reads it.
+    check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })?;
+    Ok(())
+}
+
+/// set_mempolicy(2): the calling thread's NUMA policy, `mode` with its
+/// `MPOL_F_*` flags, over the nodes whose bits are set in `nodemask`.
+pub fn set_mempolicy(mode: i32, nodemask: &[libc::c_ulong]) -> io::Result<()> {
+    let (mask, maxnode) = if nodemask.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads one bit fewer than maxnode says.
+        (
+            nodemask.as_ptr(),
+            (nodemask.len() * libc::c_ulong::BITS as usize + 1) as libc::c_ulong,
+        )
+    };
+    // SAFETY: mask points to nodemask.len() words (or is null with
+    // maxnode 0), which covers maxnode - 1 bits; the kernel only reads them.
+    check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, mask, maxnode) })?;
+    Ok(())
+}
+
+/// personality(2): sets the execution domain of the calling process.
+pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: plain call with an integer argument.
+    check(unsafe { libc::personality(persona) } as libc::c_long)?;
+    Ok(())
+}
+
 /// Marks every fd from `first` upwards close-on-exec.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;

@@ -93,6 +93,9 @@ pub fn apply(attrs: &Attributes) -> Result<Exec, String> {
     if no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(err("process.noNewPrivileges"))?;
     }
+    // While CAP_SYS_NICE is still held (a real-time policy needs it).
+    crate::scheduler::apply(process).map_err(|e| e.to_string())?;
+    crate::io_priority::apply(process).map_err(|e| e.to_string())?;
     let mut seccomp_listener = None;
     if !no_new_privs {
         seccomp_listener = load_seccomp(attrs.seccomp)?;

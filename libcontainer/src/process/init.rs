@@ -86,6 +86,10 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
         .process()
         .as_ref()
         .ok_or("config.json: process is missing")?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or("config.json: linux is missing")?;
     let ns = args.namespaces;
 
     super::finalize::reset_signals();
@@ -153,12 +157,17 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
             ));
         }
     }
+    crate::lsm::apply(process).map_err(|e| e.to_string())?;
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         crate::sysctl::apply(sysctl).map_err(|e| e.to_string())?;
     }
     rootfs::finish(spec).map_err(|e| e.to_string())?;
 
     super::finalize::set_oom_score_adj(process)?;
+    // The container's own (not an exec'd process's): its personality and
+    // memory policy, which the process inherits across execve.
+    crate::memory_policy::apply(linux).map_err(|e| e.to_string())?;
+    crate::personality::apply(linux).map_err(|e| e.to_string())?;
     let exec = super::finalize::apply(&super::finalize::Attributes {
         process,
         in_user_ns,
