@@ -20,9 +20,11 @@ pub struct Hierarchy {
     pub controllers: Option<Vec<String>>,
 }
 
-/// Parses /proc/self/mountinfo for cgroup file systems.
+/// Parses /proc/self/mountinfo for cgroup file systems, each hierarchy
+/// once: where it is mounted again (the host's /sys bind-mounted into the
+/// rootfs brings its cgroup mounts along) the first mount point counts.
 pub fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
-    let mut found = Vec::new();
+    let mut found: Vec<Hierarchy> = Vec::new();
     for line in mountinfo.lines() {
         let Some((pre, post)) = line.split_once(" - ") else {
             continue;
@@ -34,11 +36,11 @@ pub fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
         let mut post = post.split(' ');
         let fstype = post.next().unwrap_or("");
         let super_opts = post.nth(1).unwrap_or("");
-        match fstype {
-            "cgroup2" => found.push(Hierarchy {
+        let hierarchy = match fstype {
+            "cgroup2" => Hierarchy {
                 mountpoint,
                 controllers: None,
-            }),
+            },
             "cgroup" => {
                 let controllers = super_opts
                     .split(',')
@@ -54,12 +56,15 @@ pub fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
                     })
                     .map(str::to_owned)
                     .collect();
-                found.push(Hierarchy {
+                Hierarchy {
                     mountpoint,
                     controllers: Some(controllers),
-                })
+                }
             }
-            _ => {}
+            _ => continue,
+        };
+        if !found.iter().any(|h| h.controllers == hierarchy.controllers) {
+            found.push(hierarchy);
         }
     }
     found
@@ -235,6 +240,15 @@ mod tests {
         );
         assert_eq!(h[1].controllers, Some(vec!["name=systemd".into()]));
         assert_eq!(h[2].controllers, None);
+    }
+
+    #[test]
+    fn a_hierarchy_mounted_twice_counts_once() {
+        let twice = format!(
+            "{HYBRID}90 80 0:29 / /b/rootfs/sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n\
+             91 80 0:38 / /b/rootfs/sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+        );
+        assert_eq!(parse_hierarchies(&twice), parse_hierarchies(HYBRID));
     }
 
     #[test]

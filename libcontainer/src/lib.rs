@@ -4,7 +4,8 @@
 //! - config.json loading and validation: [`spec`]
 //! - the create path, top-down: [`create`]; init's side: [`process::init`]
 //! - the parent/init protocol: [`process::channel`]
-//! - namespaces: [`namespaces`]; rootfs and pivot_root: [`rootfs`];
+//! - namespaces: [`namespaces`]; user namespace maps, rootless: [`userns`];
+//!   id-mapped mounts: [`idmapped_mounts`]; rootfs and pivot_root: [`rootfs`];
 //!   `mounts`: [`mounts`], [`cgroup_mount`]; devices: [`devices`];
 //!   masked and read-only paths: [`masked_paths`]; console: [`console`]
 //! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`]
@@ -21,6 +22,7 @@ pub mod credentials;
 pub mod devices;
 pub mod events;
 pub mod hooks;
+pub mod idmapped_mounts;
 pub mod masked_paths;
 pub mod mounts;
 pub mod namespaces;
@@ -37,6 +39,7 @@ pub mod sys;
 pub mod sysctl;
 pub mod time;
 pub mod update;
+pub mod userns;
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +67,10 @@ pub enum Error {
     Hook(#[from] hooks::HookError),
     #[error(transparent)]
     Console(#[from] console::ConsoleError),
+    #[error(transparent)]
+    Userns(#[from] userns::UsernsError),
+    #[error(transparent)]
+    Idmap(#[from] idmapped_mounts::IdmapError),
     #[error("{what} {path}: {source}")]
     Sys {
         what: &'static str,
@@ -76,6 +83,14 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error("networks were requested, but berth's network layer needs root (it makes bridges, veths and firewall rules on the host): run berth as root, or without berth.network/--network")]
+    RootlessNetwork,
+    #[error("rootless container without access to its cgroup ({why}): {source}")]
+    RootlessCgroup {
+        why: &'static str,
+        #[source]
+        source: cgroups::CgroupError,
     },
     #[error("container {0} is not running")]
     NotRunning(String),

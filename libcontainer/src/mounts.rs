@@ -26,6 +26,13 @@ pub enum MountError {
         #[source]
         source: nix::Error,
     },
+    #[error("mount {destination} ({what}): {source}")]
+    Io {
+        destination: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("mount {destination}: source {source_path}: {source}")]
     Source {
         destination: PathBuf,
@@ -112,8 +119,6 @@ const PROPAGATION_OPTIONS: &[(&str, MsFlags)] = &[
 /// Options that name a feature berth does not implement yet.
 const UNSUPPORTED_OPTIONS: &[&str] = &[
     "tmpcopyup",
-    "idmap",
-    "ridmap",
     "rro",
     "rrw",
     "rnosuid",
@@ -163,6 +168,8 @@ impl MountOptions {
                 PROPAGATION_OPTIONS.iter().find(|(name, _)| name == option)
             {
                 parsed.propagation = *flag;
+            } else if option == "idmap" || option == "ridmap" {
+                // Done by idmapped_mounts before init mounts the entry.
             } else {
                 data.push(option.as_str());
             }
@@ -259,10 +266,18 @@ pub struct MountContext<'a> {
     pub bundle: &'a Path,
     /// True when init is in a cgroup namespace of its own.
     pub new_cgroup_ns: bool,
+    /// True when init is in a user namespace (sysfs may then have to be
+    /// bind-mounted from the host).
+    pub in_user_ns: bool,
 }
 
-/// Mounts one entry of `mounts` under the rootfs.
-pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> {
+/// Mounts one entry of `mounts` under the rootfs. `detached` is the entry's
+/// id-mapped copy of its source, made by the parent (`idmapped_mounts`).
+pub fn mount_entry(
+    ctx: &MountContext,
+    mount: &Mount,
+    detached: Option<BorrowedFd>,
+) -> Result<(), MountError> {
     let (root, bundle) = (ctx.root, ctx.bundle);
     let destination = mount.destination();
     let typ = mount.typ().as_deref().unwrap_or("");
@@ -307,27 +322,26 @@ pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> 
     let target_path = fd_path(&target);
 
     if bind {
-        let rec = options.flags & MsFlags::MS_REC;
-        nix::mount::mount(
-            Some(&source),
-            &target_path,
-            None::<&str>,
-            MsFlags::MS_BIND | rec,
-            None::<&str>,
-        )
-        .map_err(mount_err(destination, "bind"))?;
+        match detached {
+            Some(tree) => sys::move_mount(tree, target.as_fd()).map_err(|e| MountError::Io {
+                destination: destination.to_owned(),
+                what: "move_mount of the id-mapped mount",
+                source: e,
+            })?,
+            None => nix::mount::mount(
+                Some(&source),
+                &target_path,
+                None::<&str>,
+                MsFlags::MS_BIND | (options.flags & MsFlags::MS_REC),
+                None::<&str>,
+            )
+            .map_err(mount_err(destination, "bind"))?,
+        }
         let extra = options.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             // The fd still names the directory under the new mount: reopen
             // to reach the mount itself.
-            let mounted =
-                sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|e| {
-                    MountError::Resolve {
-                        destination: destination.to_owned(),
-                        path: destination.to_owned(),
-                        source: e,
-                    }
-                })?;
+            let mounted = open_mounted(root, destination)?;
             remount_bind(&fd_path(&mounted), extra, destination)?;
         }
     } else {
@@ -338,17 +352,22 @@ pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> 
         };
         let data = (!options.data.is_empty()).then_some(options.data.as_str());
         let flags = options.flags - MsFlags::MS_REMOUNT;
-        nix::mount::mount(Some(&source), &target_path, Some(typ), flags, data)
-            .map_err(mount_err(destination, "mount"))?;
+        match nix::mount::mount(Some(&source), &target_path, Some(typ), flags, data) {
+            // A user namespace may mount sysfs only in a network namespace
+            // it owns; otherwise the host's /sys is bind-mounted, as crun
+            // and runc do.
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" && ctx.in_user_ns => {
+                tracing::debug!(
+                    "mount {}: sysfs refused in this user namespace; bind-mounting /sys",
+                    destination.display()
+                );
+                bind_host_sys(root, destination, &target_path, flags)?;
+            }
+            other => other.map_err(mount_err(destination, "mount"))?,
+        }
     }
     if !options.propagation.is_empty() {
-        let mounted = sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|e| {
-            MountError::Resolve {
-                destination: destination.to_owned(),
-                path: destination.to_owned(),
-                source: e,
-            }
-        })?;
+        let mounted = open_mounted(root, destination)?;
         nix::mount::mount(
             None::<&str>,
             &fd_path(&mounted),
@@ -357,6 +376,55 @@ pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> 
             None::<&str>,
         )
         .map_err(mount_err(destination, "propagation"))?;
+    }
+    Ok(())
+}
+
+/// An `O_PATH` fd on the mount now at `destination` (an fd opened before
+/// the mount names the directory under it).
+fn open_mounted(root: BorrowedFd, destination: &Path) -> Result<OwnedFd, MountError> {
+    sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|e| MountError::Resolve {
+        destination: destination.to_owned(),
+        path: destination.to_owned(),
+        source: e,
+    })
+}
+
+/// The host's /sys, recursively, at `target_path` with the entry's `flags`.
+fn bind_host_sys(
+    root: BorrowedFd,
+    destination: &Path,
+    target_path: &Path,
+    flags: MsFlags,
+) -> Result<(), MountError> {
+    nix::mount::mount(
+        Some("/sys"),
+        target_path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(mount_err(destination, "bind /sys"))?;
+    let mounted = open_mounted(root, destination)?;
+    remount_bind(&fd_path(&mounted), flags - MsFlags::MS_REC, destination)?;
+    if flags.contains(MsFlags::MS_RDONLY) {
+        // The remount made only the top read-only; the host's mounts under
+        // /sys must be too.
+        const MOUNT_ATTR_RDONLY: u64 = 0x1;
+        sys::mount_setattr(
+            mounted.as_fd(),
+            Path::new(""),
+            libc::AT_EMPTY_PATH as u32 | sys::AT_RECURSIVE,
+            MOUNT_ATTR_RDONLY,
+            0,
+            0,
+            None,
+        )
+        .map_err(|e| MountError::Io {
+            destination: destination.to_owned(),
+            what: "read-only /sys bind",
+            source: e,
+        })?;
     }
     Ok(())
 }

@@ -71,6 +71,9 @@ pub struct RootfsSetup<'a> {
     pub new_cgroup_ns: bool,
     pub in_user_ns: bool,
     pub console_socket: Option<&'a OwnedFd>,
+    /// The id-mapped copies of `mounts` sources made by the parent, by
+    /// index (empty when there are none).
+    pub idmapped_mounts: &'a [Option<OwnedFd>],
 }
 
 /// The state of the rootfs between preparation and pivot_root.
@@ -124,10 +127,12 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
         root: root.as_fd(),
         bundle: setup.bundle,
         new_cgroup_ns: setup.new_cgroup_ns,
+        in_user_ns: setup.in_user_ns,
     };
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
-    for mount in spec_mounts {
-        mounts::mount_entry(&ctx, mount)?;
+    for (i, mount) in spec_mounts.iter().enumerate() {
+        let detached = setup.idmapped_mounts.get(i).and_then(Option::as_ref);
+        mounts::mount_entry(&ctx, mount, detached.map(|fd| fd.as_fd()))?;
     }
 
     let dev_is_bind = spec_mounts.iter().any(|m| {

@@ -144,6 +144,92 @@ pub fn openat2_in_root(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+pub const OPEN_TREE_CLONE: u32 = 1;
+pub const AT_RECURSIVE: u32 = 0x8000;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+
+/// `open_tree(dirfd, path, flags)`: with [`OPEN_TREE_CLONE`] a detached copy
+/// of the mount at `path` (and, with [`AT_RECURSIVE`], the mounts below
+/// it). The fd is always close-on-exec.
+pub fn open_tree(dirfd: Option<BorrowedFd>, path: &Path, flags: u32) -> io::Result<OwnedFd> {
+    let path = cstring(path)?;
+    let dirfd = dirfd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
+    // SAFETY: path is NUL-terminated; the other arguments are integers.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            dirfd,
+            path.as_ptr(),
+            flags | OPEN_TREE_CLOEXEC,
+        )
+    })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `mount_setattr(dirfd, path, flags, &mount_attr)`: changes the attributes
+/// (`MOUNT_ATTR_*`) of the mount at `path` relative to `dirfd` (an empty
+/// `path` with `AT_EMPTY_PATH` in `flags` means `dirfd` itself; with
+/// [`AT_RECURSIVE`] every mount below too). `userns_fd` goes with
+/// [`MOUNT_ATTR_IDMAP`].
+pub fn mount_setattr(
+    dirfd: BorrowedFd,
+    path: &Path,
+    flags: u32,
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: Option<BorrowedFd>,
+) -> io::Result<()> {
+    let path = cstring(path)?;
+    let attr = MountAttr {
+        attr_set,
+        attr_clr,
+        propagation,
+        userns_fd: userns_fd.map_or(0, |fd| fd.as_raw_fd() as u64),
+    };
+    // SAFETY: path is NUL-terminated and attr is a valid mount_attr of the size passed.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd.as_raw_fd(),
+            path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
+}
+
+/// `move_mount`: attaches the detached mount `from` (an [`open_tree`] fd)
+/// onto the directory or file that `to` refers to.
+pub fn move_mount(from: BorrowedFd, to: BorrowedFd) -> io::Result<()> {
+    // SAFETY: two fds and empty NUL-terminated paths; the kernel only reads them.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })?;
+    Ok(())
+}
+
 /// Marks every fd from `first` upwards close-on-exec.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;

@@ -28,6 +28,8 @@ pub struct InitArgs<'a> {
     pub listen_fds: Option<u32>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Detached id-mapped mounts, by index in `mounts` (see `idmapped_mounts`).
+    pub idmapped_mounts: &'a [Option<OwnedFd>],
 }
 
 /// Runs init; never returns.
@@ -87,9 +89,7 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     let ns = args.namespaces;
 
     reset_signals();
-    for join in &ns.init_joins {
-        join.enter().map_err(|e| e.to_string())?;
-    }
+    ns.enter_in_init().map_err(|e| e.to_string())?;
     args.channel
         .send_to_parent(InitMsg::NamespacesJoined)
         .map_err(|e| e.to_string())?;
@@ -124,6 +124,7 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
         new_cgroup_ns: ns.new_cgroup,
         in_user_ns,
         console_socket: args.console_socket,
+        idmapped_mounts: args.idmapped_mounts,
     })
     .map_err(|e| e.to_string())?;
     if let Some(hooks) = spec
