@@ -121,16 +121,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let mut net_request = opts.network.clone();
     net_request.add_annotations(&annotations)?;
     net_request.validate()?;
-    if !net_request.is_empty() && !namespaces.has_new(LinuxNamespaceType::Network) {
-        return Err(Error::Config("networks were requested but the container does not get a new network namespace (none, or one joined by path)".into()));
-    }
     let rootless = crate::userns::unprivileged();
     if rootless {
-        let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
-        crate::userns::check_rootless(spec, uid.as_raw(), gid.as_raw()).map_err(Error::Config)?;
         if !net_request.is_empty() {
             return Err(Error::RootlessNetwork);
         }
+        let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+        crate::userns::check_rootless(spec, uid.as_raw(), gid.as_raw()).map_err(Error::Config)?;
+    }
+    if !net_request.is_empty() && !namespaces.has_new(LinuxNamespaceType::Network) {
+        return Err(Error::Config("networks were requested but the container does not get a new network namespace (none, or one joined by path)".into()));
     }
     let listen_fds = std::env::var("LISTEN_FDS")
         .ok()
