@@ -168,14 +168,35 @@ pub fn mount_cgroups(
         let dir = create_in_root(ctx.root, &dest, false).map_err(io_err(&dest))?;
         if ctx.new_cgroup_ns {
             let data = (!data.is_empty()).then_some(data.as_str());
-            nix::mount::mount(
-                Some("cgroup"),
-                &fd_path(&dir),
-                Some(fstype),
-                flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                data,
-            )
-            .map_err(err(&dest, "cgroup"))?;
+            let mount = |dir: &std::os::fd::OwnedFd| {
+                nix::mount::mount(
+                    Some("cgroup"),
+                    &fd_path(dir),
+                    Some(fstype),
+                    flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                    data,
+                )
+            };
+            match mount(&dir) {
+                // The destination is the root of a mount of this very
+                // hierarchy (the host's, come with /sys bound from the host
+                // in a user namespace), which the kernel will not stack on
+                // itself: a tmpfs in between.
+                Err(nix::errno::Errno::EBUSY) if pure_v2 => {
+                    nix::mount::mount(
+                        Some("tmpfs"),
+                        &fd_path(&dir),
+                        Some("tmpfs"),
+                        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                        Some("mode=755"),
+                    )
+                    .map_err(err(&dest, "tmpfs under cgroup2"))?;
+                    let dir = crate::sys::openat2_in_root(ctx.root, &dest, libc::O_PATH, 0)
+                        .map_err(io_err(&dest))?;
+                    mount(&dir).map_err(err(&dest, "cgroup"))?;
+                }
+                other => other.map_err(err(&dest, "cgroup"))?,
+            }
         } else {
             let own = own_cgroup(&proc_cgroup, hierarchy).unwrap_or_else(|| PathBuf::from("/"));
             let source = hierarchy

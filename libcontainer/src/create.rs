@@ -1,9 +1,12 @@
 //! `create`: from a bundle to an init waiting for `start`.
 //!
 //! The parent's steps, top-down:
-//!  1. load and validate config.json (once), plan namespaces and network;
+//!  1. load and validate config.json (once), plan namespaces and network,
+//!     refuse what an unprivileged caller cannot have;
 //!  2. make the locked state directory, the exec fifo, a write-ahead state;
-//!  3. clone init into its new namespaces (one clone);
+//!  3. id-mapped mounts (only when asked for); the cgroup (none for a
+//!     rootless caller without one delegated); clone init into its new
+//!     namespaces (one clone);
 //!  4. once init has joined its namespaces: id maps, cgroup, network create,
 //!     prestart and createRuntime hooks; tell init to proceed;
 //!  5. once init is ready: state file and pid file; return.
@@ -203,6 +206,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .transpose()?;
     let (parent_end, init_end) = channel::pair()?;
 
+    // Id-mapped mounts are made with the host's privileges, by short-lived
+    // children that must not land in the container's pid namespace.
+    let idmapped_mounts = crate::idmapped_mounts::prepare(spec, &bundle.dir)?;
+
     // 3. One clone. Joined pid and time namespaces apply to children, so the
     //    parent enters them first; time offsets need a namespace made here.
     let time_offsets = spec
@@ -236,7 +243,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .map(|c| c.clone_into_fd())
         .transpose()?
         .flatten();
-    let idmapped_mounts = crate::idmapped_mounts::prepare(spec, &bundle.dir)?;
     let forked = match sys::clone3(clone_flags, into_cgroup.as_ref().map(|f| f.as_fd())) {
         // A kernel before 5.7, or a cgroup that cannot take a process
         // directly: clone plainly and move init afterwards.

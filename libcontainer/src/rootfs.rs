@@ -123,11 +123,13 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
         source: e.into(),
     })?;
 
+    // berth itself in a user namespace (in a container) has the same limits.
+    let in_user_ns = setup.in_user_ns || crate::userns::running_in_user_namespace();
     let ctx = MountContext {
         root: root.as_fd(),
         bundle: setup.bundle,
         new_cgroup_ns: setup.new_cgroup_ns,
-        in_user_ns: setup.in_user_ns,
+        in_user_ns,
     };
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for (i, mount) in spec_mounts.iter().enumerate() {
@@ -153,7 +155,7 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
             nodes.retain(|n| n.path != node.path);
             nodes.push(node);
         }
-        devices::create_devices(root.as_fd(), &nodes, setup.in_user_ns)?;
+        devices::create_devices(root.as_fd(), &nodes, in_user_ns)?;
         let has_pts = spec_mounts
             .iter()
             .any(|m| m.destination() == Path::new("/dev/pts"));

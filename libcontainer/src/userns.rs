@@ -134,8 +134,9 @@ pub fn check_unprivileged_mappings(
 
 /// What berth refuses when run by an unprivileged user (`uid`, `gid` its
 /// effective ids), as runc does: no container without a user namespace,
-/// no mappings beyond the caller's own ids, no id-mapped mounts, no `uid=`
-/// or `gid=` mount option naming an id that is not mapped.
+/// no mappings beyond the caller's own ids, no additional groups (setgroups
+/// is denied), no id-mapped mounts, no `uid=` or `gid=` mount option naming
+/// an id that is not mapped.
 pub fn check_rootless(spec: &Spec, uid: u32, gid: u32) -> Result<(), String> {
     let linux = spec.linux().as_ref();
     let user_ns = crate::spec::namespace(spec, LinuxNamespaceType::User)
@@ -148,6 +149,17 @@ pub fn check_rootless(spec: &Spec, uid: u32, gid: u32) -> Result<(), String> {
         .unwrap_or(&[]);
     if user_ns.path().is_none() {
         check_unprivileged_mappings(uid_maps, gid_maps, uid, gid)?;
+    }
+    if spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.user().additional_gids().as_ref())
+        .is_some_and(|g| !g.is_empty())
+    {
+        return Err(
+            "process.user.additionalGids: cannot set any additional groups in a rootless container"
+                .into(),
+        );
     }
     for (i, mount) in spec.mounts().iter().flatten().enumerate() {
         if crate::idmapped_mounts::requested(mount).is_some() {

@@ -119,7 +119,7 @@ fn devices_and_sys_in_a_user_namespace() {
 }
 
 /// Without a network namespace of its own, /sys is the host's sysfs (the
-/// same device number), read-only also below (its cgroup mounts).
+/// same device number), read-only also below (the host's mounts under /sys).
 #[test]
 fn sys_without_a_network_namespace_is_the_hosts() {
     let rt = Runtime::berth();
@@ -133,7 +133,7 @@ fn sys_without_a_network_namespace_is_the_hosts() {
     let out = inside(
         &rt,
         &mut bundle,
-        "stat -c %d /sys/kernel; awk '$5 ~ \"^/sys/fs/cgroup/\" {print $6}' /proc/self/mountinfo | \
+        "stat -c %d /sys/kernel; awk '$5 ~ \"^/sys/.\" {print $6}' /proc/self/mountinfo | \
          cut -d, -f1 | sort -u",
     );
     let host_dev = std::fs::metadata("/sys/kernel").unwrap().dev();
@@ -487,6 +487,10 @@ fn rootless_refusals() {
                 }))
             }),
             &["mounts[7]", "not supported for rootless containers"],
+        ),
+        (
+            Box::new(|c| c["process"]["user"]["additionalGids"] = json!([0])),
+            &["additionalGids", "rootless"],
         ),
         (
             Box::new(|c| {
