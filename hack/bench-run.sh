@@ -3,7 +3,9 @@
 #
 # The create path, measured: `run` of a busybox /bin/true container (create,
 # start, wait, delete) by berth, runc and crun (when crun can run on this
-# host: it refuses hybrid cgroup hosts), and by berth with a network and 32
+# host: it refuses hybrid cgroup hosts), the same with podman's default
+# seccomp profile (hack/seccomp-oci.py; berth's compiled profile comes from
+# its cache after the warm-up), and by berth with a network and 32
 # published ports. One hyperfine run, interleaved warm-up, then a table of
 # wall time and CPU time (user + system of the runtime and its children)
 # with the ratio to runc. Needs root; removes everything it made.
@@ -35,14 +37,27 @@ bundle=$work/bundle
 ports=""
 for j in $(seq 0 31); do ports+=" -p $((30000 + j)):80"; done
 
+# The same container with podman's default seccomp profile and podman's
+# noNewPrivileges=false.
+mkdir -p "$work/seccomp-bundle"
+jq --slurpfile p <(hack/seccomp-oci.py) --arg root "$bundle/rootfs" \
+  '.linux.seccomp = $p[0] | .process.noNewPrivileges = false | .root.path = $root' \
+  "$bundle/config.json" >"$work/seccomp-bundle/config.json"
+sbundle=$work/seccomp-bundle
+
 cmds=(-n berth "$berth --root $work/berth --state-dir $work/net run -b $bundle b1"
-      -n runc "runc --root $work/runc run -b $bundle b1")
+      -n runc "runc --root $work/runc run -b $bundle b1"
+      -n "berth +seccomp" "$berth --root $work/berth --state-dir $work/net run -b $sbundle b1"
+      -n "runc +seccomp" "runc --root $work/runc run -b $sbundle b1")
 # Debian's crun 1.8 knows runtime-spec versions up to 1.0.x: same config, older label.
 mkdir -p "$work/crun-bundle"
 jq --arg root "$bundle/rootfs" '.ociVersion = "1.0.2" | .root.path = $root' \
   "$bundle/config.json" >"$work/crun-bundle/config.json"
+mkdir -p "$work/crun-seccomp-bundle"
+jq '.ociVersion = "1.0.2"' "$sbundle/config.json" >"$work/crun-seccomp-bundle/config.json"
 if crun --root "$work/crun" run -b "$work/crun-bundle" b1 >/dev/null 2>&1; then
-  cmds+=(-n crun "crun --root $work/crun run -b $work/crun-bundle b1")
+  cmds+=(-n crun "crun --root $work/crun run -b $work/crun-bundle b1"
+         -n "crun +seccomp" "crun --root $work/crun run -b $work/crun-seccomp-bundle b1")
 else
   echo "(crun cannot run here: $(crun --root "$work/crun" run -b "$work/crun-bundle" b1 2>&1 | tail -1))"
 fi

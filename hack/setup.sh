@@ -16,8 +16,9 @@ PACKAGES=(
   containerd umoci podman conmon
   # scripts and benchmarks
   jq python3 hyperfine procps util-linux
-  # building
-  build-essential pkg-config git ca-certificates
+  # building (libseccomp-dev: the static libseccomp.a berth links;
+  # build-essential: also the seccomp tests' i386/x32 test programs)
+  build-essential pkg-config git ca-certificates libseccomp-dev
 )
 
 missing=()

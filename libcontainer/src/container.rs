@@ -210,7 +210,16 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> 
     let state = dir.load()?;
     let st = status(&dir.path, &state);
     if st == Status::Stopped {
-        return Err(Error::NotRunning(id.to_owned()));
+        // As runc: with --all, whatever is still in the container's cgroup
+        // after init died is signalled, and a stopped container is no
+        // error (containerd's CRI plugin stops pods this way).
+        return match (all, &state.cgroup) {
+            (true, Some(cgroup)) if cgroup.dirs().any(|d| d.exists()) => {
+                Ok(cgroup.kill_all(signal)?)
+            }
+            (true, _) => Ok(()),
+            (false, _) => Err(Error::NotRunning(id.to_owned())),
+        };
     }
     if all {
         if let Some(cgroup) = &state.cgroup {

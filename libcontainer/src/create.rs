@@ -105,6 +105,12 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         ));
     }
     let namespaces = Namespaces::from_spec(spec)?;
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(|profile| crate::seccomp::Program::compile(profile, Some(&opts.root)))
+        .transpose()?;
     let process = spec
         .process()
         .as_ref()
@@ -135,10 +141,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     if !net_request.is_empty() && !namespaces.has_new(LinuxNamespaceType::Network) {
         return Err(Error::Config("networks were requested but the container does not get a new network namespace (none, or one joined by path)".into()));
     }
-    let listen_fds = std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse::<u32>().ok())
-        .filter(|n| *n > 0);
+    let listen_fds = socket_activation_fds();
     let cgroups_path = spec
         .linux()
         .as_ref()
@@ -279,6 +282,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 idmapped_mounts: &idmapped_mounts,
+                seccomp: seccomp.as_ref(),
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -328,8 +332,19 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     }
     parent_end.send_to_init(ParentMsg::Proceed { hook_state })?;
 
-    // 5. Init is ready and waits on the fifo.
-    parent_end.wait_for_init(InitMsg::Ready)?;
+    // 5. Init loaded its seccomp filter (a notification listener goes to
+    //    the agent now: init may already wait on it), is ready and waits
+    //    on the fifo.
+    if let Some(fd) = parent_end.wait_for_listener_or_ready()? {
+        let program = seccomp.as_ref().expect("only a profile makes a listener");
+        hand_over_listener(
+            program,
+            rollback.pidfd.as_ref().expect("set above"),
+            fd,
+            &state,
+        )?;
+        parent_end.wait_for_init(InitMsg::Ready)?;
+    }
     drop(exec_fifo);
     // Still under the rollback: a pid file that cannot be written undoes
     // the container like any other failure.
@@ -343,6 +358,43 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     rollback.network = None;
     rollback.poststop = None;
     Ok(Created { dir, state, pidfd })
+}
+
+/// Takes init's seccomp listener (fd `fd` in init) and sends it to the
+/// profile's agent with the container's state.
+fn hand_over_listener(
+    program: &crate::seccomp::Program,
+    pidfd: &OwnedFd,
+    fd: i32,
+    state: &ContainerState,
+) -> Result<(), Error> {
+    let listener = program.listener().ok_or_else(|| {
+        Error::Config("init sent a seccomp listener the profile does not ask for".into())
+    })?;
+    let fd = sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| Error::Io {
+        path: "pidfd_getfd (the seccomp listener)".into(),
+        source: e,
+    })?;
+    let state_json = crate::container::oci_state_json(state, Status::Creating);
+    crate::seccomp::notify::send_listener(listener, fd.as_fd(), state.pid, &state_json)?;
+    Ok(())
+}
+
+/// How many fds from 3 on systemd's socket activation passes on: LISTEN_FDS,
+/// only when LISTEN_PID names this process (go-systemd's rule, as runc):
+/// else fd 3 may be anything of berth's caller's, a `--log` file say.
+fn socket_activation_fds() -> Option<u32> {
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    if !for_us {
+        return None;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n > 0)
 }
 
 fn dir_of(rollback: &Rollback) -> &StateDir {

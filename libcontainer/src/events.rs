@@ -76,7 +76,8 @@ pub fn events(
         }
     })?;
     let mut oom = OomWatch::new(cgroup)?;
-    let mut next = Instant::now() + interval;
+    // An interval past the end of time (a `--interval 290y`) means stats never come.
+    let mut next = Instant::now().checked_add(interval);
     loop {
         let mut fds = vec![nix::poll::PollFd::new(
             pidfd.as_fd(),
@@ -86,8 +87,10 @@ pub fn events(
             let (fd, flags) = w.poll_fd();
             fds.push(nix::poll::PollFd::new(fd, flags));
         }
-        let left = next.saturating_duration_since(Instant::now());
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let ms = next.map_or(u16::MAX, |next| {
+            let left = next.saturating_duration_since(Instant::now());
+            u16::try_from(left.as_millis()).unwrap_or(u16::MAX)
+        });
         match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(Error::sys("poll", Path::new(id), e)),
@@ -112,9 +115,9 @@ pub fn events(
         if init_exited {
             return Ok(());
         }
-        if Instant::now() >= next {
+        if let Some(due) = next.filter(|due| Instant::now() >= *due) {
             stats_event(out)?;
-            next += interval;
+            next = due.checked_add(interval);
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   id-mapped mounts: [`idmapped_mounts`]; rootfs and pivot_root: [`rootfs`];
 //!   `mounts`: [`mounts`], [`cgroup_mount`]; devices: [`devices`];
 //!   masked and read-only paths: [`masked_paths`]; console: [`console`]
-//! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`]
+//! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`],
+//!   [`seccomp`]
 //! - hooks: [`hooks`]; cgroups: [`cgroups`]
 //! - state, start, kill, delete, list: [`state`], [`container`]; run: [`run`]
 
@@ -32,6 +33,7 @@ pub mod ps;
 pub mod rlimits;
 pub mod rootfs;
 pub mod run;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;
@@ -71,6 +73,8 @@ pub enum Error {
     Userns(#[from] userns::UsernsError),
     #[error(transparent)]
     Idmap(#[from] idmapped_mounts::IdmapError),
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
     #[error("{what} {path}: {source}")]
     Sys {
         what: &'static str,
@@ -92,7 +96,9 @@ pub enum Error {
         #[source]
         source: cgroups::CgroupError,
     },
-    #[error("container {0} is not running")]
+    /// runc's words: containerd's shim recognises a kill of a stopped
+    /// container by `container not running` in the message.
+    #[error("container not running: {0}")]
     NotRunning(String),
     #[error("container {0} could not run its process: a startContainer hook or the exec failed (the container's stderr has init's message)")]
     ExecFailed(String),

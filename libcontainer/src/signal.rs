@@ -26,12 +26,10 @@ pub fn parse(text: &str) -> Result<i32, UnknownSignal> {
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| UnknownSignal(text.to_owned()))?
         };
-        let n = libc::SIGRTMIN() + off;
-        return if n <= libc::SIGRTMAX() {
-            Ok(n)
-        } else {
-            Err(UnknownSignal(text.to_owned()))
-        };
+        return libc::SIGRTMIN()
+            .checked_add(off)
+            .filter(|n| off >= 0 && *n <= libc::SIGRTMAX())
+            .ok_or_else(|| UnknownSignal(text.to_owned()));
     }
     Signal::from_str(&format!("SIG{name}"))
         .map(|s| s as i32)
@@ -52,5 +50,8 @@ mod tests {
         assert!(parse("NOPE").is_err());
         assert!(parse("0").is_err());
         assert!(parse("99").is_err());
+        assert!(parse("RTMIN+2147483647").is_err());
+        assert!(parse("RTMIN+-40").is_err());
+        assert!(parse("RTMIN+99999999999").is_err());
     }
 }

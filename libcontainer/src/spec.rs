@@ -38,6 +38,8 @@ pub enum SpecError {
     Invalid { field: String, reason: String },
     #[error("config.json: {field} is not supported by berth yet")]
     Unsupported { field: String },
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
 }
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
@@ -301,8 +303,8 @@ fn validate_hooks(hooks: &oci_spec::runtime::Hooks) -> Result<(), SpecError> {
 }
 
 fn validate_linux(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
-    if linux.seccomp().is_some() {
-        return Err(unsupported("linux.seccomp"));
+    if let Some(seccomp) = linux.seccomp() {
+        crate::seccomp::validate(seccomp)?;
     }
     if linux.intel_rdt().is_some() {
         return Err(unsupported("linux.intelRdt"));

@@ -106,6 +106,59 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// A duplicate of fd `target_fd` of the process behind `pidfd`
+/// (pidfd_getfd(2); needs ptrace access to it). The copy is close-on-exec.
+pub fn pidfd_getfd(pidfd: BorrowedFd, target_fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd =
+        check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target_fd, 0) })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// An anonymous, close-on-exec memory file.
+pub fn memfd(name: &str) -> io::Result<OwnedFd> {
+    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: name is NUL-terminated; the kernel only reads it.
+    let fd =
+        check(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) } as libc::c_long)?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Loads a seccomp BPF program into the calling process
+/// (SECCOMP_SET_MODE_FILTER with `flags`). Returns the notification
+/// listener when `flags` has SECCOMP_FILTER_FLAG_NEW_LISTENER.
+pub fn seccomp_set_mode_filter(
+    filter: &[libc::sock_filter],
+    flags: u32,
+) -> io::Result<Option<OwnedFd>> {
+    const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
+    const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+    let len =
+        u16::try_from(filter.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let prog = libc::sock_fprog {
+        len,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: prog points to `len` instructions that live across the call;
+    // the kernel copies the program and does not write through the pointer.
+    let ret = check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags as libc::c_long,
+            &prog as *const libc::sock_fprog,
+        )
+    })?;
+    if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+        // SAFETY: with NEW_LISTENER the kernel returns a new fd that nothing else owns.
+        Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as RawFd) }))
+    } else {
+        Ok(None)
+    }
+}
+
 #[repr(C)]
 struct OpenHow {
     flags: u64,

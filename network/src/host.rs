@@ -72,17 +72,24 @@ pub fn lock_file(path: &Path) -> std::io::Result<Flock<File>> {
         .map_err(|(_, errno)| std::io::Error::from_raw_os_error(errno as i32))
 }
 
-/// `n` random bytes from the kernel.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
+/// `N` random bytes from the kernel. Interrupted calls are retried; any
+/// other failure (no getrandom, say) is an error, never a busy loop.
+pub fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {
     let mut buf = [0u8; N];
     let mut filled = 0;
     while filled < N {
+        // SAFETY: the pointer and length describe the unfilled part of buf.
         let r = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), N - filled, 0) };
-        if r > 0 {
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        } else {
             filled += r as usize;
         }
     }
-    buf
+    Ok(buf)
 }
 
 #[cfg(test)]

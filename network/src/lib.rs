@@ -61,6 +61,8 @@ pub enum Error {
     NotABridge { device: String, kind: String },
     #[error(transparent)]
     Firewall(#[from] firewall::Error),
+    #[error("getrandom: {0}")]
+    Random(#[source] std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -687,7 +687,7 @@ fn plan_endpoints(
         if endpoints.iter().any(|e: &Endpoint| e.ifname == ifname) {
             return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
         }
-        let suffix: [u8; 5] = host::random_bytes();
+        let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
         let ep = Endpoint {
             network: def.name.clone(),
             driver: def.driver,

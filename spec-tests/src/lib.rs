@@ -580,13 +580,15 @@ impl Runtime {
         wait_until(timeout, || self.status(id).as_deref() == Some(status))
     }
 
-    /// The directories in the root: containers the runtime still knows.
+    /// The directories in the root: containers the runtime still knows
+    /// (a container id never starts with a dot: `.seccomp` is a cache).
     pub fn leftovers(&self) -> Vec<String> {
         let mut ids: Vec<String> = fs::read_dir(self.root())
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
                     .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
                     .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|name| !name.starts_with('.'))
                     .collect()
             })
             .unwrap_or_default();

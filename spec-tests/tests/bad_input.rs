@@ -324,10 +324,6 @@ fn unsupported_fields_are_refused() {
     let rt = Runtime::berth();
     let cases: Vec<(Edit, &str)> = vec![
         (
-            Box::new(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"})),
-            "linux.seccomp",
-        ),
-        (
             Box::new(|c| c["process"]["apparmorProfile"] = json!("docker-default")),
             "apparmorProfile",
         ),

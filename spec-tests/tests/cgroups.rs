@@ -785,3 +785,44 @@ fn the_hierarchy_root_is_not_a_container_cgroup() {
     }
     assert!(rt.leftovers().is_empty(), "{:?}", rt.leftovers());
 }
+
+/// On a hybrid host, the `unified` cgroup2 mount hidden by another file
+/// system (or unmounted) in berth's mount namespace: berth sees a v1 host
+/// and still runs containers with their limits.
+#[test]
+fn a_hidden_unified_mount_is_not_a_cgroup_hierarchy() {
+    let unified = "/sys/fs/cgroup/unified";
+    let is_cgroup2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(&format!(" {unified} ")) && l.contains(" - cgroup2 "));
+    if !is_cgroup2 {
+        eprintln!("no hybrid {unified} mount here: nothing to hide");
+        return;
+    }
+    let rt = Runtime::berth();
+    for hide in [
+        format!("mount -t tmpfs none {unified}"),
+        format!("umount {unified}"),
+    ] {
+        let name = unique_name("hidden-unified");
+        let _cleanup = CgroupCleanup(path(&name));
+        let b = bundle("echo ran", &name, json!({"pids": {"limit": 20}}));
+        b.save();
+        let berth = rt.command(&["run", "--bundle"]);
+        let line = format!(
+            "{hide} && exec {} {} {}",
+            std::iter::once(berth.get_program())
+                .chain(berth.get_args())
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+            b.path().display(),
+            name
+        );
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["-m", "sh", "-c", &line]);
+        let out = rt.exec_command(cmd).ok();
+        assert!(out.stdout.contains("ran"), "{hide}: {out}");
+    }
+}

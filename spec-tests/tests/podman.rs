@@ -3,9 +3,8 @@
 //! (berth listed in runtime_supports_json, ulimits under this machine's hard
 //! limits). Skipped when podman is not installed.
 //!
-//! podman's default config carries a seccomp profile, which berth refuses
-//! (not implemented yet): these tests run with `seccomp=unconfined`, and one
-//! checks that the refusal reaches the podman user.
+//! Every test runs with podman's own defaults, its seccomp profile
+//! (/usr/share/containers/seccomp.json) included.
 
 use spec_tests::{berth_binary, make_busybox_rootfs, unique_name, wait_until, TestDir};
 use std::path::Path;
@@ -107,8 +106,6 @@ fn podman_run_through_conmon() {
     let (code, out, err) = podman.run(&[
         "run",
         "--rm",
-        "--security-opt",
-        "seccomp=unconfined",
         "localhost/berth-busybox",
         "sh",
         "-c",
@@ -131,8 +128,6 @@ fn podman_detached_stop_and_rm() {
         "-d",
         "--name",
         &name,
-        "--security-opt",
-        "seccomp=unconfined",
         "localhost/berth-busybox",
         "sh",
         "-c",
@@ -170,7 +165,7 @@ fn podman_with_a_terminal() {
     let d = podman.dir.path();
     let line = format!(
         "CONTAINERS_CONF={conf} /usr/bin/podman --root {root} --runroot {run} --tmpdir {tmp} \
-         --storage-driver vfs run --rm -t --security-opt seccomp=unconfined \
+         --storage-driver vfs run --rm -t \
          localhost/berth-busybox sh -c 'tty; exit 2'",
         conf = d.join("containers.conf").display(),
         root = d.join("storage").display(),
@@ -187,14 +182,43 @@ fn podman_with_a_terminal() {
     assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
 }
 
-/// With podman's default seccomp profile berth refuses the container, and
-/// says why, through conmon, to the podman user.
+/// podman's default seccomp profile is loaded into the container (one
+/// filter; podman does not set no_new_privs by default).
+#[test]
+fn podman_default_seccomp_profile_applies() {
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    let (code, out, err) = podman.run(&[
+        "run",
+        "--rm",
+        "localhost/berth-busybox",
+        "grep",
+        "-E",
+        "^(Seccomp|Seccomp_filters|NoNewPrivs):",
+        "/proc/self/status",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(out.contains("Seccomp_filters:\t1"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+}
+
+/// A container berth refuses: the reason reaches the podman user through
+/// conmon.
 #[test]
 fn podman_shows_berths_refusal() {
     let Some(podman) = Podman::new() else {
         return;
     };
-    let (code, _, err) = podman.run(&["run", "--rm", "localhost/berth-busybox", "true"]);
+    let (code, _, err) = podman.run(&[
+        "run",
+        "--rm",
+        "--annotation",
+        "berth.publish=notaport",
+        "localhost/berth-busybox",
+        "true",
+    ]);
     assert_ne!(code, 0);
-    assert!(err.contains("linux.seccomp"), "{err}");
+    assert!(err.contains("notaport"), "{err}");
 }

@@ -550,22 +550,42 @@ fn time_namespace_offsets() {
     );
 }
 
+/// Socket activation (systemd's LISTEN_FDS) reaches the container only
+/// when LISTEN_PID names berth itself, as runc: otherwise fd 3 is not a
+/// socket meant for it.
 #[test]
 fn listen_fds_are_passed_through() {
     let rt = Runtime::berth();
     let bundle =
         Bundle::sh("echo $LISTEN_FDS $LISTEN_PID; ls /proc/self/fd | sort -n | tr '\\n' ' '");
     bundle.save();
-    let mut cmd = rt.command(&[
-        "run",
-        "--bundle",
-        bundle.path().to_str().unwrap(),
-        &unique_name("listen"),
-    ]);
-    cmd.env("LISTEN_FDS", "1");
-    let out = exec_with_fd_3(&rt, cmd, "socket-standin").ok();
-    let mut lines = out.stdout.lines();
-    assert_eq!(lines.next(), Some("1 1"), "{out}");
-    let fds = fd_numbers(lines.next().unwrap_or(""));
-    assert!(fds.starts_with(&[0, 1, 2, 3]), "{out}");
+    for for_berth in [true, false] {
+        let berth = rt.command(&[
+            "run",
+            "--bundle",
+            bundle.path().to_str().unwrap(),
+            &unique_name("listen"),
+        ]);
+        let argv: Vec<String> = std::iter::once(berth.get_program())
+            .chain(berth.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        // The shell execs berth: $$ is berth's pid.
+        let pid = if for_berth { "$$" } else { "1" };
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("LISTEN_PID={pid} exec \"$@\""), "sh"]);
+        cmd.args(&argv);
+        cmd.env("LISTEN_FDS", "1");
+        let out = exec_with_fd_3(&rt, cmd, "socket-standin").ok();
+        let mut lines = out.stdout.lines();
+        let fds = |line: Option<&str>| fd_numbers(line.unwrap_or(""));
+        // ls's own directory fd is the last one listed.
+        if for_berth {
+            assert_eq!(lines.next(), Some("1 1"), "{out}");
+            assert_eq!(fds(lines.next()), [0, 1, 2, 3, 4], "{out}");
+        } else {
+            assert_eq!(lines.next(), Some(""), "{out}");
+            assert_eq!(fds(lines.next()), [0, 1, 2, 3], "{out}");
+        }
+    }
 }

@@ -90,6 +90,19 @@ impl Layout {
             }
             let root = PathBuf::from(unescape(fields[3]));
             let mount_point = PathBuf::from(unescape(fields[4]));
+            // mountinfo lists mounts in the order they were made: a mount
+            // on a path hides every earlier mount at or below it (a tmpfs
+            // over the hybrid `unified` mount, say).
+            layout
+                .v1
+                .retain(|m| !m.mount_point.starts_with(&mount_point));
+            if layout
+                .v2
+                .as_ref()
+                .is_some_and(|m| m.mount_point.starts_with(&mount_point))
+            {
+                layout.v2 = None;
+            }
             match fstype {
                 "cgroup2" if layout.v2.is_none() => {
                     layout.v2 = Some(V2Mount { mount_point, root });
@@ -124,6 +137,30 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Keeps only the hierarchies whose mount point really is a cgroup
+    /// file system now (statfs): what a path or mountinfo says is not
+    /// trusted alone.
+    fn keep_cgroup_filesystems(&mut self) {
+        const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+        const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+        let fs_type = |p: &Path| {
+            nix::sys::statfs::statfs(p)
+                .ok()
+                .map(|s| s.filesystem_type().0)
+        };
+        self.v1
+            .retain(|m| fs_type(&m.mount_point) == Some(CGROUP_SUPER_MAGIC));
+        if self
+            .v2
+            .as_ref()
+            .is_some_and(|m| fs_type(&m.mount_point) != Some(CGROUP2_SUPER_MAGIC))
+        {
+            self.v2 = None;
+        }
+    }
+}
+
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
 fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
@@ -155,7 +192,8 @@ pub fn host() -> Result<&'static Layout, CgroupError> {
         path: path.to_owned(),
         source,
     })?;
-    let layout = Layout::from_mountinfo(&text);
+    let mut layout = Layout::from_mountinfo(&text);
+    layout.keep_cgroup_filesystems();
     if layout.kind().is_none() {
         return Err(CgroupError::NoHierarchy);
     }
@@ -318,6 +356,19 @@ mod tests {
             ]
         );
         assert_eq!(l.v1[5].mount_point, Path::new("/mnt/odd dir"));
+    }
+
+    #[test]
+    fn a_later_mount_hides_the_hierarchies_below_it() {
+        let over_unified =
+            format!("{HYBRID}50 41 0:50 / /sys/fs/cgroup/unified rw - tmpfs tmpfs rw\n");
+        let l = Layout::from_mountinfo(&over_unified);
+        assert_eq!(l.kind(), Some(Kind::V1));
+        assert_eq!(l.v1.len(), 6);
+        let over_all = format!("{HYBRID}50 23 0:50 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n");
+        let l = Layout::from_mountinfo(&over_all);
+        assert_eq!(l.v1.len(), 1, "only /mnt/odd dir is outside");
+        assert!(l.v2.is_none());
     }
 
     #[test]

@@ -13,7 +13,11 @@
 //!                              ◀───────    ParentMsg::Proceed
 //!   network initialize, rootfs, mounts,
 //!   devices, createContainer hooks,
-//!   pivot_root, process attributes
+//!   pivot_root, process attributes,
+//!   seccomp filter
+//!  [InitMsg::SeccompListener   ───────▶    (with SCMP_ACT_NOTIFY rules)
+//!                                          pidfd_getfd, send it to the
+//!                                          agent at listenerPath]
 //!   InitMsg::Ready             ───────▶
 //!                                          state file, pid file; exit
 //!   waits on exec.fifo for `start`
@@ -31,6 +35,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum InitMsg {
     NamespacesJoined,
+    /// The seccomp notification listener is init's fd with this number.
+    SeccompListener(i32),
     Ready,
     /// Init could not set the container up; it exits after sending this.
     Failed(String),
@@ -76,14 +82,13 @@ pub fn pair() -> Result<(Channel, Channel), ChannelError> {
 }
 
 impl Channel {
+    /// One message, one packet. Sent with write(2), not send(2): init may
+    /// send under a seccomp filter, and write is the one syscall a profile
+    /// may not hand to a notification agent (runc's rule), so the listener
+    /// always reaches the parent.
     fn send<T: Serialize>(&self, msg: &T) -> Result<(), ChannelError> {
         let buf = serde_json::to_vec(msg)?;
-        nix::sys::socket::send(
-            self.fd.as_raw_fd(),
-            &buf,
-            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
-        )
-        .map_err(io::Error::from)?;
+        nix::unistd::write(&self.fd, &buf).map_err(io::Error::from)?;
         Ok(())
     }
 
@@ -130,6 +135,7 @@ impl Channel {
     pub fn wait_for_init(&self, expected: InitMsg) -> Result<(), ChannelError> {
         let name = match expected {
             InitMsg::NamespacesJoined => "NamespacesJoined",
+            InitMsg::SeccompListener(_) => "SeccompListener",
             InitMsg::Ready => "Ready",
             InitMsg::Failed(_) => "Failed",
         };
@@ -138,6 +144,20 @@ impl Channel {
             got if got == expected => Ok(()),
             got => Err(ChannelError::OutOfOrder {
                 expected: name,
+                got: format!("{got:?}"),
+            }),
+        }
+    }
+
+    /// After `Proceed`: `Some(fd)` when init sends its seccomp listener
+    /// (the caller hands it on, then waits for `Ready`), `None` on `Ready`.
+    pub fn wait_for_listener_or_ready(&self) -> Result<Option<i32>, ChannelError> {
+        match self.recv::<InitMsg>("SeccompListener or Ready")? {
+            InitMsg::SeccompListener(fd) => Ok(Some(fd)),
+            InitMsg::Ready => Ok(None),
+            InitMsg::Failed(msg) => Err(ChannelError::InitFailed(msg)),
+            got => Err(ChannelError::OutOfOrder {
+                expected: "SeccompListener or Ready",
                 got: format!("{got:?}"),
             }),
         }
@@ -159,8 +179,12 @@ mod tests {
             })
             .unwrap();
         assert_eq!(init.wait_for_proceed().unwrap(), "{}");
+        init.send_to_parent(InitMsg::SeccompListener(7)).unwrap();
+        assert_eq!(parent.wait_for_listener_or_ready().unwrap(), Some(7));
         init.send_to_parent(InitMsg::Ready).unwrap();
         parent.wait_for_init(InitMsg::Ready).unwrap();
+        init.send_to_parent(InitMsg::Ready).unwrap();
+        assert_eq!(parent.wait_for_listener_or_ready().unwrap(), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::namespaces::Namespaces;
 use crate::rootfs::{self, RootfsSetup};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,8 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     /// Detached id-mapped mounts, by index in `mounts` (see `idmapped_mounts`).
     pub idmapped_mounts: &'a [Option<OwnedFd>],
+    /// `linux.seccomp`, compiled by the parent.
+    pub seccomp: Option<&'a crate::seccomp::Program>,
 }
 
 /// Runs init; never returns.
@@ -74,6 +76,8 @@ struct Exec {
     argv: Vec<CString>,
     env: Vec<CString>,
     hook_state: String,
+    /// The seccomp notification listener, open until execve closes it.
+    seccomp_listener: Option<OwnedFd>,
 }
 
 fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
@@ -177,8 +181,16 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     if let Some(caps) = &caps {
         caps.apply_bounding().map_err(|e| e.to_string())?;
     }
-    if process.no_new_privileges().unwrap_or(false) {
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    if no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(err("process.noNewPrivileges"))?;
+    }
+    // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: before
+    // the user switch. With it, as late as possible (below), so that the
+    // profile has to allow as few of berth's own syscalls as possible.
+    let mut seccomp_listener = None;
+    if !no_new_privs {
+        seccomp_listener = load_seccomp(args)?;
     }
     // Without process.capabilities the process keeps what the user switch
     // leaves it, as with runc.
@@ -192,13 +204,33 @@ fn setup(args: &InitArgs) -> Result<Exec, String> {
     change_cwd(process.cwd())?;
     // startContainer hooks run once `start` was asked: the container is
     // "created" then (as runc reports it to them).
-    let exec = resolve_exec(
+    let mut exec = resolve_exec(
         process,
         args.listen_fds,
         with_status(&hook_state, "created"),
     )?;
     close_fds(args.preserve_fds + args.listen_fds.unwrap_or(0))?;
+    if no_new_privs {
+        seccomp_listener = load_seccomp(args)?;
+    }
+    exec.seccomp_listener = seccomp_listener;
     Ok(exec)
+}
+
+/// Loads `linux.seccomp`'s filter; a notification listener goes to the
+/// parent (which takes it with pidfd_getfd and hands it to the agent) and
+/// stays open here until the exec closes it.
+fn load_seccomp(args: &InitArgs) -> Result<Option<OwnedFd>, String> {
+    let Some(program) = args.seccomp else {
+        return Ok(None);
+    };
+    let listener = program.load().map_err(|e| e.to_string())?;
+    if let Some(fd) = &listener {
+        args.channel
+            .send_to_parent(InitMsg::SeccompListener(fd.as_raw_fd()))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(listener)
 }
 
 /// In a user namespace, init's host ids map to nothing (the overflow id):
@@ -270,6 +302,7 @@ fn resolve_exec(
             .map(|e| cstr(e.as_bytes()))
             .collect::<Result<_, _>>()?,
         hook_state,
+        seccomp_listener: None,
     })
 }
 

@@ -60,6 +60,8 @@ fn run(what: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String>
     let path = binary()?;
     let mut child = Command::new(path)
         .args(args)
+        // classify() matches nft's English messages: no translation.
+        .env("LC_ALL", "C")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

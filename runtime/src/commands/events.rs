@@ -56,7 +56,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total += value * scale;
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs_f64(total))
+    // Go's durations are int64 nanoseconds: about 292 years at most.
+    const MAX_SECS: f64 = i64::MAX as f64 / 1e9;
+    if total.is_nan() || total > MAX_SECS {
+        return Err(bad());
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -70,5 +75,8 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("2562047h").is_ok());
+        assert!(parse_duration("2562048h").is_err());
+        assert!(parse_duration("99999999999999999999999999999h").is_err());
     }
 }

@@ -1,0 +1,68 @@
+//! Handing the notification listener to the seccomp agent at `listenerPath`.
+//!
+//! As the runtime-spec says (and runc and crun do): one message on a
+//! connection to the unix socket, carrying the container process state as
+//! its payload and the listener fd (SCM_RIGHTS), named `seccompFd` in `fds`.
+
+use super::{Listener, SeccompError};
+use nix::sys::socket::{
+    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+};
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// The runtime-spec's "container process state".
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProcessState<'a> {
+    oci_version: &'static str,
+    fds: [&'static str; 1],
+    pid: i32,
+    metadata: &'a str,
+    state: serde_json::Value,
+}
+
+/// Sends `fd` with the state of the process `pid` (`state_json` is the
+/// container's OCI state) to the agent listening at `listener.path`.
+pub fn send_listener(
+    listener: &Listener,
+    fd: BorrowedFd,
+    pid: i32,
+    state_json: &str,
+) -> Result<(), SeccompError> {
+    let what = || format!("sending the notify fd to {}", listener.path.display());
+    let io = |e: nix::Error| SeccompError::Io {
+        what: what(),
+        source: e.into(),
+    };
+    let payload = serde_json::to_vec(&ProcessState {
+        oci_version: crate::container::OCI_VERSION,
+        fds: ["seccompFd"],
+        pid,
+        metadata: &listener.metadata,
+        state: serde_json::from_str(state_json).unwrap_or(serde_json::Value::Null),
+    })
+    .map_err(|e| SeccompError::Io {
+        what: what(),
+        source: e.into(),
+    })?;
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(io)?;
+    let addr = UnixAddr::new(&listener.path).map_err(io)?;
+    connect(sock.as_raw_fd(), &addr).map_err(io)?;
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(&payload)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(io)?;
+    Ok(())
+}
