@@ -215,3 +215,46 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Option<OwnedFd>>, Idmap
     }
     Ok(detached)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount(value: serde_json::Value) -> Mount {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn what_asks_for_an_id_mapping() {
+        let plain = mount(serde_json::json!({"destination": "/a", "options": ["rbind"]}));
+        assert_eq!(requested(&plain), None);
+        let idmap = mount(serde_json::json!({"destination": "/a", "options": ["rbind", "idmap"]}));
+        assert_eq!(requested(&idmap), Some(Idmap { recursive: false }));
+        let last_wins =
+            mount(serde_json::json!({"destination": "/a", "options": ["idmap", "ridmap"]}));
+        assert_eq!(requested(&last_wins), Some(Idmap { recursive: true }));
+        let maps = mount(serde_json::json!({"destination": "/a", "options": ["bind"],
+            "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}));
+        assert_eq!(requested(&maps), Some(Idmap { recursive: false }));
+    }
+
+    #[test]
+    fn checks_name_the_reason() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({"ociVersion": "1.2.0",
+            "linux": {"namespaces": [{"type": "user"}],
+                "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+                "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}]}}))
+        .unwrap();
+        let bind =
+            mount(serde_json::json!({"destination": "/a", "type": "bind", "options": ["idmap"]}));
+        assert_eq!(check(&spec, &bind), Ok(()));
+        let tmpfs =
+            mount(serde_json::json!({"destination": "/a", "type": "tmpfs", "options": ["idmap"]}));
+        assert!(check(&spec, &tmpfs).unwrap_err().contains("bind mounts"));
+        let no_userns: Spec =
+            serde_json::from_value(serde_json::json!({"ociVersion": "1.2.0"})).unwrap();
+        assert!(check(&no_userns, &bind)
+            .unwrap_err()
+            .contains("user namespace"));
+    }
+}

@@ -648,3 +648,23 @@ fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::needs_controllers;
+
+    #[test]
+    fn limits_need_controllers_device_rules_do_not() {
+        let r = |v: serde_json::Value| serde_json::from_value(v).unwrap();
+        assert!(!needs_controllers(&r(serde_json::json!({}))));
+        assert!(!needs_controllers(&r(
+            serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]})
+        )));
+        assert!(needs_controllers(&r(
+            serde_json::json!({"pids": {"limit": 10}})
+        )));
+        assert!(needs_controllers(&r(
+            serde_json::json!({"memory": {"limit": 1048576}})
+        )));
+    }
+}
