@@ -192,7 +192,7 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Option<OwnedFd>>, Idmap
             at |= sys::AT_RECURSIVE;
         }
         sys::mount_setattr(
-            tree.as_fd(),
+            Some(tree.as_fd()),
             Path::new(""),
             at,
             sys::MOUNT_ATTR_IDMAP,

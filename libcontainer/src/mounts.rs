@@ -412,7 +412,7 @@ fn bind_host_sys(
         // /sys must be too.
         const MOUNT_ATTR_RDONLY: u64 = 0x1;
         sys::mount_setattr(
-            mounted.as_fd(),
+            Some(mounted.as_fd()),
             Path::new(""),
             libc::AT_EMPTY_PATH as u32 | sys::AT_RECURSIVE,
             MOUNT_ATTR_RDONLY,

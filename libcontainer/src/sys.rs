@@ -223,6 +223,7 @@ pub fn open_tree(dirfd: Option<BorrowedFd>, path: &Path, flags: u32) -> io::Resu
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `struct mount_attr` of mount_setattr(2).
 #[repr(C)]
 struct MountAttr {
     attr_set: u64,
@@ -231,13 +232,13 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-/// `mount_setattr(dirfd, path, flags, &mount_attr)`: changes the attributes
-/// (`MOUNT_ATTR_*`) of the mount at `path` relative to `dirfd` (an empty
-/// `path` with `AT_EMPTY_PATH` in `flags` means `dirfd` itself; with
-/// [`AT_RECURSIVE`] every mount below too). `userns_fd` goes with
-/// [`MOUNT_ATTR_IDMAP`].
+/// mount_setattr(2): changes the mount at `path` (relative to `dirfd`, the
+/// working directory when `None`) — and with [`AT_RECURSIVE`] in `flags`
+/// every mount below it — setting `attr_set` and clearing `attr_clr`
+/// (`MOUNT_ATTR_*`), with an optional propagation type (`MS_SHARED`, ...;
+/// 0 leaves it) and, for [`MOUNT_ATTR_IDMAP`], the user namespace to map by.
 pub fn mount_setattr(
-    dirfd: BorrowedFd,
+    dirfd: Option<BorrowedFd>,
     path: &Path,
     flags: u32,
     attr_set: u64,
@@ -252,11 +253,12 @@ pub fn mount_setattr(
         propagation,
         userns_fd: userns_fd.map_or(0, |fd| fd.as_raw_fd() as u64),
     };
-    // SAFETY: path is NUL-terminated and attr is a valid mount_attr of the size passed.
+    // SAFETY: path is NUL-terminated and attr is a valid mount_attr of the
+    // size passed; the kernel only reads both.
     check(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            dirfd.as_raw_fd(),
+            dirfd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd()),
             path.as_ptr(),
             flags,
             &attr as *const MountAttr,
