@@ -20,9 +20,11 @@ pub struct Hierarchy {
     pub controllers: Option<Vec<String>>,
 }
 
-/// Parses /proc/self/mountinfo for cgroup file systems.
+/// Parses /proc/self/mountinfo for cgroup file systems, each hierarchy
+/// once: where it is mounted again (the host's /sys bind-mounted into the
+/// rootfs brings its cgroup mounts along) the first mount point counts.
 pub fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
-    let mut found = Vec::new();
+    let mut found: Vec<Hierarchy> = Vec::new();
     for line in mountinfo.lines() {
         let Some((pre, post)) = line.split_once(" - ") else {
             continue;
@@ -34,11 +36,11 @@ pub fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
         let mut post = post.split(' ');
         let fstype = post.next().unwrap_or("");
         let super_opts = post.nth(1).unwrap_or("");
-        match fstype {
-            "cgroup2" => found.push(Hierarchy {
+        let hierarchy = match fstype {
+            "cgroup2" => Hierarchy {
                 mountpoint,
                 controllers: None,
-            }),
+            },
             "cgroup" => {
                 let controllers = super_opts
                     .split(',')
@@ -54,12 +56,15 @@ pub fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
                     })
                     .map(str::to_owned)
                     .collect();
-                found.push(Hierarchy {
+                Hierarchy {
                     mountpoint,
                     controllers: Some(controllers),
-                })
+                }
             }
-            _ => {}
+            _ => continue,
+        };
+        if !found.iter().any(|h| h.controllers == hierarchy.controllers) {
+            found.push(hierarchy);
         }
     }
     found
@@ -164,14 +169,35 @@ pub fn mount_cgroups(
         let dir = create_in_root(ctx.root, &dest, false).map_err(io_err(&dest))?;
         if ctx.new_cgroup_ns {
             let data = (!data.is_empty()).then_some(data.as_str());
-            nix::mount::mount(
-                Some("cgroup"),
-                &fd_path(&dir),
-                Some(fstype),
-                flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                data,
-            )
-            .map_err(err(&dest, "cgroup"))?;
+            let mount = |dir: &std::os::fd::OwnedFd| {
+                nix::mount::mount(
+                    Some("cgroup"),
+                    &fd_path(dir),
+                    Some(fstype),
+                    flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                    data,
+                )
+            };
+            match mount(&dir) {
+                // The destination is the root of a mount of this very
+                // hierarchy (the host's, come with /sys bound from the host
+                // in a user namespace), which the kernel will not stack on
+                // itself: a tmpfs in between.
+                Err(nix::errno::Errno::EBUSY) if pure_v2 => {
+                    nix::mount::mount(
+                        Some("tmpfs"),
+                        &fd_path(&dir),
+                        Some("tmpfs"),
+                        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                        Some("mode=755"),
+                    )
+                    .map_err(err(&dest, "tmpfs under cgroup2"))?;
+                    let dir = crate::sys::openat2_in_root(ctx.root, &dest, libc::O_PATH, 0)
+                        .map_err(io_err(&dest))?;
+                    mount(&dir).map_err(err(&dest, "cgroup"))?;
+                }
+                other => other.map_err(err(&dest, "cgroup"))?,
+            }
         } else {
             let own = own_cgroup(&proc_cgroup, hierarchy).unwrap_or_else(|| PathBuf::from("/"));
             let source = hierarchy
@@ -236,6 +262,15 @@ mod tests {
         );
         assert_eq!(h[1].controllers, Some(vec!["name=systemd".into()]));
         assert_eq!(h[2].controllers, None);
+    }
+
+    #[test]
+    fn a_hierarchy_mounted_twice_counts_once() {
+        let twice = format!(
+            "{HYBRID}90 80 0:29 / /b/rootfs/sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n\
+             91 80 0:38 / /b/rootfs/sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+        );
+        assert_eq!(parse_hierarchies(&twice), parse_hierarchies(HYBRID));
     }
 
     #[test]

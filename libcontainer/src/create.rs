@@ -1,9 +1,12 @@
 //! `create`: from a bundle to an init waiting for `start`.
 //!
 //! The parent's steps, top-down:
-//!  1. load and validate config.json (once), plan namespaces and network;
+//!  1. load and validate config.json (once), plan namespaces and network,
+//!     refuse what an unprivileged caller cannot have;
 //!  2. make the locked state directory, the exec fifo, a write-ahead state;
-//!  3. clone init into its new namespaces (one clone);
+//!  3. id-mapped mounts (only when asked for); the cgroup (none for a
+//!     rootless caller without one delegated); clone init into its new
+//!     namespaces (one clone);
 //!  4. once init has joined its namespaces: id maps, cgroup, network create,
 //!     linux.netDevices moved in, prestart and createRuntime hooks; tell
 //!     init to proceed;
@@ -129,6 +132,14 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let mut net_request = opts.network.clone();
     net_request.add_annotations(&annotations)?;
     net_request.validate()?;
+    let rootless = crate::userns::unprivileged();
+    if rootless {
+        if !net_request.is_empty() {
+            return Err(Error::RootlessNetwork);
+        }
+        let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+        crate::userns::check_rootless(spec, uid.as_raw(), gid.as_raw()).map_err(Error::Config)?;
+    }
     if !net_request.is_empty() && !namespaces.has_new(LinuxNamespaceType::Network) {
         return Err(Error::Config("networks were requested but the container does not get a new network namespace (none, or one joined by path)".into()));
     }
@@ -138,6 +149,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .as_ref()
         .and_then(|l| l.cgroups_path().as_deref());
     let cgroup = CgroupManager::new(cgroups_path, &opts.id)?;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
 
     // 2. The state directory (locked) with the exec fifo and a write-ahead
     //    state naming what must be undone if berth dies from here on.
@@ -211,6 +223,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .transpose()?;
     let (parent_end, init_end) = channel::pair()?;
 
+    // Id-mapped mounts are made with the host's privileges, by short-lived
+    // children that must not land in the container's pid namespace.
+    let idmapped_mounts = crate::idmapped_mounts::prepare(spec, &bundle.dir)?;
+
     // 3. One clone. Joined pid and time namespaces apply to children, so the
     //    parent enters them first; time offsets need a namespace made here.
     let time_offsets = spec
@@ -234,8 +250,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // The cgroup exists before init does, so that on cgroup v2 init is
     // born in it (CLONE_INTO_CGROUP); v1 hierarchies are joined below.
     rollback.cgroup = Some(cgroup.clone());
-    cgroup.create()?;
-    let into_cgroup = cgroup.clone_into_fd()?;
+    let cgroup = create_cgroup(cgroup, cgroups_path, resources, rootless)?;
+    if cgroup.is_none() {
+        rollback.cgroup = None;
+        state.cgroup = None;
+    }
+    let into_cgroup = cgroup
+        .as_ref()
+        .map(|c| c.clone_into_fd())
+        .transpose()?
+        .flatten();
     let forked = match sys::clone3(clone_flags, into_cgroup.as_ref().map(|f| f.as_fd())) {
         // A kernel before 5.7, or a cgroup that cannot take a process
         // directly: clone plainly and move init afterwards.
@@ -271,6 +295,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 listen_fds,
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
+                idmapped_mounts: &idmapped_mounts,
                 seccomp: seccomp.as_ref(),
                 state: &state,
             })
@@ -279,6 +304,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     };
     drop(init_end);
     drop(console_socket);
+    drop(idmapped_mounts);
     rollback.pid = pid;
     rollback.pidfd = Some(pidfd);
     runtime_namespaces.restore()?;
@@ -295,11 +321,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // 4. Host-side work, with init parked in its namespaces.
     parent_end.wait_for_init(InitMsg::NamespacesJoined)?;
     if namespaces.has_new(LinuxNamespaceType::User) {
-        write_id_maps(pid, spec)?;
+        write_id_maps(pid, spec, rootless)?;
     }
-    cgroup.add_task(pid)?;
-    if let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        cgroup.apply(resources)?;
+    if let Some(cgroup) = &cgroup {
+        cgroup.add_task(pid)?;
+        if let Some(resources) = resources {
+            cgroup.apply(resources)?;
+        }
     }
     if let Some(net) = &state.network {
         net.create(pid)?;
@@ -386,23 +414,52 @@ fn owner() -> String {
         .unwrap_or_else(|| uid.to_string())
 }
 
-/// Writes init's uid_map and gid_map from the spec.
-fn write_id_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<(), Error> {
-    let linux = spec
-        .linux()
-        .as_ref()
-        .ok_or_else(|| Error::Config("linux is missing".into()))?;
-    for (file, maps) in [
-        ("uid_map", linux.uid_mappings()),
-        ("gid_map", linux.gid_mappings()),
-    ] {
-        let text: String = maps
-            .iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect();
-        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-        std::fs::write(&path, text).map_err(|e| Error::Io { path, source: e })?;
-    }
+/// Writes init's uid_map and gid_map from the spec; an unprivileged
+/// caller must deny setgroups first.
+fn write_id_maps(pid: i32, spec: &oci_spec::runtime::Spec, rootless: bool) -> Result<(), Error> {
+    let linux = spec.linux().as_ref();
+    let uid_maps = linux.and_then(|l| l.uid_mappings().as_deref());
+    let gid_maps = linux.and_then(|l| l.gid_mappings().as_deref());
+    crate::userns::write_id_maps(
+        pid,
+        uid_maps.unwrap_or(&[]),
+        gid_maps.unwrap_or(&[]),
+        rootless,
+    )?;
     Ok(())
+}
+
+/// Makes the container's cgroup. Run by an unprivileged user (or as root
+/// in a user namespace) without a delegated cgroup, berth goes on without
+/// one as runc does: only when linux.cgroupsPath is not set and no limits
+/// are asked for.
+fn create_cgroup(
+    cgroup: CgroupManager,
+    cgroups_path: Option<&Path>,
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+    rootless: bool,
+) -> Result<Option<CgroupManager>, Error> {
+    let err = match cgroup.create() {
+        Ok(()) => return Ok(Some(cgroup)),
+        Err(e) => e,
+    };
+    let rootless_cgroups = rootless || crate::userns::running_in_user_namespace();
+    if !rootless_cgroups || !err.is_permission() {
+        return Err(err.into());
+    }
+    if cgroups_path.is_some_and(|p| !p.as_os_str().is_empty()) {
+        return Err(Error::RootlessCgroup {
+            why: "linux.cgroupsPath is set",
+            source: err,
+        });
+    }
+    if resources.is_some_and(crate::cgroups::needs_controllers) {
+        return Err(Error::RootlessCgroup {
+            why: "linux.resources asks for limits",
+            source: err,
+        });
+    }
+    tracing::debug!("no cgroup for this rootless container: {err}");
+    let _ = cgroup.destroy();
+    Ok(None)
 }

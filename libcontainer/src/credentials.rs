@@ -10,6 +10,8 @@ pub enum CredentialsError {
         #[source]
         source: nix::Error,
     },
+    #[error("process.user.additionalGids: cannot set any additional groups in a user namespace whose setgroups is denied (a rootless container)")]
+    GroupsDenied,
 }
 
 fn err(what: impl Into<String>) -> impl FnOnce(nix::Error) -> CredentialsError {
@@ -30,13 +32,17 @@ pub fn switch_user(user: &User, in_user_ns: bool, keep_caps: bool) -> Result<(),
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    // setgroups is denied in a user namespace whose setgroups file says deny.
+    // setgroups is denied in a user namespace whose setgroups file says
+    // deny (a rootless container's): the groups stay as they are, and
+    // asking for more is an error, as with runc.
     let setgroups_allowed = !in_user_ns
         || std::fs::read_to_string("/proc/self/setgroups")
             .map(|s| s.trim() == "allow")
             .unwrap_or(false);
     if setgroups_allowed {
         nix::unistd::setgroups(&groups).map_err(err("setgroups"))?;
+    } else if !groups.is_empty() {
+        return Err(CredentialsError::GroupsDenied);
     }
     let gid = Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid).map_err(err(format!("setresgid({})", user.gid())))?;

@@ -4,7 +4,8 @@
 //! - config.json loading and validation: [`spec`]
 //! - the create path, top-down: [`create`]; init's side: [`process::init`]
 //! - the parent/init protocol: [`process::channel`]
-//! - namespaces: [`namespaces`]; rootfs and pivot_root: [`rootfs`];
+//! - namespaces: [`namespaces`]; user namespace maps, rootless: [`userns`];
+//!   id-mapped mounts: [`idmapped_mounts`]; rootfs and pivot_root: [`rootfs`];
 //!   `mounts`: [`mounts`], [`cgroup_mount`]; devices: [`devices`];
 //!   masked and read-only paths: [`masked_paths`]; console: [`console`]
 //! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`],
@@ -27,6 +28,7 @@ pub mod devices;
 pub mod events;
 pub mod exec;
 pub mod hooks;
+pub mod idmapped_mounts;
 pub mod io_priority;
 pub mod lsm;
 pub mod masked_paths;
@@ -51,6 +53,7 @@ pub mod sys;
 pub mod sysctl;
 pub mod time;
 pub mod update;
+pub mod userns;
 
 use std::path::{Path, PathBuf};
 
@@ -83,6 +86,10 @@ pub enum Error {
     #[error(transparent)]
     Console(#[from] console::ConsoleError),
     #[error(transparent)]
+    Userns(#[from] userns::UsernsError),
+    #[error(transparent)]
+    Idmap(#[from] idmapped_mounts::IdmapError),
+    #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),
     #[error(transparent)]
     Exec(#[from] exec::ExecError),
@@ -98,6 +105,14 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error("networks were requested, but berth's network layer needs root (it makes bridges, veths and firewall rules on the host): run berth as root, or without berth.network/--network")]
+    RootlessNetwork,
+    #[error("rootless container without access to its cgroup ({why}): {source}")]
+    RootlessCgroup {
+        why: &'static str,
+        #[source]
+        source: cgroups::CgroupError,
     },
     /// runc's words: containerd's shim recognises a kill of a stopped
     /// container by `container not running` in the message.

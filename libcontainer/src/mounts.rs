@@ -26,6 +26,13 @@ pub enum MountError {
         #[source]
         source: nix::Error,
     },
+    #[error("mount {destination} ({what}): {source}")]
+    Io {
+        destination: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("mount {destination}: source {source_path}: {source}")]
     Source {
         destination: PathBuf,
@@ -194,7 +201,11 @@ const PROPAGATION_OPTIONS: &[(&str, MsFlags)] = &[
 ];
 
 /// Options that name a feature berth does not implement yet.
-const UNSUPPORTED_OPTIONS: &[&str] = &["tmpcopyup", "idmap", "ridmap"];
+const UNSUPPORTED_OPTIONS: &[&str] = &["tmpcopyup"];
+
+/// Options that ask for an id-mapped mount (done by [`crate::idmapped_mounts`]
+/// before init mounts the entry).
+const IDMAP_OPTIONS: &[&str] = &["idmap", "ridmap"];
 
 /// Every mount option berth implements, sorted (for `berth features`).
 pub fn known_options() -> Vec<&'static str> {
@@ -203,6 +214,7 @@ pub fn known_options() -> Vec<&'static str> {
         .map(|(name, ..)| *name)
         .chain(PROPAGATION_OPTIONS.iter().map(|(name, _)| *name))
         .chain(RECURSIVE_OPTIONS.iter().map(|(name, _)| *name))
+        .chain(IDMAP_OPTIONS.iter().copied())
         .collect();
     names.sort_unstable();
     names
@@ -239,6 +251,8 @@ impl MountOptions {
                 RECURSIVE_OPTIONS.iter().find(|(name, _)| name == option)
             {
                 parsed.add_recursive(*change);
+            } else if IDMAP_OPTIONS.contains(&option.as_str()) {
+                // Done by idmapped_mounts before init mounts the entry.
             } else {
                 data.push(option.as_str());
             }
@@ -400,10 +414,18 @@ pub struct MountContext<'a> {
     pub new_cgroup_ns: bool,
     /// `linux.mountLabel`, added to the data of the file systems mounted.
     pub mount_label: Option<&'a str>,
+    /// True when init is in a user namespace (sysfs may then have to be
+    /// bind-mounted from the host).
+    pub in_user_ns: bool,
 }
 
-/// Mounts one entry of `mounts` under the rootfs.
-pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> {
+/// Mounts one entry of `mounts` under the rootfs. `detached` is the entry's
+/// id-mapped copy of its source, made by the parent (`idmapped_mounts`).
+pub fn mount_entry(
+    ctx: &MountContext,
+    mount: &Mount,
+    detached: Option<BorrowedFd>,
+) -> Result<(), MountError> {
     let (root, bundle) = (ctx.root, ctx.bundle);
     let destination = mount.destination();
     let typ = mount.typ().as_deref().unwrap_or("");
@@ -449,15 +471,21 @@ pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> 
     let target_path = fd_path(&target);
 
     if bind {
-        let rec = options.flags & MsFlags::MS_REC;
-        nix::mount::mount(
-            Some(&source),
-            &target_path,
-            None::<&str>,
-            MsFlags::MS_BIND | rec,
-            None::<&str>,
-        )
-        .map_err(mount_err(destination, "bind"))?;
+        match detached {
+            Some(tree) => sys::move_mount(tree, target.as_fd()).map_err(|e| MountError::Io {
+                destination: destination.to_owned(),
+                what: "move_mount of the id-mapped mount",
+                source: e,
+            })?,
+            None => nix::mount::mount(
+                Some(&source),
+                &target_path,
+                None::<&str>,
+                MsFlags::MS_BIND | (options.flags & MsFlags::MS_REC),
+                None::<&str>,
+            )
+            .map_err(mount_err(destination, "bind"))?,
+        }
         let extra = options.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             // The fd still names the directory under the new mount: reopen
@@ -478,16 +506,29 @@ pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> 
         let data = crate::lsm::with_mount_label(&options.data, label);
         let data = (!data.is_empty()).then_some(data.as_str());
         let flags = options.flags - MsFlags::MS_REMOUNT;
-        nix::mount::mount(Some(&source), &target_path, Some(typ), flags, data).map_err(
-            |source| match label {
-                Some(label) => MountError::Labelled {
-                    destination: destination.to_owned(),
-                    label: label.to_owned(),
-                    source,
-                },
-                None => mount_err(destination, "mount")(source),
-            },
-        )?;
+        match nix::mount::mount(Some(&source), &target_path, Some(typ), flags, data) {
+            // A user namespace may mount sysfs only in a network namespace
+            // it owns; otherwise the host's /sys is bind-mounted, as crun
+            // and runc do.
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" && ctx.in_user_ns => {
+                tracing::debug!(
+                    "mount {}: sysfs refused in this user namespace; bind-mounting /sys",
+                    destination.display()
+                );
+                bind_host_sys(root, destination, &target_path, flags)?;
+            }
+            Err(source) => {
+                return Err(match label {
+                    Some(label) => MountError::Labelled {
+                        destination: destination.to_owned(),
+                        label: label.to_owned(),
+                        source,
+                    },
+                    None => mount_err(destination, "mount")(source),
+                })
+            }
+            Ok(()) => {}
+        }
     }
     if !options.propagation.is_empty() {
         let mounted = open_mounted(root, destination)?;
@@ -501,6 +542,45 @@ pub fn mount_entry(ctx: &MountContext, mount: &Mount) -> Result<(), MountError> 
         .map_err(mount_err(destination, "propagation"))?;
     }
     apply_recursive(root, destination, &options)
+}
+
+/// The host's /sys, recursively, at `target_path` with the entry's `flags`.
+fn bind_host_sys(
+    root: BorrowedFd,
+    destination: &Path,
+    target_path: &Path,
+    flags: MsFlags,
+) -> Result<(), MountError> {
+    nix::mount::mount(
+        Some("/sys"),
+        target_path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(mount_err(destination, "bind /sys"))?;
+    let mounted = open_mounted(root, destination)?;
+    remount_bind(&fd_path(&mounted), flags - MsFlags::MS_REC, destination)?;
+    if flags.contains(MsFlags::MS_RDONLY) {
+        // The remount made only the top read-only; the host's mounts under
+        // /sys must be too.
+        const MOUNT_ATTR_RDONLY: u64 = 0x1;
+        sys::mount_setattr(
+            Some(mounted.as_fd()),
+            Path::new(""),
+            libc::AT_EMPTY_PATH as u32 | sys::AT_RECURSIVE,
+            MOUNT_ATTR_RDONLY,
+            0,
+            0,
+            None,
+        )
+        .map_err(|e| MountError::Io {
+            destination: destination.to_owned(),
+            what: "read-only /sys bind",
+            source: e,
+        })?;
+    }
+    Ok(())
 }
 
 /// Remounts a bind mount with `flags`, keeping the flags the kernel locked

@@ -28,7 +28,7 @@ pub enum NamespaceError {
     },
     #[error("time namespace offsets: {0}")]
     TimeOffsets(#[source] std::io::Error),
-    #[error("creating a time namespace: {0}")]
+    #[error("unshare of new namespaces: {0}")]
     Unshare(#[source] nix::Error),
     #[error("joining the {types} namespaces of process {pid}: {source}")]
     JoinProcess {
@@ -87,6 +87,10 @@ pub struct Namespaces {
     /// New namespaces to clone init into. A new cgroup namespace is not here:
     /// init unshares it once it is in its cgroup, so that the cgroup is its root.
     pub clone_flags: CloneFlags,
+    /// New namespaces init makes with unshare once it has joined the user
+    /// namespace given by path: made there, they belong to that user
+    /// namespace (cloned, they would belong to the host's).
+    pub init_unshare: CloneFlags,
     pub new_cgroup: bool,
     /// Entered by the parent before the clone (pid, time).
     pub parent_joins: Vec<Join>,
@@ -98,6 +102,7 @@ impl Namespaces {
     pub fn from_spec(spec: &Spec) -> Result<Self, NamespaceError> {
         let mut plan = Namespaces {
             clone_flags: CloneFlags::empty(),
+            init_unshare: CloneFlags::empty(),
             new_cgroup: false,
             parent_joins: Vec::new(),
             init_joins: Vec::new(),
@@ -133,6 +138,9 @@ impl Namespaces {
                 }
             }
         }
+        if plan.joins(LinuxNamespaceType::User) {
+            plan.init_unshare = std::mem::replace(&mut plan.clone_flags, CloneFlags::empty());
+        }
         Ok(plan)
     }
 
@@ -140,7 +148,19 @@ impl Namespaces {
         if typ == LinuxNamespaceType::Cgroup {
             return self.new_cgroup;
         }
-        self.clone_flags.contains(flag(typ))
+        (self.clone_flags | self.init_unshare).contains(flag(typ))
+    }
+
+    /// Init's side: joins the namespaces given by path (user first), then
+    /// makes the new ones that must belong to a joined user namespace.
+    pub fn enter_in_init(&self) -> Result<(), NamespaceError> {
+        for join in &self.init_joins {
+            join.enter()?;
+        }
+        if !self.init_unshare.is_empty() {
+            nix::sched::unshare(self.init_unshare).map_err(NamespaceError::Unshare)?;
+        }
+        Ok(())
     }
 
     pub fn joins(&self, typ: LinuxNamespaceType) -> bool {

@@ -71,6 +71,9 @@ pub struct RootfsSetup<'a> {
     pub new_cgroup_ns: bool,
     pub in_user_ns: bool,
     pub console_socket: Option<&'a OwnedFd>,
+    /// The id-mapped copies of `mounts` sources made by the parent, by
+    /// index (empty when there are none).
+    pub idmapped_mounts: &'a [Option<OwnedFd>],
 }
 
 /// The state of the rootfs between preparation and pivot_root.
@@ -120,6 +123,8 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
         source: e.into(),
     })?;
 
+    // berth itself in a user namespace (in a container) has the same limits.
+    let in_user_ns = setup.in_user_ns || crate::userns::running_in_user_namespace();
     let ctx = MountContext {
         root: root.as_fd(),
         bundle: setup.bundle,
@@ -128,10 +133,12 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
             .linux()
             .as_ref()
             .and_then(|l| l.mount_label().as_deref()),
+        in_user_ns,
     };
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
-    for mount in spec_mounts {
-        mounts::mount_entry(&ctx, mount)?;
+    for (i, mount) in spec_mounts.iter().enumerate() {
+        let detached = setup.idmapped_mounts.get(i).and_then(Option::as_ref);
+        mounts::mount_entry(&ctx, mount, detached.map(|fd| fd.as_fd()))?;
     }
 
     let dev_is_bind = spec_mounts.iter().any(|m| {
@@ -152,7 +159,7 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
             nodes.retain(|n| n.path != node.path);
             nodes.push(node);
         }
-        devices::create_devices(root.as_fd(), &nodes, setup.in_user_ns)?;
+        devices::create_devices(root.as_fd(), &nodes, in_user_ns)?;
         let has_pts = spec_mounts
             .iter()
             .any(|m| m.destination() == Path::new("/dev/pts"));

@@ -222,10 +222,9 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
                 format!("{} is not absolute", mount.destination().display()),
             ));
         }
-        if mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
-            return Err(unsupported(format!(
-                "mounts[{i}].uidMappings/gidMappings (idmapped mounts)"
-            )));
+        if crate::idmapped_mounts::requested(mount).is_some() {
+            crate::idmapped_mounts::check(spec, mount)
+                .map_err(|reason| invalid(format!("mounts[{i}]"), reason))?;
         }
         for option in mount.options().iter().flatten() {
             crate::mounts::MountOptions::check(option)
@@ -358,40 +357,7 @@ fn validate_linux(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), S
             }
         }
     }
-    let user_ns = linux
-        .namespaces()
-        .iter()
-        .flatten()
-        .find(|ns| ns.typ() == LinuxNamespaceType::User);
-    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-    match user_ns {
-        Some(ns) if ns.path().is_none() => {
-            if !has_maps {
-                return Err(invalid(
-                    "linux.uidMappings",
-                    "a new user namespace needs uid and gid mappings",
-                ));
-            }
-            if linux
-                .namespaces()
-                .iter()
-                .flatten()
-                .any(|n| n.typ() != LinuxNamespaceType::User && n.path().is_some())
-            {
-                return Err(unsupported(
-                    "joining a namespace by path together with a new user namespace",
-                ));
-            }
-        }
-        _ if has_maps => {
-            return Err(invalid(
-                "linux.uidMappings",
-                "mappings are given but no new user namespace is asked for",
-            ))
-        }
-        _ => {}
-    }
+    validate_user_namespace(linux)?;
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
         if !has_new_namespace(spec, LinuxNamespaceType::Time) {
             return Err(invalid("linux.timeOffsets", "needs a new time namespace"));
@@ -446,6 +412,65 @@ fn intel_rdt_refusal() -> SpecError {
             "Intel RDT is not supported or enabled on this host (no resctrl in /proc/filesystems)",
         )
     }
+}
+
+/// `linux.uidMappings`/`gidMappings` against the user namespace asked for.
+fn validate_user_namespace(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
+    let namespaces = linux.namespaces().as_deref().unwrap_or(&[]);
+    let user_ns = namespaces
+        .iter()
+        .find(|ns| ns.typ() == LinuxNamespaceType::User);
+    let maps = [
+        ("linux.uidMappings", linux.uid_mappings()),
+        ("linux.gidMappings", linux.gid_mappings()),
+    ];
+    let has_maps = maps.iter().any(|(_, m)| m.is_some());
+    match user_ns {
+        Some(ns) if ns.path().is_none() => {
+            for (field, list) in maps {
+                let list = list.as_deref().ok_or_else(|| {
+                    invalid(field, "a new user namespace needs uid and gid mappings")
+                })?;
+                crate::userns::check_mappings(list).map_err(|reason| invalid(field, reason))?;
+            }
+            if namespaces
+                .iter()
+                .any(|n| n.typ() != LinuxNamespaceType::User && n.path().is_some())
+            {
+                return Err(unsupported(
+                    "joining a namespace by path together with a new user namespace",
+                ));
+            }
+        }
+        Some(_) if has_maps => {
+            return Err(unsupported(
+                "linux.uidMappings/gidMappings together with a user namespace joined by path",
+            ))
+        }
+        // Joined: init enters it first and makes the other new namespaces
+        // there, so that they belong to it. pid and time namespaces only
+        // take children, which would need a second process.
+        Some(_) => {
+            for typ in [LinuxNamespaceType::Pid, LinuxNamespaceType::Time] {
+                if namespaces
+                    .iter()
+                    .any(|n| n.typ() == typ && n.path().is_none())
+                {
+                    return Err(unsupported(format!(
+                        "a new {typ} namespace together with a user namespace joined by path"
+                    )));
+                }
+            }
+        }
+        None if has_maps => {
+            return Err(invalid(
+                "linux.uidMappings",
+                "mappings are given but no new user namespace is asked for",
+            ))
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// True when the spec asks for a new (not joined) namespace of this type.

@@ -206,6 +206,32 @@ pub fn openat2_in_root(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+pub const OPEN_TREE_CLONE: u32 = 1;
+pub const AT_RECURSIVE: u32 = 0x8000;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+
+/// `open_tree(dirfd, path, flags)`: with [`OPEN_TREE_CLONE`] a detached copy
+/// of the mount at `path` (and, with [`AT_RECURSIVE`], the mounts below
+/// it). The fd is always close-on-exec.
+pub fn open_tree(dirfd: Option<BorrowedFd>, path: &Path, flags: u32) -> io::Result<OwnedFd> {
+    let path = cstring(path)?;
+    let dirfd = dirfd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
+    // SAFETY: path is NUL-terminated; the other arguments are integers.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            dirfd,
+            path.as_ptr(),
+            flags | OPEN_TREE_CLOEXEC,
+        )
+    })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// `struct mount_attr` of mount_setattr(2).
 #[repr(C)]
 struct MountAttr {
@@ -216,10 +242,10 @@ struct MountAttr {
 }
 
 /// mount_setattr(2): changes the mount at `path` (relative to `dirfd`, the
-/// working directory when `None`) — and with `AT_RECURSIVE` in `flags`
+/// working directory when `None`) — and with [`AT_RECURSIVE`] in `flags`
 /// every mount below it — setting `attr_set` and clearing `attr_clr`
 /// (`MOUNT_ATTR_*`), with an optional propagation type (`MS_SHARED`, ...;
-/// 0 leaves it) and, for `MOUNT_ATTR_IDMAP`, the user namespace to map by.
+/// 0 leaves it) and, for [`MOUNT_ATTR_IDMAP`], the user namespace to map by.
 pub fn mount_setattr(
     dirfd: Option<BorrowedFd>,
     path: &Path,
@@ -313,6 +339,23 @@ pub fn set_mempolicy(mode: i32, nodemask: &[libc::c_ulong]) -> io::Result<()> {
 pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
     // SAFETY: plain call with an integer argument.
     check(unsafe { libc::personality(persona) } as libc::c_long)?;
+    Ok(())
+}
+
+/// `move_mount`: attaches the detached mount `from` (an [`open_tree`] fd)
+/// onto the directory or file that `to` refers to.
+pub fn move_mount(from: BorrowedFd, to: BorrowedFd) -> io::Result<()> {
+    // SAFETY: two fds and empty NUL-terminated paths; the kernel only reads them.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })?;
     Ok(())
 }
 

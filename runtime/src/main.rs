@@ -3,6 +3,7 @@
 
 mod commands;
 mod logging;
+mod state_root;
 
 use clap::{Parser, Subcommand};
 use logging::{LogFormat, Logger};
@@ -22,8 +23,9 @@ pub struct Cli {
 /// runc's global flags (they come before the subcommand).
 #[derive(clap::Args, Debug, Clone)]
 pub struct GlobalOptions {
-    /// Root directory for the state of containers
-    #[arg(long, global = false, default_value = "/run/berth", value_name = "DIR")]
+    /// Root directory for the state of containers (default /run/berth, or
+    /// $XDG_RUNTIME_DIR/berth for an unprivileged user)
+    #[arg(long, global = false, default_value_os_t = state_root::default_root(), value_name = "DIR")]
     pub root: PathBuf,
     /// Log file (default: stderr)
     #[arg(long, value_name = "FILE")]
@@ -129,6 +131,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             "--systemd-cgroup: berth has no systemd cgroup driver yet; run without it and berth manages the cgroups directly"
         );
     }
+    state_root::prepare(&g.root)
+        .map_err(|e| anyhow::anyhow!("state root {}: {e}", g.root.display()))?;
     match cli.command {
         Command::Create(args) => commands::create::run(g, args).map(|()| 0),
         Command::Start(args) => commands::start::run(g, args).map(|()| 0),

@@ -251,6 +251,55 @@ fn invalid_values_name_the_field() {
             &["uidMappings"],
         ),
         (
+            Box::new(|c| {
+                c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]);
+                c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            }),
+            &["linux.gidMappings", "needs uid and gid mappings"],
+        ),
+        (
+            Box::new(|c| {
+                c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]);
+                c["linux"]["uidMappings"] = json!([
+                    {"containerID": 0, "hostID": 100000, "size": 10},
+                    {"containerID": 5, "hostID": 200000, "size": 10}
+                ]);
+                c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            }),
+            &["linux.uidMappings", "container ranges overlap"],
+        ),
+        (
+            Box::new(|c| {
+                c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]);
+                c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 0}]);
+                c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            }),
+            &["linux.uidMappings", "size is 0"],
+        ),
+        (
+            Box::new(|c| {
+                c["mounts"] = json!([{"destination": "/x", "type": "tmpfs", "source": "tmpfs",
+                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                    "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}])
+            }),
+            &["mounts[0]", "only supported for bind mounts"],
+        ),
+        (
+            Box::new(|c| {
+                c["mounts"] = json!([{"destination": "/x", "type": "bind", "source": "/tmp",
+                    "options": ["rbind"],
+                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}])
+            }),
+            &["mounts[0]", "both uidMappings and gidMappings"],
+        ),
+        (
+            Box::new(|c| {
+                c["mounts"] = json!([{"destination": "/x", "type": "bind", "source": "/tmp",
+                    "options": ["rbind", "idmap"]}])
+            }),
+            &["mounts[0]", "user namespace"],
+        ),
+        (
             Box::new(|c| c["linux"]["rootfsPropagation"] = json!("sideways")),
             &["rootfsPropagation"],
         ),
@@ -378,6 +427,22 @@ fn unsupported_fields_are_refused() {
         (
             Box::new(|c| c["windows"] = json!({"layerFolders": []})),
             "windows",
+        ),
+        (
+            Box::new(|c| {
+                c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "uts"}, {"type": "pid"},
+                    {"type": "user", "path": "/proc/self/ns/user"}])
+            }),
+            "a new pid namespace together with a user namespace joined by path",
+        ),
+        (
+            Box::new(|c| {
+                c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "uts"},
+                    {"type": "user", "path": "/proc/self/ns/user"}]);
+                c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+                c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            }),
+            "linux.uidMappings/gidMappings together with a user namespace joined by path",
         ),
     ];
     for (edit, field) in cases {

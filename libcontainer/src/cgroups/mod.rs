@@ -100,6 +100,36 @@ impl CgroupError {
     }
 }
 
+impl CgroupError {
+    /// True when the host refused berth access to a cgroup file (an
+    /// unprivileged user without a delegated cgroup).
+    pub fn is_permission(&self) -> bool {
+        let io = match self {
+            CgroupError::Io { source, .. } | CgroupError::Write { source, .. } => source,
+            _ => return false,
+        };
+        io.kind() == std::io::ErrorKind::PermissionDenied
+            || matches!(io.raw_os_error(), Some(libc::EPERM | libc::EROFS))
+    }
+}
+
+/// True when `resources` asks for anything a cgroup controller enforces
+/// (device rules aside, which an unprivileged user cannot set anyway).
+pub fn needs_controllers(resources: &LinuxResources) -> bool {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(resources) else {
+        return true;
+    };
+    fields.iter().any(|(name, value)| {
+        name != "devices"
+            && match value {
+                serde_json::Value::Null => false,
+                serde_json::Value::Array(a) => !a.is_empty(),
+                serde_json::Value::Object(o) => o.values().any(|v| !v.is_null()),
+                _ => true,
+            }
+    })
+}
+
 /// The container's directory in one v1 hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct V1Dir {
@@ -616,5 +646,25 @@ fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_controllers;
+
+    #[test]
+    fn limits_need_controllers_device_rules_do_not() {
+        let r = |v: serde_json::Value| serde_json::from_value(v).unwrap();
+        assert!(!needs_controllers(&r(serde_json::json!({}))));
+        assert!(!needs_controllers(&r(
+            serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]})
+        )));
+        assert!(needs_controllers(&r(
+            serde_json::json!({"pids": {"limit": 10}})
+        )));
+        assert!(needs_controllers(&r(
+            serde_json::json!({"memory": {"limit": 1048576}})
+        )));
     }
 }

@@ -27,6 +27,8 @@ pub struct InitArgs<'a> {
     pub listen_fds: Option<u32>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Detached id-mapped mounts, by index in `mounts` (see `idmapped_mounts`).
+    pub idmapped_mounts: &'a [Option<OwnedFd>],
     /// `linux.seccomp`, compiled by the parent.
     pub seccomp: Option<&'a crate::seccomp::Program>,
     /// The container's state as the parent had it at the clone (no pid yet):
@@ -93,9 +95,7 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
     let ns = args.namespaces;
 
     super::finalize::reset_signals();
-    for join in &ns.init_joins {
-        join.enter().map_err(|e| e.to_string())?;
-    }
+    ns.enter_in_init().map_err(|e| e.to_string())?;
     args.channel
         .send_to_parent(InitMsg::NamespacesJoined)
         .map_err(|e| e.to_string())?;
@@ -133,6 +133,7 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
         new_cgroup_ns: ns.new_cgroup,
         in_user_ns,
         console_socket: args.console_socket,
+        idmapped_mounts: args.idmapped_mounts,
     })
     .map_err(|e| e.to_string())?;
     if let Some(hooks) = spec

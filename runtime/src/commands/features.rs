@@ -20,7 +20,7 @@ pub fn features() -> serde_json::Value {
                 "modes": libcontainer::memory_policy::known_modes(),
                 "flags": libcontainer::memory_policy::known_flags()
             },
-            "mountExtensions": {"idmap": {"enabled": false}},
+            "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": true}
         },
         "annotations": {

@@ -47,27 +47,31 @@ pub fn default_spec() -> serde_json::Value {
     })
 }
 
-/// runc's rootless changes: a user namespace mapping the caller to root, no
-/// network namespace, /sys bind-mounted, no gid= on devpts, no resources.
+/// runc's rootless changes (`runc spec --rootless`): a user namespace
+/// mapping the caller's effective ids to root, no network namespace, /sys
+/// bind-mounted from the host, no uid=/gid= mount options, no resources.
 fn make_rootless(spec: &mut serde_json::Value) {
-    let uid = nix::unistd::getuid().as_raw();
-    let gid = nix::unistd::getgid().as_raw();
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
     let linux = &mut spec["linux"];
+    if let Some(namespaces) = linux["namespaces"].as_array_mut() {
+        namespaces.retain(|ns| ns["type"] != "network" && ns["type"] != "user");
+        namespaces.push(serde_json::json!({"type": "user"}));
+    }
     linux["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);
     linux["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-    linux["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}, {"type": "user"}]);
     if let Some(obj) = linux.as_object_mut() {
         obj.remove("resources");
     }
-    if let Some(mounts) = spec["mounts"].as_array_mut() {
-        for m in mounts.iter_mut() {
-            if m["destination"] == "/sys" {
-                *m = serde_json::json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-            } else if let Some(opts) = m["options"].as_array_mut() {
-                opts.retain(|o| !o.as_str().is_some_and(|s| s.starts_with("gid=")));
-            }
+    for m in spec["mounts"].as_array_mut().into_iter().flatten() {
+        if m["destination"] == "/sys" {
+            *m = serde_json::json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+        } else if let Some(opts) = m.get_mut("options").and_then(|o| o.as_array_mut()) {
+            opts.retain(|o| {
+                !o.as_str()
+                    .is_some_and(|s| s.starts_with("gid=") || s.starts_with("uid="))
+            });
         }
-        mounts.retain(|m| m["type"] != "cgroup");
     }
 }
 
