@@ -158,7 +158,6 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
             ));
         }
     }
-    crate::lsm::apply(process).map_err(|e| e.to_string())?;
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         crate::sysctl::apply(sysctl).map_err(|e| e.to_string())?;
     }
