@@ -9,6 +9,13 @@
 # published ports. One hyperfine run, interleaved warm-up, then a table of
 # wall time and CPU time (user + system of the runtime and its children)
 # with the ratio to runc. Needs root; removes everything it made.
+#
+# Then `exec` of /bin/true into a running busybox container (the hot path
+# of Kubernetes probes), by berth, runc and crun, interleaved, with medians
+# of wall and CPU time and the ratios to crun (to runc when crun cannot run;
+# hack/bench-exec.py). On a hybrid host crun
+# runs only with the v2 `unified` mount out of its sight, so every runtime
+# runs in one private mount namespace without it (unshare -m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-50}
@@ -76,3 +83,46 @@ jq -r '
                     (.median / $runc.median | . * 100 | round / 100),
                     ((.user + .system) / ($runc.user + $runc.system) | . * 100 | round / 100) ])
   | @tsv' "$work/h.json" | column -t -s $'\t'
+
+# exec: every runtime in the same private mount namespace (see the top),
+# into a plain container and into one with podman's seccomp profile (an
+# exec'd process gets the container's filter). hack/bench-exec.py
+# interleaves the runs and reports medians of wall and CPU time (hyperfine
+# gives CPU as a mean only).
+BERTH=$berth hack/mkbundle.sh "$work/sleeper" sleep 1000000 >/dev/null
+for v in plain seccomp; do
+  mkdir -p "$work/sleeper-$v" "$work/crun-sleeper-$v"
+  jq --slurpfile p <(hack/seccomp-oci.py) --arg root "$work/sleeper/rootfs" --arg v "$v" '
+    .root.path = $root
+    | if $v == "seccomp" then .linux.seccomp = $p[0] | .process.noNewPrivileges = false else . end' \
+    "$work/sleeper/config.json" >"$work/sleeper-$v/config.json"
+  jq '.ociVersion = "1.0.2"' "$work/sleeper-$v/config.json" >"$work/crun-sleeper-$v/config.json"
+done
+echo
+echo "exec of /bin/true into a running busybox container, $runs runs each, medians, one private mount namespace"
+export berth work runs
+unshare -m sh -ec '
+  if grep -q " /sys/fs/cgroup/unified " /proc/self/mountinfo; then umount /sys/fs/cgroup/unified; fi
+  crun_ok=yes
+  for v in plain seccomp; do
+    "$berth" --root "$work/xb" run -d -b "$work/sleeper-$v" "b-$v" </dev/null >/dev/null
+    runc --root "$work/xr" run -d -b "$work/sleeper-$v" "r-$v" </dev/null >/dev/null
+    crun --root "$work/xc" run -d -b "$work/crun-sleeper-$v" "c-$v" </dev/null >/dev/null 2>"$work/crun.err" || crun_ok=
+  done
+  [ -n "$crun_ok" ] || echo "(crun cannot run here: $(tail -1 "$work/crun.err"))"
+  set --
+  for v in plain seccomp; do
+    suffix=; [ $v = plain ] || suffix=+$v
+    set -- "$@" "berth$suffix=$berth --root $work/xb exec b-$v /bin/true" \
+      "runc$suffix=runc --root $work/xr exec r-$v /bin/true"
+    [ -z "$crun_ok" ] || set -- "$@" "crun$suffix=crun --root $work/xc exec c-$v /bin/true"
+  done
+  status=0
+  hack/bench-exec.py "$runs" "$@" || status=$?
+  for v in plain seccomp; do
+    "$berth" --root "$work/xb" delete --force "b-$v"
+    runc --root "$work/xr" delete --force "r-$v"
+    crun --root "$work/xc" delete --force "c-$v" 2>/dev/null || true
+  done
+  exit $status
+'

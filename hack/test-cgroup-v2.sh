@@ -2,7 +2,8 @@
 # The cgroup tests on a pure cgroup v2 host: builds on this machine, then
 # runs, in the throwaway VM of shared/vm (cgroup_no_v1=all), the libcontainer
 # unit tests of the cgroups module (eBPF device programs, cgroup.freeze,
-# cgroup.kill against the VM's /sys/fs/cgroup) and spec-tests/tests/cgroups.rs
+# cgroup.kill against the VM's /sys/fs/cgroup), spec-tests/tests/cgroups.rs
+# and spec-tests/tests/exec.rs (exec is cloned into the v2 cgroup there)
 # against the berth binary.
 #   PROFILE=release (default, as hack/test.sh) or PROFILE=debug
 #   VM_RUN=path of run-in-vm.sh (default ../shared/vm/run-in-vm.sh beside the checkout)
@@ -26,7 +27,8 @@ test_exe() {
 }
 lib_tests=$(test_exe -p libcontainer --lib)
 spec_tests=$(test_exe -p spec-tests --test cgroups)
-[[ -x $lib_tests && -x $spec_tests ]] || { echo "test-cgroup-v2: could not build the tests" >&2; exit 1; }
+exec_tests=$(test_exe -p spec-tests --test exec)
+[[ -x $lib_tests && -x $spec_tests && -x $exec_tests ]] || { echo "test-cgroup-v2: could not build the tests" >&2; exit 1; }
 
 "$VM_RUN" --setup >/dev/null
 ws=$PWD
@@ -41,6 +43,8 @@ VM_ENV="BERTH_TEST_TIMEOUT" VM_TIMEOUT=${VM_TIMEOUT:-1800} "$VM_RUN" "$ws" "
   '$lib_tests' cgroups --test-threads=2
   echo '--- spec-tests/tests/cgroups.rs'
   cd '$ws/spec-tests' && '$spec_tests' --test-threads=2
+  echo '--- spec-tests/tests/exec.rs'
+  '$exec_tests' --test-threads=2
   left=\$(find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d -name 'berth-*')
   [ -z \"\$left\" ] || { echo \"cgroups left behind: \$left\" >&2; exit 1; }
 "

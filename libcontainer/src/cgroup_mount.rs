@@ -141,6 +141,7 @@ pub fn mount_cgroups(
 
     let target = create_in_root(ctx.root, destination, false).map_err(io_err(destination))?;
     if !pure_v2 {
+        let data = crate::lsm::with_mount_label("mode=755", ctx.mount_label);
         nix::mount::mount(
             Some("tmpfs"),
             &fd_path(&target),
@@ -149,7 +150,7 @@ pub fn mount_cgroups(
                 | MsFlags::MS_NOSUID
                 | MsFlags::MS_NODEV
                 | MsFlags::MS_NOEXEC,
-            Some("mode=755"),
+            Some(data.as_str()),
         )
         .map_err(err(destination, "cgroup tmpfs"))?;
     }

@@ -48,10 +48,44 @@ pub fn connect(path: &Path) -> Result<OwnedFd, ConsoleError> {
     Ok(fd)
 }
 
+/// `process.consoleSize` as (rows, columns), saturated to what a pty takes.
+pub fn size_of(process: &oci_spec::runtime::Process) -> Option<(u16, u16)> {
+    process.console_size().map(|b| {
+        (
+            u16::try_from(b.height()).unwrap_or(u16::MAX),
+            u16::try_from(b.width()).unwrap_or(u16::MAX),
+        )
+    })
+}
+
+/// Init's console: a pty from [`open_pty`] that is also bind-mounted over
+/// `/dev/console`, as runc and the spec's console section do it.
+pub fn create(
+    root: BorrowedFd,
+    socket: BorrowedFd,
+    size: Option<(u16, u16)>,
+) -> Result<OwnedFd, ConsoleError> {
+    let slave = open_pty(root, socket, size)?;
+    if let Ok(target) = crate::mounts::create_in_root(root, Path::new("/dev/console"), true) {
+        let _ = nix::mount::mount(
+            Some(&PathBuf::from(format!(
+                "/proc/self/fd/{}",
+                slave.as_raw_fd()
+            ))),
+            &crate::mounts::fd_path(&target),
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        );
+    }
+    Ok(slave)
+}
+
 /// Opens a pty in the devpts instance mounted at `<root>/dev/pts`, gives it
 /// `size` (`process.consoleSize`: rows, columns), sends its master over
-/// `socket` and returns the slave.
-pub fn create(
+/// `socket` and returns the slave. `exec` uses this alone: an exec'd
+/// process's terminal is not the container's console.
+pub fn open_pty(
     root: BorrowedFd,
     socket: BorrowedFd,
     size: Option<(u16, u16)>,
@@ -118,19 +152,6 @@ pub fn create(
         None,
     )
     .map_err(pty_err("send pty master"))?;
-    // /dev/console is the slave, as runc and the spec's console section do it.
-    if let Ok(target) = crate::mounts::create_in_root(root, Path::new("/dev/console"), true) {
-        let _ = nix::mount::mount(
-            Some(&PathBuf::from(format!(
-                "/proc/self/fd/{}",
-                slave.as_raw_fd()
-            ))),
-            &crate::mounts::fd_path(&target),
-            None::<&str>,
-            nix::mount::MsFlags::MS_BIND,
-            None::<&str>,
-        );
-    }
     Ok(slave)
 }
 

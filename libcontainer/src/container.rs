@@ -125,10 +125,22 @@ pub fn list(root: &Path) -> Result<Vec<(ContainerState, Status)>, Error> {
 }
 
 /// `start`: lets the waiting init exec the process, then runs poststart hooks.
+/// `start`; with a NOTIFY_SOCKET it returns once the container said
+/// READY (or ended), as runc's `start` does.
 pub fn start(root: &Path, id: &str) -> Result<(), Error> {
     let dir = StateDir::open(root, id)?;
     let state = dir.load()?;
-    start_locked(&dir, &state)
+    let Some(notify) = crate::notify_socket::Listener::bind(&dir.path)? else {
+        return start_locked(&dir, &state);
+    };
+    // Taken while init waits for this start, so it names init for sure.
+    let pidfd = sys::pidfd_open(state.pid).map_err(|source| Error::Io {
+        path: format!("pidfd_open({})", state.pid).into(),
+        source,
+    })?;
+    start_locked(&dir, &state)?;
+    drop(dir); // other commands may act on the container meanwhile
+    Ok(notify.forward_ready(pidfd.as_fd(), state.pid)?)
 }
 
 pub(crate) fn start_locked(dir: &StateDir, state: &ContainerState) -> Result<(), Error> {
@@ -238,14 +250,13 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> 
     Ok(())
 }
 
-/// Signals init through a pidfd opened after checking its start time, so a
-/// reused pid is never signalled.
-fn signal_init(state: &ContainerState, signal: i32) -> Result<(), Error> {
+/// A pidfd of the container's init, opened before its start time is
+/// checked: it then names init for good, never a process that reused the
+/// pid. None when init is gone.
+pub(crate) fn init_pidfd(state: &ContainerState) -> Result<Option<OwnedFd>, Error> {
     let pidfd = match sys::pidfd_open(state.pid) {
         Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
-            return Err(Error::NotRunning(state.id.clone()))
-        }
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
         Err(e) => {
             return Err(Error::Io {
                 path: format!("/proc/{}", state.pid).into(),
@@ -253,9 +264,12 @@ fn signal_init(state: &ContainerState, signal: i32) -> Result<(), Error> {
             })
         }
     };
-    if !init_alive(state) {
-        return Err(Error::NotRunning(state.id.clone()));
-    }
+    Ok(init_alive(state).then_some(pidfd))
+}
+
+/// Signals init through its pidfd, so a reused pid is never signalled.
+fn signal_init(state: &ContainerState, signal: i32) -> Result<(), Error> {
+    let pidfd = init_pidfd(state)?.ok_or_else(|| Error::NotRunning(state.id.clone()))?;
     sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| {
         // It exited since the check above (e.g. killed by kill --all).
         if e.raw_os_error() == Some(libc::ESRCH) {
@@ -271,19 +285,9 @@ fn signal_init(state: &ContainerState, signal: i32) -> Result<(), Error> {
 
 /// Waits for init to exit (not only for our own child: through its pidfd).
 fn wait_exit(state: &ContainerState) -> Result<(), Error> {
-    let pidfd = match sys::pidfd_open(state.pid) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
-        Err(e) => {
-            return Err(Error::Io {
-                path: format!("/proc/{}", state.pid).into(),
-                source: e,
-            })
-        }
-    };
-    if !init_alive(state) {
+    let Some(pidfd) = init_pidfd(state)? else {
         return Ok(());
-    }
+    };
     let mut fds = [nix::poll::PollFd::new(
         pidfd.as_fd(),
         nix::poll::PollFlags::POLLIN,

@@ -8,7 +8,8 @@
 //!     rootless caller without one delegated); clone init into its new
 //!     namespaces (one clone);
 //!  4. once init has joined its namespaces: id maps, cgroup, network create,
-//!     prestart and createRuntime hooks; tell init to proceed;
+//!     linux.netDevices moved in, prestart and createRuntime hooks; tell
+//!     init to proceed;
 //!  5. once init is ready: state file and pid file; return.
 //!
 //! A failure at any step undoes the steps before it.
@@ -97,7 +98,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // 1. config.json, once; everything that can be refused is refused here,
     //    before anything is made.
     crate::state::validate_id(&opts.id)?;
-    let bundle = Bundle::load(&opts.bundle)?;
+    let mut bundle = Bundle::load(&opts.bundle)?;
+    crate::notify_socket::add_to_spec(&mut bundle.spec, &absolute(&opts.root).join(&opts.id));
     let spec = &bundle.spec;
     if !crate::spec::has_new_namespace(spec, LinuxNamespaceType::Mount) {
         return Err(Error::Config(
@@ -163,6 +165,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     };
     let fifo_path = dir.fifo_path();
     rollback.dir = Some(dir);
+    crate::notify_socket::make_dir(&dir_of(&rollback).path)?;
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys("mkfifo", &fifo_path, e))?;
     // Opened read-write, so this open does not wait for a writer; init
@@ -187,6 +190,17 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         cgroup: Some(cgroup.clone()),
         network: None,
         network_state_dir: None,
+        exec: Some(crate::state::ExecDefaults {
+            process: process.clone(),
+            namespaces: spec
+                .linux()
+                .iter()
+                .flat_map(|l| l.namespaces().iter().flatten())
+                .map(|ns| ns.typ())
+                .collect(),
+            no_new_keyring: opts.no_new_keyring,
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+        }),
     };
     if !net_request.is_empty() {
         rollback.network = Some((
@@ -284,6 +298,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 no_new_keyring: opts.no_new_keyring,
                 idmapped_mounts: &idmapped_mounts,
                 seccomp: seccomp.as_ref(),
+                state: &state,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -318,6 +333,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     if let Some(net) = &state.network {
         net.create(pid)?;
     }
+    crate::net_devices::move_in(pid, spec)?;
     let hook_state = crate::container::oci_state_json(&state, Status::Creating);
     if let Some(hooks) = spec.hooks() {
         crate::hooks::run(
@@ -331,19 +347,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
             hook_state.as_bytes(),
         )?;
     }
-    parent_end.send_to_init(ParentMsg::Proceed { hook_state })?;
+    parent_end.send_to_init(ParentMsg::Proceed { pid })?;
 
     // 5. Init loaded its seccomp filter (a notification listener goes to
     //    the agent now: init may already wait on it), is ready and waits
     //    on the fifo.
     if let Some(fd) = parent_end.wait_for_listener_or_ready()? {
         let program = seccomp.as_ref().expect("only a profile makes a listener");
-        hand_over_listener(
-            program,
-            rollback.pidfd.as_ref().expect("set above"),
-            fd,
-            &state,
-        )?;
+        let pidfd = rollback.pidfd.as_ref().expect("set above");
+        let state_json = crate::container::oci_state_json(&state, Status::Creating);
+        crate::seccomp::notify::hand_over(program, pidfd.as_fd(), fd, pid, &state_json)?;
         parent_end.wait_for_init(InitMsg::Ready)?;
     }
     drop(exec_fifo);
@@ -359,26 +372,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     rollback.network = None;
     rollback.poststop = None;
     Ok(Created { dir, state, pidfd })
-}
-
-/// Takes init's seccomp listener (fd `fd` in init) and sends it to the
-/// profile's agent with the container's state.
-fn hand_over_listener(
-    program: &crate::seccomp::Program,
-    pidfd: &OwnedFd,
-    fd: i32,
-    state: &ContainerState,
-) -> Result<(), Error> {
-    let listener = program.listener().ok_or_else(|| {
-        Error::Config("init sent a seccomp listener the profile does not ask for".into())
-    })?;
-    let fd = sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| Error::Io {
-        path: "pidfd_getfd (the seccomp listener)".into(),
-        source: e,
-    })?;
-    let state_json = crate::container::oci_state_json(state, Status::Creating);
-    crate::seccomp::notify::send_listener(listener, fd.as_fd(), state.pid, &state_json)?;
-    Ok(())
 }
 
 /// How many fds from 3 on systemd's socket activation passes on: LISTEN_FDS,
@@ -402,7 +395,7 @@ fn dir_of(rollback: &Rollback) -> &StateDir {
     rollback.dir.as_ref().expect("state dir is set")
 }
 
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_owned()
     } else {

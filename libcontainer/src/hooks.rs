@@ -70,9 +70,8 @@ fn run_one(kind: &'static str, hook: &Hook, state_json: &[u8]) -> Result<(), Hoo
         });
     }
     let mut child = cmd.spawn().map_err(spawn_err)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook may exit without reading its stdin: EPIPE is not a failure.
-        let _ = stdin.write_all(state_json);
+    if let Some(stdin) = child.stdin.take() {
+        write_state(stdin, state_json);
     }
     if let Some(timeout) = hook.timeout() {
         let pidfd = crate::sys::pidfd_open(child.id() as i32).map_err(spawn_err)?;
@@ -119,4 +118,27 @@ fn run_one(kind: &'static str, hook: &Hook, state_json: &[u8]) -> Result<(), Hoo
         });
     }
     Ok(())
+}
+
+/// Gives the hook the state on its stdin. A hook may exit without reading
+/// it: EPIPE is no failure, and the SIGPIPE that comes with it must not kill
+/// init, whose SIGPIPE has the default action. SIGPIPE is blocked for the
+/// write and one it raised is taken off the pending set before it is
+/// unblocked.
+fn write_state(mut stdin: std::process::ChildStdin, state_json: &[u8]) {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut pipe = SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
+    let mut old = SigSet::empty();
+    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), Some(&mut old)).is_ok();
+    let was_pending = crate::sys::signal_pending(Signal::SIGPIPE);
+    let _ = stdin.write_all(state_json);
+    drop(stdin);
+    if blocked && !old.contains(Signal::SIGPIPE) {
+        if !was_pending && crate::sys::signal_pending(Signal::SIGPIPE) {
+            // Pending, so this returns at once.
+            let _ = pipe.wait();
+        }
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
 }

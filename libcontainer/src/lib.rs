@@ -12,27 +12,39 @@
 //!   [`seccomp`]
 //! - hooks: [`hooks`]; cgroups: [`cgroups`]
 //! - state, start, kill, delete, list: [`state`], [`container`]; run: [`run`]
+//! - exec: [`exec`] (the parent), [`process::exec`] (the process's side);
+//!   what init and exec'd processes share last: [`process::finalize`];
+//!   `execCPUAffinity`: [`cpu_affinity`]; AppArmor and SELinux: [`lsm`]
 
 pub mod capabilities;
 pub mod cgroup_mount;
 pub mod cgroups;
 pub mod console;
 pub mod container;
+pub mod cpu_affinity;
 pub mod create;
 pub mod credentials;
 pub mod devices;
 pub mod events;
+pub mod exec;
 pub mod hooks;
 pub mod idmapped_mounts;
+pub mod io_priority;
+pub mod lsm;
 pub mod masked_paths;
+pub mod memory_policy;
 pub mod mounts;
 pub mod namespaces;
+pub mod net_devices;
+pub mod notify_socket;
 pub mod pause;
+pub mod personality;
 pub mod process;
 pub mod ps;
 pub mod rlimits;
 pub mod rootfs;
 pub mod run;
+pub mod scheduler;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;
@@ -66,6 +78,10 @@ pub enum Error {
     #[error(transparent)]
     Network(#[from] network::Error),
     #[error(transparent)]
+    NetDevice(#[from] net_devices::NetDeviceError),
+    #[error(transparent)]
+    Notify(#[from] notify_socket::NotifyError),
+    #[error(transparent)]
     Hook(#[from] hooks::HookError),
     #[error(transparent)]
     Console(#[from] console::ConsoleError),
@@ -75,6 +91,8 @@ pub enum Error {
     Idmap(#[from] idmapped_mounts::IdmapError),
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),
+    #[error(transparent)]
+    Exec(#[from] exec::ExecError),
     #[error("{what} {path}: {source}")]
     Sys {
         what: &'static str,

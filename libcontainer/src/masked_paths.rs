@@ -35,8 +35,9 @@ fn verify_dev_null() -> Result<(), MaskError> {
 }
 
 /// Files get /dev/null bind-mounted over them, directories an empty
-/// read-only tmpfs. Paths that do not exist are skipped.
-pub fn mask(paths: &[String]) -> Result<(), MaskError> {
+/// read-only tmpfs (labelled with `mount_label`). Paths that do not exist
+/// are skipped.
+pub fn mask(paths: &[String], mount_label: Option<&str>) -> Result<(), MaskError> {
     if paths.is_empty() {
         return Ok(());
     }
@@ -48,12 +49,13 @@ pub fn mask(paths: &[String]) -> Result<(), MaskError> {
             Err(_) => continue,
         };
         let result = if meta.is_dir() {
+            let data = crate::lsm::with_mount_label("", mount_label);
             nix::mount::mount(
                 Some("tmpfs"),
                 path,
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
-                None::<&str>,
+                (!data.is_empty()).then_some(data.as_str()),
             )
         } else {
             nix::mount::mount(

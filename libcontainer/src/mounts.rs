@@ -40,6 +40,22 @@ pub enum MountError {
         #[source]
         source: std::io::Error,
     },
+    #[error("mount {destination}: mount_setattr(AT_RECURSIVE, set {set:#x}, clear {clear:#x}): {source}")]
+    Recursive {
+        destination: PathBuf,
+        set: u64,
+        clear: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    /// runc's behaviour: a host without SELinux refuses the `context=` option.
+    #[error("mount {destination} with linux.mountLabel (context={label:?}): {source}")]
+    Labelled {
+        destination: PathBuf,
+        label: String,
+        #[source]
+        source: nix::Error,
+    },
     #[error("mount {destination}: {reason}")]
     Refused {
         destination: PathBuf,
@@ -58,6 +74,10 @@ pub struct MountOptions {
     pub propagation: MsFlags,
     /// File-system specific options, comma-joined (`mode=755,size=65536k`).
     pub data: String,
+    /// `MOUNT_ATTR_*` set on the mount and every mount below it (`rro`, ...).
+    pub recursive_set: u64,
+    /// `MOUNT_ATTR_*` cleared on the mount and every mount below it (`rrw`, ...).
+    pub recursive_clear: u64,
 }
 
 impl Default for MountOptions {
@@ -67,6 +87,8 @@ impl Default for MountOptions {
             clear: MsFlags::empty(),
             propagation: MsFlags::empty(),
             data: String::new(),
+            recursive_set: 0,
+            recursive_clear: 0,
         }
     }
 }
@@ -94,6 +116,11 @@ const FLAG_OPTIONS: &[(&str, bool, MsFlags)] = &[
     ("norelatime", true, MsFlags::MS_RELATIME),
     ("nostrictatime", true, MsFlags::MS_STRICTATIME),
     ("nosuid", false, MsFlags::MS_NOSUID),
+    (
+        "nosymfollow",
+        false,
+        MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+    ),
     ("rbind", false, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
     ("relatime", false, MsFlags::MS_RELATIME),
     ("remount", false, MsFlags::MS_REMOUNT),
@@ -103,6 +130,63 @@ const FLAG_OPTIONS: &[(&str, bool, MsFlags)] = &[
     ("strictatime", false, MsFlags::MS_STRICTATIME),
     ("suid", true, MsFlags::MS_NOSUID),
     ("sync", false, MsFlags::MS_SYNCHRONOUS),
+    (
+        "symfollow",
+        true,
+        MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+    ),
+];
+
+/// `MOUNT_ATTR_*` of mount_setattr(2). The atime modes are values of the
+/// `ATIME` field, not bits (relatime is 0).
+mod attr {
+    pub const RDONLY: u64 = 0x1;
+    pub const NOSUID: u64 = 0x2;
+    pub const NODEV: u64 = 0x4;
+    pub const NOEXEC: u64 = 0x8;
+    pub const ATIME: u64 = 0x70;
+    pub const RELATIME: u64 = 0x0;
+    pub const NOATIME: u64 = 0x10;
+    pub const STRICTATIME: u64 = 0x20;
+    pub const NODIRATIME: u64 = 0x80;
+    pub const NOSYMFOLLOW: u64 = 0x200000;
+}
+
+/// What a recursive option (runtime-spec `rro`, ... as runc names them)
+/// does to the mount tree.
+#[derive(Clone, Copy)]
+enum Recursive {
+    Set(u64),
+    Clear(u64),
+    /// An atime mode for every mount of the tree.
+    Atime(u64),
+    /// No atime change asked (`rnorelatime`): as mount(2)'s `norelatime`
+    /// and runc, it leaves each mount's atime mode as it is.
+    KeepAtime,
+}
+
+const RECURSIVE_OPTIONS: &[(&str, Recursive)] = &[
+    ("rro", Recursive::Set(attr::RDONLY)),
+    ("rrw", Recursive::Clear(attr::RDONLY)),
+    ("rnosuid", Recursive::Set(attr::NOSUID)),
+    ("rsuid", Recursive::Clear(attr::NOSUID)),
+    ("rnodev", Recursive::Set(attr::NODEV)),
+    ("rdev", Recursive::Clear(attr::NODEV)),
+    ("rnoexec", Recursive::Set(attr::NOEXEC)),
+    ("rexec", Recursive::Clear(attr::NOEXEC)),
+    ("rnodiratime", Recursive::Set(attr::NODIRATIME)),
+    ("rdiratime", Recursive::Clear(attr::NODIRATIME)),
+    ("rnosymfollow", Recursive::Set(attr::NOSYMFOLLOW)),
+    ("rsymfollow", Recursive::Clear(attr::NOSYMFOLLOW)),
+    ("rnoatime", Recursive::Atime(attr::NOATIME)),
+    ("rstrictatime", Recursive::Atime(attr::STRICTATIME)),
+    ("rrelatime", Recursive::Atime(attr::RELATIME)),
+    // Leaving noatime or strictatime gives the kernel's default, relatime,
+    // as mount(2)'s `atime` and `nostrictatime` do (mount_setattr takes an
+    // atime change only as a whole mode).
+    ("ratime", Recursive::Atime(attr::RELATIME)),
+    ("rnostrictatime", Recursive::Atime(attr::RELATIME)),
+    ("rnorelatime", Recursive::KeepAtime),
 ];
 
 const PROPAGATION_OPTIONS: &[(&str, MsFlags)] = &[
@@ -117,29 +201,24 @@ const PROPAGATION_OPTIONS: &[(&str, MsFlags)] = &[
 ];
 
 /// Options that name a feature berth does not implement yet.
-const UNSUPPORTED_OPTIONS: &[&str] = &[
-    "tmpcopyup",
-    "rro",
-    "rrw",
-    "rnosuid",
-    "rsuid",
-    "rnodev",
-    "rdev",
-    "rnoexec",
-    "rexec",
-    "rnodiratime",
-    "rdiratime",
-    "rrelatime",
-    "rnorelatime",
-    "rnoatime",
-    "ratime",
-    "rstrictatime",
-    "rnostrictatime",
-    "rnosymfollow",
-    "rsymfollow",
-    "nosymfollow",
-    "symfollow",
-];
+const UNSUPPORTED_OPTIONS: &[&str] = &["tmpcopyup"];
+
+/// Options that ask for an id-mapped mount (done by [`crate::idmapped_mounts`]
+/// before init mounts the entry).
+const IDMAP_OPTIONS: &[&str] = &["idmap", "ridmap"];
+
+/// Every mount option berth implements, sorted (for `berth features`).
+pub fn known_options() -> Vec<&'static str> {
+    let mut names: Vec<&str> = FLAG_OPTIONS
+        .iter()
+        .map(|(name, ..)| *name)
+        .chain(PROPAGATION_OPTIONS.iter().map(|(name, _)| *name))
+        .chain(RECURSIVE_OPTIONS.iter().map(|(name, _)| *name))
+        .chain(IDMAP_OPTIONS.iter().copied())
+        .collect();
+    names.sort_unstable();
+    names
+}
 
 impl MountOptions {
     /// Refuses an option berth would otherwise have to ignore.
@@ -168,7 +247,11 @@ impl MountOptions {
                 PROPAGATION_OPTIONS.iter().find(|(name, _)| name == option)
             {
                 parsed.propagation = *flag;
-            } else if option == "idmap" || option == "ridmap" {
+            } else if let Some((_, change)) =
+                RECURSIVE_OPTIONS.iter().find(|(name, _)| name == option)
+            {
+                parsed.add_recursive(*change);
+            } else if IDMAP_OPTIONS.contains(&option.as_str()) {
                 // Done by idmapped_mounts before init mounts the entry.
             } else {
                 data.push(option.as_str());
@@ -181,6 +264,69 @@ impl MountOptions {
     pub fn is_bind(&self) -> bool {
         self.flags.contains(MsFlags::MS_BIND)
     }
+
+    /// Later options win over earlier ones, as for the mount(2) flags.
+    fn add_recursive(&mut self, change: Recursive) {
+        match change {
+            Recursive::Set(bit) => {
+                self.recursive_set |= bit;
+                self.recursive_clear &= !bit;
+            }
+            Recursive::Clear(bit) => {
+                self.recursive_clear |= bit;
+                self.recursive_set &= !bit;
+            }
+            // mount_setattr(2) takes a new atime mode only with the whole
+            // field in attr_clr.
+            Recursive::Atime(mode) => {
+                self.recursive_set = (self.recursive_set & !attr::ATIME) | mode;
+                self.recursive_clear |= attr::ATIME;
+            }
+            Recursive::KeepAtime => {}
+        }
+    }
+
+    fn has_recursive(&self) -> bool {
+        self.recursive_set != 0 || self.recursive_clear != 0
+    }
+}
+
+/// An `O_PATH` fd on what is mounted at `destination` now. An fd taken
+/// before the mount still names the directory under it.
+fn open_mounted(root: BorrowedFd, destination: &Path) -> Result<OwnedFd, MountError> {
+    sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|source| MountError::Resolve {
+        destination: destination.to_owned(),
+        path: destination.to_owned(),
+        source,
+    })
+}
+
+/// Applies the recursive options of `options` to the mount at `destination`
+/// (under `root`) and every mount below it.
+fn apply_recursive(
+    root: BorrowedFd,
+    destination: &Path,
+    options: &MountOptions,
+) -> Result<(), MountError> {
+    if !options.has_recursive() {
+        return Ok(());
+    }
+    let mounted = open_mounted(root, destination)?;
+    sys::mount_setattr(
+        Some(mounted.as_fd()),
+        Path::new(""),
+        (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32,
+        options.recursive_set,
+        options.recursive_clear,
+        0,
+        None,
+    )
+    .map_err(|source| MountError::Recursive {
+        destination: destination.to_owned(),
+        set: options.recursive_set,
+        clear: options.recursive_clear,
+        source,
+    })
 }
 
 /// Resolves `path` (absolute, as seen from inside the container) under
@@ -266,6 +412,8 @@ pub struct MountContext<'a> {
     pub bundle: &'a Path,
     /// True when init is in a cgroup namespace of its own.
     pub new_cgroup_ns: bool,
+    /// `linux.mountLabel`, added to the data of the file systems mounted.
+    pub mount_label: Option<&'a str>,
     /// True when init is in a user namespace (sysfs may then have to be
     /// bind-mounted from the host).
     pub in_user_ns: bool,
@@ -286,7 +434,8 @@ pub fn mount_entry(
     let source = mount.source().clone().unwrap_or_default();
 
     if typ == "cgroup" || typ == "cgroup2" {
-        return crate::cgroup_mount::mount_cgroups(ctx, destination, &options);
+        crate::cgroup_mount::mount_cgroups(ctx, destination, &options)?;
+        return apply_recursive(root, destination, &options);
     }
     let source = if bind && source.is_relative() {
         bundle.join(&source)
@@ -350,7 +499,12 @@ pub fn mount_entry(
         } else {
             source
         };
-        let data = (!options.data.is_empty()).then_some(options.data.as_str());
+        // runc labels every file system it mounts but these.
+        let label = ctx
+            .mount_label
+            .filter(|l| !l.is_empty() && !matches!(typ, "proc" | "sysfs" | "mqueue"));
+        let data = crate::lsm::with_mount_label(&options.data, label);
+        let data = (!data.is_empty()).then_some(data.as_str());
         let flags = options.flags - MsFlags::MS_REMOUNT;
         match nix::mount::mount(Some(&source), &target_path, Some(typ), flags, data) {
             // A user namespace may mount sysfs only in a network namespace
@@ -363,7 +517,17 @@ pub fn mount_entry(
                 );
                 bind_host_sys(root, destination, &target_path, flags)?;
             }
-            other => other.map_err(mount_err(destination, "mount"))?,
+            Err(source) => {
+                return Err(match label {
+                    Some(label) => MountError::Labelled {
+                        destination: destination.to_owned(),
+                        label: label.to_owned(),
+                        source,
+                    },
+                    None => mount_err(destination, "mount")(source),
+                })
+            }
+            Ok(()) => {}
         }
     }
     if !options.propagation.is_empty() {
@@ -377,17 +541,7 @@ pub fn mount_entry(
         )
         .map_err(mount_err(destination, "propagation"))?;
     }
-    Ok(())
-}
-
-/// An `O_PATH` fd on the mount now at `destination` (an fd opened before
-/// the mount names the directory under it).
-fn open_mounted(root: BorrowedFd, destination: &Path) -> Result<OwnedFd, MountError> {
-    sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|e| MountError::Resolve {
-        destination: destination.to_owned(),
-        path: destination.to_owned(),
-        source: e,
-    })
+    apply_recursive(root, destination, &options)
 }
 
 /// The host's /sys, recursively, at `target_path` with the entry's `flags`.
@@ -490,9 +644,27 @@ mod tests {
     }
 
     #[test]
+    fn recursive_options_set_and_clear_attributes() {
+        let o = parse(&["rbind", "rro", "rnosuid", "rdev", "rnoatime"]);
+        assert_eq!(o.recursive_set, attr::RDONLY | attr::NOSUID | attr::NOATIME);
+        assert_eq!(o.recursive_clear, attr::NODEV | attr::ATIME);
+        assert!(o.data.is_empty());
+        // The last word wins; an atime change always names the whole field.
+        let o = parse(&["rro", "rrw", "rstrictatime", "rrelatime"]);
+        assert_eq!(o.recursive_set, attr::RELATIME);
+        assert_eq!(o.recursive_clear, attr::RDONLY | attr::ATIME);
+        let o = parse(&["rnoatime", "rnorelatime"]);
+        assert_eq!(o.recursive_set, attr::NOATIME);
+        assert!(!parse(&["rnorelatime"]).has_recursive());
+        let o = parse(&["nosymfollow"]);
+        assert_eq!(o.flags.bits(), libc::MS_NOSYMFOLLOW);
+        assert_eq!(parse(&["nosymfollow", "symfollow"]).flags, MsFlags::empty());
+    }
+
+    #[test]
     fn unsupported_options_are_refused() {
         assert!(MountOptions::check("tmpcopyup").is_err());
-        assert!(MountOptions::check("rro").is_err());
+        assert!(MountOptions::check("rro").is_ok());
         assert!(MountOptions::check("nosuid").is_ok());
         assert!(MountOptions::check("mode=755").is_ok());
     }

@@ -30,6 +30,13 @@ pub enum NamespaceError {
     TimeOffsets(#[source] std::io::Error),
     #[error("unshare of new namespaces: {0}")]
     Unshare(#[source] nix::Error),
+    #[error("joining the {types} namespaces of process {pid}: {source}")]
+    JoinProcess {
+        types: String,
+        pid: i32,
+        #[source]
+        source: nix::Error,
+    },
 }
 
 fn name(typ: LinuxNamespaceType) -> &'static str {
@@ -45,7 +52,7 @@ fn name(typ: LinuxNamespaceType) -> &'static str {
     }
 }
 
-fn flag(typ: LinuxNamespaceType) -> CloneFlags {
+pub(crate) fn flag(typ: LinuxNamespaceType) -> CloneFlags {
     match typ {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
         LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
@@ -209,6 +216,69 @@ impl ChildNamespaces {
         }
         Ok(())
     }
+}
+
+/// The namespace types, as /proc/PID/ns names them, with their flags.
+const PROC_NS: &[(&str, CloneFlags)] = &[
+    // The user namespace first: the others are then joined with the
+    // capabilities it gives.
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("time", CloneFlags::from_bits_retain(0x80)),
+];
+
+/// Joins the namespaces `flags` of the process behind `pidfd` (pid `pid`):
+/// with one setns on the pidfd (Linux 5.8+; the kernel orders them, user
+/// first), else through its /proc/PID/ns files, opened while the pidfd
+/// shows the process alive, so that a reused pid is never joined. Pid and
+/// time namespaces apply to the caller's children.
+pub fn enter_process(
+    pidfd: &std::os::fd::OwnedFd,
+    pid: i32,
+    flags: CloneFlags,
+) -> Result<(), NamespaceError> {
+    if flags.is_empty() {
+        return Ok(());
+    }
+    let err = |source| NamespaceError::JoinProcess {
+        types: PROC_NS
+            .iter()
+            .filter(|(_, f)| flags.contains(*f))
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(","),
+        pid,
+        source,
+    };
+    match nix::sched::setns(pidfd, flags) {
+        Err(nix::errno::Errno::EINVAL) => {}
+        other => return other.map_err(err),
+    }
+    let mut files = Vec::new();
+    for (name, f) in PROC_NS.iter().filter(|(_, f)| flags.contains(*f)) {
+        let path = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
+        let file = File::open(&path).map_err(|source| NamespaceError::Open {
+            typ: name,
+            path,
+            source,
+        })?;
+        files.push((*f, file));
+    }
+    // Alive now, so the files above were its own.
+    crate::sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(pidfd), 0).map_err(|e| {
+        err(nix::errno::Errno::from_raw(
+            e.raw_os_error().unwrap_or(libc::ESRCH),
+        ))
+    })?;
+    for (f, file) in files {
+        nix::sched::setns(&file, f).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Gives the parent's future children a new time namespace with the spec's

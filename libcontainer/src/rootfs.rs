@@ -129,6 +129,10 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
         root: root.as_fd(),
         bundle: setup.bundle,
         new_cgroup_ns: setup.new_cgroup_ns,
+        mount_label: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref()),
         in_user_ns,
     };
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
@@ -164,16 +168,7 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
 
     let console = match setup.console_socket {
         Some(socket) => {
-            let size = spec
-                .process()
-                .as_ref()
-                .and_then(|p| p.console_size())
-                .map(|b| {
-                    (
-                        u16::try_from(b.height()).unwrap_or(u16::MAX),
-                        u16::try_from(b.width()).unwrap_or(u16::MAX),
-                    )
-                });
+            let size = spec.process().as_ref().and_then(crate::console::size_of);
             Some(crate::console::create(root.as_fd(), socket.as_fd(), size)?)
         }
         None => None,
@@ -235,6 +230,7 @@ pub fn finish(spec: &Spec) -> Result<(), RootfsError> {
         linux
             .and_then(|l| l.masked_paths().as_deref())
             .unwrap_or(&[]),
+        linux.and_then(|l| l.mount_label().as_deref()),
     )?;
     if spec
         .root()

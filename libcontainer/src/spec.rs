@@ -38,6 +38,14 @@ pub enum SpecError {
     Invalid { field: String, reason: String },
     #[error("config.json: {field} is not supported by berth yet")]
     Unsupported { field: String },
+    #[error("config.json: {0}")]
+    IoPriority(#[from] crate::io_priority::IoPriorityError),
+    #[error("config.json: {0}")]
+    Scheduler(#[from] crate::scheduler::SchedulerError),
+    #[error("config.json: {0}")]
+    Personality(#[from] crate::personality::PersonalityError),
+    #[error("config.json: {0}")]
+    MemoryPolicy(#[from] crate::memory_policy::MemoryPolicyError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
 }
@@ -107,7 +115,8 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    fn at(self, path: &Path) -> SpecError {
+    /// The error, naming the file it is in.
+    pub fn at(self, path: &Path) -> SpecError {
         match self {
             ParseError::Syntax(source) => SpecError::Parse {
                 path: path.to_owned(),
@@ -125,20 +134,39 @@ impl ParseError {
 /// Parses config.json text; a type error names the field it is in
 /// (`process.user.uid`, `linux.namespaces[0].type`).
 pub fn parse(bytes: &[u8]) -> Result<Spec, ParseError> {
+    parse_json(bytes)
+}
+
+/// Parses JSON text into `T` (config.json, exec's process.json); a type
+/// error names the field it is in.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
     // Syntax first, so that a syntax error is not reported at a field.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(ParseError::Syntax)?;
+    // oci-spec spells two scheduler flags unlike the runtime-spec: only a
+    // config that may have them takes the detour through a Value.
+    if bytes.windows(SCHEDULER.len()).any(|w| w == SCHEDULER) {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(ParseError::Syntax)?;
+        crate::scheduler::translate_flag_names(&mut value)
+            .map_err(|(field, source)| ParseError::Field(field, source))?;
+        return serde_path_to_error::deserialize(value).map_err(field_error);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        let source = e.into_inner();
-        if field == "." {
-            ParseError::Syntax(source)
-        } else {
-            ParseError::Field(field, source)
-        }
-    })?;
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(field_error)?;
     de.end().map_err(ParseError::Syntax)?;
-    Ok(spec)
+    Ok(value)
+}
+
+const SCHEDULER: &[u8] = b"\"scheduler\"";
+
+fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> ParseError {
+    let field = e.path().to_string();
+    let source = e.into_inner();
+    if field == "." {
+        ParseError::Syntax(source)
+    } else {
+        ParseError::Field(field, source)
+    }
 }
 
 /// Checks the parts of the spec berth relies on and refuses what it does not
@@ -155,58 +183,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .process()
         .as_ref()
         .ok_or_else(|| invalid("process", "missing"))?;
-    match process.args() {
-        Some(args) if !args.is_empty() => {}
-        _ => return Err(invalid("process.args", "must not be empty")),
-    }
-    if process.command_line().is_some() {
-        return Err(unsupported("process.commandLine"));
-    }
-    if !process.cwd().is_absolute() {
-        return Err(invalid(
-            "process.cwd",
-            format!("{} is not absolute", process.cwd().display()),
-        ));
-    }
-    if process
-        .apparmor_profile()
-        .as_deref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(unsupported("process.apparmorProfile"));
-    }
-    if process
-        .selinux_label()
-        .as_deref()
-        .is_some_and(|l| !l.is_empty())
-    {
-        return Err(unsupported("process.selinuxLabel"));
-    }
-    if process.io_priority().is_some() {
-        return Err(unsupported("process.ioPriority"));
-    }
-    if process.scheduler().is_some() {
-        return Err(unsupported("process.scheduler"));
-    }
-    if process.exec_cpu_affinity().is_some() {
-        return Err(unsupported("process.execCPUAffinity"));
-    }
-    if process
-        .user()
-        .username()
-        .as_deref()
-        .is_some_and(|u| !u.is_empty())
-    {
-        return Err(unsupported("process.user.username"));
-    }
-    for env in process.env().iter().flatten() {
-        if !env.contains('=') {
-            return Err(invalid(
-                "process.env",
-                format!("{env:?} is not of the form KEY=value"),
-            ));
-        }
-    }
+    validate_process(process)?;
     if let Some(hostname) = spec.hostname() {
         if !hostname.is_empty() && !has_new_namespace(spec, LinuxNamespaceType::Uts) {
             return Err(invalid(
@@ -261,6 +238,48 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     validate_linux(spec, linux)
 }
 
+/// The checks of a `process` that hold wherever it comes from: config.json
+/// or exec's process.json.
+pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    match process.args() {
+        Some(args) if !args.is_empty() => {}
+        _ => return Err(invalid("process.args", "must not be empty")),
+    }
+    if process.command_line().is_some() {
+        return Err(unsupported("process.commandLine"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(invalid(
+            "process.cwd",
+            format!("{} is not absolute", process.cwd().display()),
+        ));
+    }
+    crate::lsm::check(process).map_err(|e| invalid("process.selinuxLabel", e.to_string()))?;
+    if let Some(prio) = process.io_priority() {
+        crate::io_priority::check(prio)?;
+    }
+    if let Some(scheduler) = process.scheduler() {
+        crate::scheduler::check(scheduler)?;
+    }
+    if process
+        .user()
+        .username()
+        .as_deref()
+        .is_some_and(|u| !u.is_empty())
+    {
+        return Err(unsupported("process.user.username"));
+    }
+    for env in process.env().iter().flatten() {
+        if !env.contains('=') {
+            return Err(invalid(
+                "process.env",
+                format!("{env:?} is not of the form KEY=value"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Every hook: an absolute path, a positive timeout, env entries as KEY=value.
 fn validate_hooks(hooks: &oci_spec::runtime::Hooks) -> Result<(), SpecError> {
     #[allow(deprecated)] // prestart is deprecated in the spec, still run by runtimes
@@ -307,24 +326,15 @@ fn validate_linux(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), S
         crate::seccomp::validate(seccomp)?;
     }
     if linux.intel_rdt().is_some() {
-        return Err(unsupported("linux.intelRdt"));
+        return Err(intel_rdt_refusal());
     }
-    if linux.memory_policy().is_some() {
-        return Err(unsupported("linux.memoryPolicy"));
+    if let Some(policy) = linux.memory_policy() {
+        crate::memory_policy::check(policy)?;
     }
-    if linux.personality().is_some() {
-        return Err(unsupported("linux.personality"));
+    if let Some(personality) = linux.personality() {
+        crate::personality::check(personality)?;
     }
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(unsupported("linux.netDevices"));
-    }
-    if linux
-        .mount_label()
-        .as_deref()
-        .is_some_and(|l| !l.is_empty())
-    {
-        return Err(unsupported("linux.mountLabel"));
-    }
+    crate::net_devices::check(spec).map_err(|reason| invalid("linux.netDevices", reason))?;
     let mut seen = Vec::new();
     for ns in linux.namespaces().iter().flatten() {
         if seen.contains(&ns.typ()) {
@@ -385,6 +395,23 @@ fn validate_linux(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// Intel RDT (resctrl) is not implemented: the refusal says whether this
+/// host could have it at all.
+fn intel_rdt_refusal() -> SpecError {
+    let resctrl = std::fs::read_to_string("/proc/filesystems").is_ok_and(|fs| {
+        fs.lines()
+            .any(|l| l.split_whitespace().last() == Some("resctrl"))
+    });
+    if resctrl {
+        unsupported("linux.intelRdt (Intel RDT through resctrl)")
+    } else {
+        invalid(
+            "linux.intelRdt",
+            "Intel RDT is not supported or enabled on this host (no resctrl in /proc/filesystems)",
+        )
+    }
 }
 
 /// `linux.uidMappings`/`gidMappings` against the user namespace asked for.

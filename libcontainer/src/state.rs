@@ -115,6 +115,29 @@ pub struct ContainerState {
     /// Where the network layer keeps its state, when the container asked for networks.
     #[serde(default)]
     pub network_state_dir: Option<PathBuf>,
+    /// What `exec` takes from config.json; absent in the state of a
+    /// container made by a berth without exec.
+    #[serde(default)]
+    pub exec: Option<ExecDefaults>,
+}
+
+/// The parts of config.json that `exec` uses, recorded at create (as runc
+/// keeps its config in its state): an exec'd process gets the container's
+/// defaults even if the bundle has changed or gone since.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecDefaults {
+    /// config.json's `process`: the defaults of an exec given a command
+    /// line, and the capabilities and rlimits of one given process.json
+    /// without them.
+    pub process: oci_spec::runtime::Process,
+    /// The namespaces of init an exec'd process joins.
+    pub namespaces: Vec<oci_spec::runtime::LinuxNamespaceType>,
+    /// `create --no-new-keyring`: exec'd processes keep the caller's session keyring too.
+    #[serde(default)]
+    pub no_new_keyring: bool,
+    /// `linux.seccomp`: exec'd processes get the container's filter (as runc's).
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// `<root>/<id>/`, locked for the life of this value.
@@ -300,6 +323,7 @@ mod tests {
             cgroup: None,
             network: None,
             network_state_dir: None,
+            exec: None,
         };
         dir.save(&state).unwrap();
         assert_eq!(dir.load().unwrap().pid, 42);

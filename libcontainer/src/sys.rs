@@ -159,6 +159,15 @@ pub fn seccomp_set_mode_filter(
     }
 }
 
+/// Whether `signal` is pending for the calling thread or the process.
+pub fn signal_pending(signal: nix::sys::signal::Signal) -> bool {
+    // SAFETY: sigset_t is plain data; sigpending fills it, sigismember reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut set) == 0 && libc::sigismember(&set, signal as libc::c_int) == 1
+    }
+}
+
 #[repr(C)]
 struct OpenHow {
     flags: u64,
@@ -268,6 +277,71 @@ pub fn mount_setattr(
     Ok(())
 }
 
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, ...): the calling thread's I/O
+/// scheduling class and level (inherited across fork and exec).
+pub fn ioprio_set(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    const IOPRIO_CLASS_SHIFT: u32 = 13;
+    let value = (class << IOPRIO_CLASS_SHIFT) | level;
+    // SAFETY: plain syscall with integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) })?;
+    Ok(())
+}
+
+/// `struct sched_attr` of sched_setattr(2), with the utilization clamps
+/// (SCHED_ATTR_SIZE_VER1).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    pub util_min: u32,
+    pub util_max: u32,
+}
+
+/// sched_setattr(2) on the calling thread; `attr.size` is filled in here.
+pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        ..*attr
+    };
+    // SAFETY: attr is a valid sched_attr whose size field says its size;
+    // the kernel only reads it.
+    check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })?;
+    Ok(())
+}
+
+/// set_mempolicy(2): the calling thread's NUMA policy, `mode` with its
+/// `MPOL_F_*` flags, over the nodes whose bits are set in `nodemask`.
+pub fn set_mempolicy(mode: i32, nodemask: &[libc::c_ulong]) -> io::Result<()> {
+    let (mask, maxnode) = if nodemask.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads one bit fewer than maxnode says.
+        (
+            nodemask.as_ptr(),
+            (nodemask.len() * libc::c_ulong::BITS as usize + 1) as libc::c_ulong,
+        )
+    };
+    // SAFETY: mask points to nodemask.len() words (or is null with
+    // maxnode 0), which covers maxnode - 1 bits; the kernel only reads them.
+    check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, mask, maxnode) })?;
+    Ok(())
+}
+
+/// personality(2): sets the execution domain of the calling process.
+pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: plain call with an integer argument.
+    check(unsafe { libc::personality(persona) } as libc::c_long)?;
+    Ok(())
+}
+
 /// `move_mount`: attaches the detached mount `from` (an [`open_tree`] fd)
 /// onto the directory or file that `to` refers to.
 pub fn move_mount(from: BorrowedFd, to: BorrowedFd) -> io::Result<()> {
@@ -298,6 +372,13 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an integer fd; a bad fd only yields EBADF.
     check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as libc::c_long)?;
     Ok(())
+}
+
+/// Whether `fd` is an open file descriptor of this process.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD on an integer fd only reads its flags; a closed fd
+    // yields EBADF.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
 /// The process start time (field 22 of /proc/PID/stat, in clock ticks since

@@ -192,6 +192,11 @@ pub struct AddressDetails {
     pub index: u32,
     pub addr: IpAddr,
     pub prefix: u8,
+    /// Set by a user (`IFA_F_PERMANENT`), not made by the kernel (IPv6
+    /// link-local, autoconfiguration).
+    pub permanent: bool,
+    /// Of global scope (`RT_SCOPE_UNIVERSE`): not host or link-local.
+    pub global: bool,
 }
 
 /// One route as [`Netlink::routes`] reports it (main table only).
@@ -500,6 +505,28 @@ pub mod req {
             if on { "on" } else { "off" }
         );
         Request::new(op, RouteNetlinkMessage::SetLink(m), 0)
+    }
+
+    /// Moves link `index` into the network namespace `netns` (an fd of
+    /// `/proc/PID/ns/net`), renamed to `name` there if given (a name
+    /// ending in `%d` lets the kernel number it). The kernel takes the
+    /// device down and drops its addresses on the way.
+    pub fn move_link(
+        index: u32,
+        what: &str,
+        netns: BorrowedFd<'_>,
+        name: Option<&str>,
+    ) -> Result<Request> {
+        use std::os::fd::AsRawFd;
+        let mut op = format!("moving {what} into the container's network namespace");
+        let mut m = link_message(index);
+        m.attributes.push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        if let Some(name) = name {
+            op.push_str(&format!(" as {name}"));
+            check_ifname(&op, name)?;
+            m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        }
+        Ok(Request::new(op, RouteNetlinkMessage::SetLink(m), 0))
     }
 
     /// `RTM_DELLINK` by index.
@@ -994,6 +1021,17 @@ impl Netlink {
         }
     }
 
+    pub fn move_link(
+        &mut self,
+        index: u32,
+        what: &str,
+        netns: BorrowedFd<'_>,
+        name: Option<&str>,
+    ) -> Result<()> {
+        self.execute(req::move_link(index, what, netns, name)?)
+            .map(drop)
+    }
+
     pub fn add_address(
         &mut self,
         index: u32,
@@ -1021,11 +1059,22 @@ impl Netlink {
                         AddressAttribute::Address(ip) => Some(*ip),
                         _ => None,
                     });
+                    // IFA_FLAGS holds all 32 bits; the header the low 8.
+                    let permanent = m
+                        .attributes
+                        .iter()
+                        .find_map(|a| match a {
+                            AddressAttribute::Flags(f) => Some(f.contains(AddressFlags::Permanent)),
+                            _ => None,
+                        })
+                        .unwrap_or(m.header.flags.contains(AddressHeaderFlags::Permanent));
                     if let Some(addr) = addr {
                         out.push(AddressDetails {
                             index: m.header.index,
                             addr,
                             prefix: m.header.prefix_len,
+                            permanent,
+                            global: m.header.scope == AddressScope::Universe,
                         });
                     }
                 }

@@ -76,6 +76,8 @@ pub enum Command {
     Events(commands::events::EventsArgs),
     /// Change the resource limits of a running container
     Update(Box<commands::update::UpdateArgs>),
+    /// Run another process in a running (or created) container
+    Exec(Box<commands::exec::ExecArgs>),
 }
 
 fn main() {
@@ -100,8 +102,15 @@ fn main() {
         }
     };
     let _ = tracing::subscriber::set_global_default(logger.clone());
+    // exec's failures exit 255 with runc's prefix: its own exit code is
+    // the process's.
+    let is_exec = matches!(cli.command, Command::Exec(_));
     let code = match dispatch(cli) {
         Ok(code) => code,
+        Err(e) if is_exec => {
+            logger.fatal(&format!("exec failed: {}", error_message(&e)));
+            255
+        }
         Err(e) => {
             logger.fatal(&error_message(&e));
             1
@@ -140,6 +149,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Ps(args) => commands::ps::run(g, args).map(|()| 0),
         Command::Events(args) => commands::events::run(g, args).map(|()| 0),
         Command::Update(args) => commands::update::run(g, *args).map(|()| 0),
+        Command::Exec(args) => commands::exec::run(g, *args),
     }
 }
 

@@ -857,6 +857,98 @@ pub fn read_until_closed(fd: &std::os::fd::OwnedFd, timeout: Duration) -> String
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Runs a shell command line under script(1), which gives it a terminal of
+/// its own (for `ctr -t`, `podman -t`); None when script(1) is missing.
+pub fn run_in_terminal(line: &str) -> Option<std::process::Output> {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("script(1) is not installed: skipped");
+        return None;
+    }
+    let out = Command::new("/usr/bin/script")
+        .args(["-qec", line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script(1)");
+    Some(out)
+}
+
+/// x86_64 syscall numbers the test agent looks for.
+const SYS_MKDIR: i32 = 83;
+const SYS_MKDIRAT: i32 = 258;
+
+#[repr(C)]
+#[derive(Default)]
+struct SeccompData {
+    nr: i32,
+    arch: u32,
+    instruction_pointer: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct Notif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    data: SeccompData,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct NotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+const NOTIF_RECV: libc::c_ulong = 0xc050_2100; // _IOWR('!', 0, struct seccomp_notif)
+const NOTIF_SEND: libc::c_ulong = 0xc018_2101; // _IOWR('!', 1, struct seccomp_notif_resp)
+const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+
+/// A seccomp agent for the tests: answers every notification on the
+/// listener `fd` until the filtered processes are gone:
+/// mkdir fails with ENOMEDIUM, anything else continues. Returns how many
+/// mkdirs it answered.
+pub fn answer_seccomp_notifications(fd: &std::os::fd::OwnedFd, timeout: Duration) -> usize {
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + timeout;
+    let mut answered = 0;
+    while Instant::now() < deadline {
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if n <= 0 {
+            continue;
+        }
+        if pfd.revents & libc::POLLHUP != 0 {
+            break;
+        }
+        let mut req = Notif::default();
+        // SAFETY: req is a seccomp_notif-sized buffer the kernel fills.
+        if unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV, &mut req) } < 0 {
+            continue;
+        }
+        let mkdir = matches!(req.data.nr, SYS_MKDIR | SYS_MKDIRAT);
+        let resp = NotifResp {
+            id: req.id,
+            val: 0,
+            error: if mkdir { -libc::ENOMEDIUM } else { 0 },
+            flags: if mkdir { 0 } else { USER_NOTIF_FLAG_CONTINUE },
+        };
+        // SAFETY: resp is a valid seccomp_notif_resp.
+        if unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND, &resp) } == 0 && mkdir {
+            answered += 1;
+        }
+    }
+    answered
+}
+
 /// Writes an executable shell script (for hooks) and returns its path.
 pub fn write_script(path: &Path, body: &str) -> PathBuf {
     fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write script");

@@ -125,6 +125,37 @@ fn wrong_types_name_the_field() {
             }),
             "linux.devices[0].major",
         ),
+        (
+            Box::new(|c| {
+                c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_NONE", "priority": 0})
+            }),
+            "process.ioPriority.class",
+        ),
+        (
+            Box::new(|c| c["process"]["scheduler"] = json!({"policy": "SCHED_SOMETIMES"})),
+            "process.scheduler.policy",
+        ),
+        (
+            Box::new(
+                |c| c["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_RECLAIM", "SCHED_RESET_ON_FORK"]}),
+            ),
+            "process.scheduler.flags[1]",
+        ),
+        (
+            Box::new(|c| c["linux"]["personality"] = json!({"domain": "LINUX64"})),
+            "linux.personality.domain",
+        ),
+        (
+            Box::new(|c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_SOMEWHERE"})),
+            "linux.memoryPolicy.mode",
+        ),
+        (
+            Box::new(|c| {
+                c["linux"]["memoryPolicy"] =
+                    json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NOPE"]})
+            }),
+            "linux.memoryPolicy.flags[0]",
+        ),
     ];
     for (edit, field) in cases {
         let mut bundle = Bundle::new(&["true"]);
@@ -312,6 +343,64 @@ fn invalid_values_name_the_field() {
             &["hooks.prestart[0].path"],
         ),
         (
+            Box::new(|c| {
+                c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 8})
+            }),
+            &["process.ioPriority.priority", "8"],
+        ),
+        (
+            Box::new(|c| c["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "nice": 20})),
+            &["process.scheduler.nice", "20"],
+        ),
+        (
+            Box::new(|c| {
+                c["process"]["scheduler"] = json!({"policy": "SCHED_FIFO", "priority": 0})
+            }),
+            &["process.scheduler.priority"],
+        ),
+        (
+            Box::new(|c| {
+                c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "priority": 5})
+            }),
+            &["process.scheduler.priority", "SCHED_FIFO or SCHED_RR"],
+        ),
+        (
+            Box::new(|c| {
+                c["process"]["scheduler"] =
+                    json!({"policy": "SCHED_DEADLINE", "runtime": 4096, "deadline": 2048})
+            }),
+            &["process.scheduler.deadline"],
+        ),
+        (
+            Box::new(|c| {
+                c["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "period": 10})
+            }),
+            &["process.scheduler.runtime", "SCHED_DEADLINE"],
+        ),
+        (
+            Box::new(|c| c["process"]["scheduler"] = json!({"policy": "SCHED_ISO"})),
+            &["process.scheduler.policy", "SCHED_ISO"],
+        ),
+        (
+            Box::new(|c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0-x"})),
+            &["linux.memoryPolicy.nodes", "0-x"],
+        ),
+        (
+            Box::new(|c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE"})),
+            &["linux.memoryPolicy.nodes", "at least one node"],
+        ),
+        (
+            Box::new(|c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_LOCAL", "nodes": "0"})),
+            &["linux.memoryPolicy.nodes", "takes no nodes"],
+        ),
+        (
+            Box::new(|c| {
+                c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0",
+                    "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]})
+            }),
+            &["linux.memoryPolicy.flags"],
+        ),
+        (
             Box::new(|c| c["hooks"] = json!({"poststop": [{"path": "/bin/true", "timeout": 0}]})),
             &["hooks.poststop[0].timeout"],
         ),
@@ -337,18 +426,6 @@ fn unsupported_fields_are_refused() {
     let rt = Runtime::berth();
     let cases: Vec<(Edit, &str)> = vec![
         (
-            Box::new(|c| c["process"]["apparmorProfile"] = json!("docker-default")),
-            "apparmorProfile",
-        ),
-        (
-            Box::new(|c| c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0")),
-            "selinuxLabel",
-        ),
-        (
-            Box::new(|c| c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0")),
-            "mountLabel",
-        ),
-        (
             Box::new(|c| c["process"]["user"]["username"] = json!("someone")),
             "username",
         ),
@@ -357,18 +434,8 @@ fn unsupported_fields_are_refused() {
             "intelRdt",
         ),
         (
-            Box::new(|c| c["linux"]["personality"] = json!({"domain": "LINUX32"})),
-            "personality",
-        ),
-        (
-            Box::new(|c| {
-                c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0})
-            }),
-            "ioPriority",
-        ),
-        (
-            Box::new(|c| c["process"]["scheduler"] = json!({"policy": "SCHED_OTHER"})),
-            "scheduler",
+            Box::new(|c| c["linux"]["personality"] = json!({"domain": "LINUX32", "flags": ["X"]})),
+            "linux.personality.flags",
         ),
         (
             Box::new(|c| c["windows"] = json!({"layerFolders": []})),

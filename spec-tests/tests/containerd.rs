@@ -216,32 +216,76 @@ fn ctr_detached_task_kill_and_delete() {
     assert!(!ctd.runtime_root().join(&id).exists());
 }
 
+impl Containerd {
+    /// `ctr ARGS` as one shell line, for [`spec_tests::run_in_terminal`].
+    fn line(&self, args: &str) -> String {
+        format!(
+            "/usr/bin/ctr --address {} --namespace {} {args}",
+            self.socket().display(),
+            self.namespace,
+        )
+    }
+}
+
 #[test]
 fn ctr_run_with_a_terminal() {
     let Some(ctd) = Containerd::start() else {
         return;
     };
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("script(1) is not installed: skipped");
-        return;
-    }
     let (_rootfs_dir, rootfs) = rootfs();
     let id = unique_name("ctrt");
     // ctr -t needs a terminal of its own: script(1) gives it one.
-    let ctr_cmd = format!(
-        "/usr/bin/ctr --address {} --namespace {} run --rm -t --runc-binary {} --rootfs {} {} sh -c 'tty; exit 5'",
-        ctd.socket().display(),
-        ctd.namespace,
+    let line = ctd.line(&format!(
+        "run --rm -t --runc-binary {} --rootfs {} {id} sh -c 'tty; exit 5'",
         berth_binary().display(),
         rootfs.display(),
-        id
-    );
-    let out = Command::new("/usr/bin/script")
-        .args(["-qec", &ctr_cmd, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    ));
+    let Some(out) = spec_tests::run_in_terminal(&line) else {
+        return;
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(5), "{stdout}\n{}", ctd.log());
     assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+}
+
+/// `ctr task exec` (the shim calls `berth exec --process F --detach
+/// --pid-file P [--console-socket S]`), with and without a terminal.
+#[test]
+fn ctr_task_exec_with_and_without_a_terminal() {
+    let Some(ctd) = Containerd::start() else {
+        return;
+    };
+    let (_rootfs_dir, rootfs) = rootfs();
+    let id = unique_name("ctre");
+    let (code, out, err) = ctd.run_sh("-d", &rootfs, &id, "sleep 1000");
+    assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
+    ctd.wait_task_status("RUNNING");
+    let (code, out, err) = ctd.run(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        &id,
+        "sh",
+        "-c",
+        "echo in-exec; [ -t 1 ] || echo no-tty; exit 6",
+    ]);
+    assert_eq!(code, 6, "{out} {err}\n{}", ctd.log());
+    assert_eq!(out, "in-exec\nno-tty\n", "{err}");
+    let line = ctd.line(&format!(
+        "task exec -t --exec-id e2 {id} sh -c 'tty; exit 7'"
+    ));
+    if let Some(out) = spec_tests::run_in_terminal(&line) {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(7), "{stdout}\n{}", ctd.log());
+        assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+    }
+    // A missing binary: berth's message reaches the ctr user.
+    let (code, _, err) = ctd.run(&["task", "exec", "--exec-id", "e3", &id, "no-such-binary"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no-such-binary"), "{err}");
+    ctd.run_ok(&["task", "kill", "-s", "KILL", &id]);
+    ctd.wait_task_status("STOPPED");
+    ctd.run_ok(&["task", "rm", &id]);
+    ctd.run_ok(&["container", "rm", &id]);
 }

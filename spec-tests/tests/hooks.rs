@@ -394,3 +394,23 @@ fn runtime_hooks_stay_in_the_runtime_pid_and_time_namespaces() {
     }
     rt.delete_force(&owner_id).ok();
 }
+
+/// A hook that exits without reading its stdin (here a state larger than a
+/// pipe holds, so the write meets a closed pipe) is not a failure, and does
+/// not kill init: createContainer and startContainer hooks run in init,
+/// which the SIGPIPE would kill where it is not a pid namespace's init.
+#[test]
+fn a_hook_that_does_not_read_its_stdin_is_no_failure() {
+    let rt = Runtime::berth();
+    for own_pid_ns in [true, false] {
+        let mut bundle = Bundle::sh("echo the process ran");
+        if !own_pid_ns {
+            bundle.remove_namespace("pid");
+        }
+        bundle.config["annotations"] = json!({"big": "x".repeat(256 * 1024)});
+        let hook = json!([{"path": "/bin/true"}]);
+        bundle.config["hooks"] = json!({"createContainer": hook, "startContainer": hook});
+        let out = rt.run(&bundle, &unique_name("nostdin")).ok();
+        assert!(out.stdout.contains("the process ran"), "{out}");
+    }
+}

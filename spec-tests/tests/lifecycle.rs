@@ -543,6 +543,15 @@ fn features_lists_what_is_implemented() {
         .as_array()
         .unwrap()
         .contains(&json!("mount")));
+    let options = v["mountOptions"].as_array().unwrap();
+    for o in ["rro", "rnosymfollow", "rnorelatime", "nosymfollow", "rbind"] {
+        assert!(options.contains(&json!(o)), "mountOptions without {o}: {v}");
+    }
+    assert!(!options.contains(&json!("tmpcopyup")), "{v}");
+    let modes = v["linux"]["memoryPolicy"]["modes"].as_array().unwrap();
+    assert!(modes.contains(&json!("MPOL_BIND")), "{v}");
+    assert_eq!(v["linux"]["apparmor"]["enabled"], true, "{v}");
+    assert_eq!(v["linux"]["netDevices"]["enabled"], true, "{v}");
 }
 
 #[test]

@@ -122,18 +122,11 @@ fn podman_detached_stop_and_rm() {
     let Some(podman) = Podman::new() else {
         return;
     };
-    let name = unique_name("pd");
-    let (code, _, err) = podman.run(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "localhost/berth-busybox",
+    let name = podman.run_detached(&[
         "sh",
         "-c",
         "trap 'exit 0' TERM; touch /tmp/trap-set; while :; do sleep 0.1; done",
     ]);
-    assert_eq!(code, 0, "{err}");
     let ready = wait_until(WAIT, || {
         podman
             .run(&["ps", "--format", "{{.Names}}"])
@@ -157,29 +150,73 @@ fn podman_detached_stop_and_rm() {
     assert_eq!(code, 0, "{err}");
 }
 
+impl Podman {
+    /// `podman run -d` of the busybox image running `command`; returns the
+    /// container's name.
+    fn run_detached(&self, command: &[&str]) -> String {
+        let name = unique_name("pd");
+        let mut args = vec!["run", "-d", "--name", &name, "localhost/berth-busybox"];
+        args.extend_from_slice(command);
+        let (code, _, err) = self.run(&args);
+        assert_eq!(code, 0, "{err}");
+        name
+    }
+
+    /// `podman ARGS` as one shell line, for [`spec_tests::run_in_terminal`].
+    fn line(&self, args: &str) -> String {
+        let d = self.dir.path();
+        format!(
+            "CONTAINERS_CONF={conf} /usr/bin/podman --root {root} --runroot {run} --tmpdir {tmp} \
+             --storage-driver vfs {args}",
+            conf = d.join("containers.conf").display(),
+            root = d.join("storage").display(),
+            run = d.join("run").display(),
+            tmp = d.join("tmp").display(),
+        )
+    }
+}
+
 #[test]
 fn podman_with_a_terminal() {
     let Some(podman) = Podman::new() else {
         return;
     };
-    let d = podman.dir.path();
-    let line = format!(
-        "CONTAINERS_CONF={conf} /usr/bin/podman --root {root} --runroot {run} --tmpdir {tmp} \
-         --storage-driver vfs run --rm -t \
-         localhost/berth-busybox sh -c 'tty; exit 2'",
-        conf = d.join("containers.conf").display(),
-        root = d.join("storage").display(),
-        run = d.join("run").display(),
-        tmp = d.join("tmp").display(),
-    );
-    let out = Command::new("/usr/bin/script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let line = podman.line("run --rm -t localhost/berth-busybox sh -c 'tty; exit 2'");
+    let Some(out) = spec_tests::run_in_terminal(&line) else {
+        return;
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}");
     assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+}
+
+/// `podman exec` (conmon calls `berth exec --process F --detach --pid-file P`),
+/// with and without a terminal, under podman's seccomp profile.
+#[test]
+fn podman_exec_with_and_without_a_terminal() {
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    let name = podman.run_detached(&["sleep", "1000"]);
+    let (code, out, err) = podman.run(&[
+        "exec",
+        "-e",
+        "FROM_EXEC=yes",
+        &name,
+        "sh",
+        "-c",
+        "echo $FROM_EXEC; grep Seccomp: /proc/self/status; [ -t 1 ] || echo no-tty; exit 4",
+    ]);
+    assert_eq!(code, 4, "{out} {err}");
+    assert_eq!(out, "yes\nSeccomp:\t2\nno-tty\n", "{err}");
+    let line = podman.line(&format!("exec -t {name} sh -c 'tty; exit 5'"));
+    if let Some(out) = spec_tests::run_in_terminal(&line) {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(5), "{stdout}");
+        assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+    }
+    let (code, _, err) = podman.run(&["rm", "--force", "--time", "0", &name]);
+    assert_eq!(code, 0, "{err}");
 }
 
 /// podman's default seccomp profile is loaded into the container (one

@@ -5,14 +5,9 @@
 
 use serde_json::{json, Value};
 use spec_tests::{unique_name, Bundle, ConsoleSocket, Runtime};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// x86_64 syscall numbers the agent test looks for.
-const SYS_MKDIR: i32 = 83;
-const SYS_MKDIRAT: i32 = 258;
+use std::time::Duration;
 
 fn with_profile(script: &str, profile: Value) -> Bundle {
     let mut bundle = Bundle::sh(script);
@@ -249,7 +244,7 @@ fn notify_agent_answers_for_the_container() {
         bundle.config["process"]["noNewPrivileges"] = json!(no_new_privs);
         let agent = std::thread::spawn(move || {
             let (fd, payload) = agent.receive_fd(Duration::from_secs(30));
-            let answered = answer_notifications(&fd, Duration::from_secs(30));
+            let answered = spec_tests::answer_seccomp_notifications(&fd, Duration::from_secs(30));
             (payload, answered)
         });
         let out = rt.run(&bundle, &id).ok();
@@ -267,77 +262,6 @@ fn notify_agent_answers_for_the_container() {
             "{out}"
         );
     }
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct SeccompData {
-    nr: i32,
-    arch: u32,
-    instruction_pointer: u64,
-    args: [u64; 6],
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct Notif {
-    id: u64,
-    pid: u32,
-    flags: u32,
-    data: SeccompData,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct NotifResp {
-    id: u64,
-    val: i64,
-    error: i32,
-    flags: u32,
-}
-
-const NOTIF_RECV: libc::c_ulong = 0xc050_2100; // _IOWR('!', 0, struct seccomp_notif)
-const NOTIF_SEND: libc::c_ulong = 0xc018_2101; // _IOWR('!', 1, struct seccomp_notif_resp)
-const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
-
-/// Answers every notification until the filtered processes are gone:
-/// mkdir fails with ENOMEDIUM, anything else continues. Returns how many
-/// mkdirs it answered.
-fn answer_notifications(fd: &OwnedFd, timeout: Duration) -> usize {
-    let deadline = Instant::now() + timeout;
-    let mut answered = 0;
-    while Instant::now() < deadline {
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, 100) };
-        if n <= 0 {
-            continue;
-        }
-        if pfd.revents & libc::POLLHUP != 0 {
-            break;
-        }
-        let mut req = Notif::default();
-        // SAFETY: req is a seccomp_notif-sized buffer the kernel fills.
-        if unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV, &mut req) } < 0 {
-            continue;
-        }
-        let mkdir = matches!(req.data.nr, SYS_MKDIR | SYS_MKDIRAT);
-        let resp = NotifResp {
-            id: req.id,
-            val: 0,
-            error: if mkdir { -libc::ENOMEDIUM } else { 0 },
-            flags: if mkdir { 0 } else { USER_NOTIF_FLAG_CONTINUE },
-        };
-        // SAFETY: resp is a valid seccomp_notif_resp.
-        if unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND, &resp) } == 0 && mkdir {
-            answered += 1;
-        }
-    }
-    answered
 }
 
 #[test]

@@ -265,7 +265,7 @@ pub fn clean(path: &Path) -> PathBuf {
 
 /// `dir` of a cgroup `cgroup` (as /proc/self/cgroup names it) in a hierarchy
 /// mounted at `mount_point` showing `root` as its root.
-fn in_mount(mount_point: &Path, root: &Path, cgroup: &Path) -> PathBuf {
+pub(crate) fn in_mount(mount_point: &Path, root: &Path, cgroup: &Path) -> PathBuf {
     let rel = cgroup.strip_prefix(root).unwrap_or(cgroup);
     let rel = rel.strip_prefix("/").unwrap_or(rel);
     mount_point.join(rel)

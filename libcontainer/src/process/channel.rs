@@ -25,6 +25,22 @@
 //!
 //! Either side may instead send an error ([`InitMsg::Failed`]) or hang up;
 //! the other side then aborts. Receiving a message out of order is an error.
+//!
+//! In the exec protocol (`berth exec` and the process it clones) the
+//! process's end is close-on-exec, so its execve is the hang-up:
+//!
+//! ```text
+//!   process                                parent (berth exec)
+//!   ---- clone (in init's pid ns and the container's cgroup) --------
+//!   joins init's other namespaces,
+//!   process attributes, seccomp filter
+//!  [ExecMsg::SeccompListener   ───────▶    (with SCMP_ACT_NOTIFY rules)
+//!                                          pidfd_getfd, send it to the
+//!                              ◀───────    agent; ExecParentMsg::ListenerTaken]
+//!   execve
+//!   ── execve closes its end ─────────▶   hang-up: the process runs
+//!   or ExecMsg::Failed         ───────▶   the error; reaps the process
+//! ```
 
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
@@ -42,12 +58,40 @@ pub enum InitMsg {
     Failed(String),
 }
 
+/// Messages from an exec'd process, before its execve, to `berth exec`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ExecMsg {
+    /// The seccomp notification listener is the process's fd with this
+    /// number; the process waits for [`ExecParentMsg::ListenerTaken`].
+    SeccompListener(i32),
+    /// The process could not be set up or exec'd; it exits after sending this.
+    Failed(String),
+}
+
+/// Messages from `berth exec` to the process it cloned.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ExecParentMsg {
+    /// The agent has the listener: the process may exec (closing its copy).
+    ListenerTaken,
+}
+
+/// What `berth exec` learns while waiting for the process's exec.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExecEvent {
+    /// The process runs.
+    Running,
+    /// The process's seccomp listener is its fd with this number.
+    SeccompListener(i32),
+}
+
 /// Messages from the parent to init, in protocol order.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ParentMsg {
-    /// Carries the state JSON that createContainer/startContainer hooks get
-    /// on stdin (init cannot know its pid as the host sees it).
-    Proceed { hook_state: String },
+    /// Carries init's pid as the host sees it, which init cannot know, for
+    /// the state that createContainer/startContainer hooks get on stdin.
+    /// (Init has the rest of the state: annotations can be larger than a
+    /// packet, so the state itself is never sent.)
+    Proceed { pid: i32 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +106,10 @@ pub enum ChannelError {
     OutOfOrder { expected: &'static str, got: String },
     #[error("container init failed: {0}")]
     InitFailed(String),
+    #[error("sync channel: a message of {0} bytes is longer than a packet")]
+    TooLong(usize),
+    #[error("unable to start container process: {0}")]
+    ExecFailed(String),
 }
 
 /// One end of the channel.
@@ -98,10 +146,12 @@ impl Channel {
     ) -> Result<T, ChannelError> {
         let mut buf = vec![0u8; 64 * 1024];
         let n = loop {
+            // MSG_TRUNC: the packet's real length, so a longer one is an
+            // error, not JSON cut short.
             match nix::sys::socket::recv(
                 self.fd.as_raw_fd(),
                 &mut buf,
-                nix::sys::socket::MsgFlags::empty(),
+                nix::sys::socket::MsgFlags::MSG_TRUNC,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 other => break other.map_err(io::Error::from)?,
@@ -109,6 +159,9 @@ impl Channel {
         };
         if n == 0 {
             return Err(ChannelError::HungUp(expected));
+        }
+        if n > buf.len() {
+            return Err(ChannelError::TooLong(n));
         }
         Ok(serde_json::from_slice(&buf[..n])?)
     }
@@ -119,13 +172,41 @@ impl Channel {
         self.send(&msg)
     }
 
-    /// Waits for the parent's go-ahead; returns the hook state it carries.
-    pub fn wait_for_proceed(&self) -> Result<String, ChannelError> {
-        let ParentMsg::Proceed { hook_state } = self.recv("Proceed")?;
-        Ok(hook_state)
+    /// Waits for the parent's go-ahead; returns the pid it carries.
+    pub fn wait_for_proceed(&self) -> Result<i32, ChannelError> {
+        let ParentMsg::Proceed { pid } = self.recv("Proceed")?;
+        Ok(pid)
+    }
+
+    // --- exec'd process side ---
+
+    pub fn send_exec_failure(&self, msg: String) -> Result<(), ChannelError> {
+        self.send(&ExecMsg::Failed(msg))
+    }
+
+    /// Sends the listener's fd number and waits until the parent took it.
+    pub fn send_exec_listener(&self, fd: i32) -> Result<(), ChannelError> {
+        self.send(&ExecMsg::SeccompListener(fd))?;
+        let ExecParentMsg::ListenerTaken = self.recv("ListenerTaken")?;
+        Ok(())
     }
 
     // --- parent side ---
+
+    /// Waits until the exec'd process runs (its end hangs up at execve),
+    /// sends its seccomp listener, or reports why it could not run.
+    pub fn wait_for_exec(&self) -> Result<ExecEvent, ChannelError> {
+        match self.recv::<ExecMsg>("the exec") {
+            Err(ChannelError::HungUp(_)) => Ok(ExecEvent::Running),
+            Err(e) => Err(e),
+            Ok(ExecMsg::SeccompListener(fd)) => Ok(ExecEvent::SeccompListener(fd)),
+            Ok(ExecMsg::Failed(msg)) => Err(ChannelError::ExecFailed(msg)),
+        }
+    }
+
+    pub fn send_listener_taken(&self) -> Result<(), ChannelError> {
+        self.send(&ExecParentMsg::ListenerTaken)
+    }
 
     pub fn send_to_init(&self, msg: ParentMsg) -> Result<(), ChannelError> {
         self.send(&msg)
@@ -173,12 +254,8 @@ mod tests {
         let (parent, init) = pair().unwrap();
         init.send_to_parent(InitMsg::NamespacesJoined).unwrap();
         parent.wait_for_init(InitMsg::NamespacesJoined).unwrap();
-        parent
-            .send_to_init(ParentMsg::Proceed {
-                hook_state: "{}".into(),
-            })
-            .unwrap();
-        assert_eq!(init.wait_for_proceed().unwrap(), "{}");
+        parent.send_to_init(ParentMsg::Proceed { pid: 42 }).unwrap();
+        assert_eq!(init.wait_for_proceed().unwrap(), 42);
         init.send_to_parent(InitMsg::SeccompListener(7)).unwrap();
         assert_eq!(parent.wait_for_listener_or_ready().unwrap(), Some(7));
         init.send_to_parent(InitMsg::Ready).unwrap();
@@ -206,5 +283,19 @@ mod tests {
             parent.wait_for_init(InitMsg::Ready),
             Err(ChannelError::HungUp(_))
         ));
+    }
+
+    #[test]
+    fn exec_hang_up_is_success_and_failure_is_reported() {
+        let (parent, process) = pair().unwrap();
+        process
+            .send_exec_failure("exec: \"nosuch\"".into())
+            .unwrap();
+        match parent.wait_for_exec() {
+            Err(ChannelError::ExecFailed(m)) => assert!(m.contains("nosuch")),
+            other => panic!("{other:?}"),
+        }
+        drop(process);
+        assert_eq!(parent.wait_for_exec().unwrap(), ExecEvent::Running);
     }
 }

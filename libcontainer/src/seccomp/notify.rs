@@ -66,3 +66,26 @@ pub fn send_listener(
     .map_err(io)?;
     Ok(())
 }
+
+/// Takes a process's listener (its fd number `fd`) with pidfd_getfd and
+/// sends it to the profile's agent with the state of the process `pid`.
+pub fn hand_over(
+    program: &super::Program,
+    pidfd: BorrowedFd,
+    fd: i32,
+    pid: i32,
+    state_json: &str,
+) -> Result<(), SeccompError> {
+    let listener = program.listener().ok_or_else(|| {
+        SeccompError::invalid(
+            "linux.seccomp",
+            "a process sent a listener the profile does not ask for",
+        )
+    })?;
+    let fd = crate::sys::pidfd_getfd(pidfd, fd).map_err(|source| SeccompError::Io {
+        what: "pidfd_getfd (the seccomp listener)".into(),
+        source,
+    })?;
+    use std::os::fd::AsFd;
+    send_listener(listener, fd.as_fd(), pid, state_json)
+}

@@ -7,22 +7,21 @@ pub fn features() -> serde_json::Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": libcontainer::container::OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": [
-            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "iversion", "lazytime", "loud", "mand",
-            "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime",
-            "nosuid", "private", "rbind", "relatime", "remount", "ridmap", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
-            "shared", "silent", "slave", "strictatime", "suid", "sync", "unbindable"
-        ],
+        "mountOptions": libcontainer::mounts::known_options(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
             "seccomp": libcontainer::seccomp::features(),
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
+            "memoryPolicy": {
+                "modes": libcontainer::memory_policy::known_modes(),
+                "flags": libcontainer::memory_policy::known_flags()
+            },
             "mountExtensions": {"idmap": {"enabled": true}},
-            "netDevices": {"enabled": false}
+            "netDevices": {"enabled": true}
         },
         "annotations": {
             "io.github.berth.network": "berth.network and berth.publish annotations attach the container to berth networks"
