@@ -132,6 +132,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let mut net_request = opts.network.clone();
     net_request.add_annotations(&annotations)?;
     net_request.validate()?;
+    check_joined_user_namespace(spec)?;
     let rootless = crate::userns::unprivileged();
     if rootless {
         if !net_request.is_empty() {
@@ -426,6 +427,33 @@ fn write_id_maps(pid: i32, spec: &oci_spec::runtime::Spec, rootless: bool) -> Re
         gid_maps.unwrap_or(&[]),
         rootless,
     )?;
+    Ok(())
+}
+
+/// Mappings given with a user namespace joined by path must be that
+/// namespace's own, as runc requires (they are not written then).
+fn check_joined_user_namespace(spec: &oci_spec::runtime::Spec) -> Result<(), Error> {
+    let Some(path) =
+        crate::spec::namespace(spec, LinuxNamespaceType::User).and_then(|ns| ns.path().as_deref())
+    else {
+        return Ok(());
+    };
+    let linux = spec.linux().as_ref();
+    let uid_maps = linux.and_then(|l| l.uid_mappings().as_deref());
+    let gid_maps = linux.and_then(|l| l.gid_mappings().as_deref());
+    if uid_maps.is_none() && gid_maps.is_none() {
+        return Ok(());
+    }
+    let (uid_map, gid_map) = crate::userns::mappings_of(path)?;
+    let same =
+        |text: &str, maps: Option<&[_]>| maps.is_none_or(|m| crate::userns::map_file_is(text, m));
+    if !same(&uid_map, uid_maps) || !same(&gid_map, gid_maps) {
+        return Err(Error::Config(format!(
+            "linux.uidMappings/gidMappings: the user namespace {} is joined by path and its own \
+             mappings differ from the ones given (give one or the other)",
+            path.display()
+        )));
+    }
     Ok(())
 }
 

@@ -442,15 +442,17 @@ fn validate_user_namespace(linux: &oci_spec::runtime::Linux) -> Result<(), SpecE
                 ));
             }
         }
-        Some(_) if has_maps => {
-            return Err(unsupported(
-                "linux.uidMappings/gidMappings together with a user namespace joined by path",
-            ))
-        }
         // Joined: init enters it first and makes the other new namespaces
         // there, so that they belong to it. pid and time namespaces only
-        // take children, which would need a second process.
+        // take children, which would need a second process. Mappings given
+        // too must be the namespace's own (create compares them, as runc:
+        // containerd and CRI-O give both).
         Some(_) => {
+            for (field, list) in maps {
+                if let Some(list) = list {
+                    crate::userns::check_mappings(list).map_err(|reason| invalid(field, reason))?;
+                }
+            }
             for typ in [LinuxNamespaceType::Pid, LinuxNamespaceType::Time] {
                 if namespaces
                     .iter()

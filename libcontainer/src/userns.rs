@@ -5,7 +5,7 @@
 use crate::sys::{self, Forked};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsernsError {
@@ -15,13 +15,13 @@ pub enum UsernsError {
         #[source]
         source: std::io::Error,
     },
-    #[error("opening {path}: {source}")]
+    #[error("{path}: {source}")]
     Open {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("a user namespace for id-mapped mounts: clone3(CLONE_NEWUSER): {0}")]
+    #[error("clone3 of a helper process holding a user namespace: {0}")]
     Clone(#[source] std::io::Error),
 }
 
@@ -217,20 +217,100 @@ pub fn new_with_mappings(
     uid_maps: &[LinuxIdMapping],
     gid_maps: &[LinuxIdMapping],
 ) -> Result<OwnedFd, UsernsError> {
-    let (pid, pidfd) =
-        match sys::clone3(libc::CLONE_NEWUSER as u64, None).map_err(UsernsError::Clone)? {
-            Forked::Child => hold_namespace(),
-            Forked::Parent { pid, pidfd } => (pid, pidfd),
-        };
-    let opened = write_id_maps(pid, uid_maps, gid_maps, false).and_then(|()| {
-        let path = PathBuf::from(format!("/proc/{pid}/ns/user"));
-        std::fs::File::open(&path)
-            .map(OwnedFd::from)
-            .map_err(|source| UsernsError::Open { path, source })
-    });
-    let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-    opened
+    let helper = match sys::clone3(libc::CLONE_NEWUSER as u64, None).map_err(UsernsError::Clone)? {
+        Forked::Child => hold_namespace(),
+        Forked::Parent { pid, pidfd } => Helper { pid, pidfd },
+    };
+    let pid = helper.pid;
+    write_id_maps(pid, uid_maps, gid_maps, false)?;
+    let path = PathBuf::from(format!("/proc/{pid}/ns/user"));
+    std::fs::File::open(&path)
+        .map(OwnedFd::from)
+        .map_err(|source| UsernsError::Open { path, source })
+}
+
+/// A helper child that holds a user namespace, killed and reaped on drop.
+struct Helper {
+    pid: i32,
+    pidfd: OwnedFd,
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = sys::pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+    }
+}
+
+/// The uid_map and gid_map (as the host sees them) of the user namespace
+/// at `path`: this process's own, or read from a short-lived child that
+/// joins it.
+pub fn mappings_of(path: &Path) -> Result<(String, String), UsernsError> {
+    use std::os::unix::fs::MetadataExt;
+    let open_err = |source| UsernsError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let ns = std::fs::File::open(path).map_err(open_err)?;
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let own = std::fs::metadata("/proc/self/ns/user").map(id);
+    let read = |pid: &str, file: &str| {
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        std::fs::read_to_string(&path).map_err(|source| UsernsError::Open { path, source })
+    };
+    if ns.metadata().map(id).ok() == own.ok() {
+        return Ok((read("self", "uid_map")?, read("self", "gid_map")?));
+    }
+    let (status_read, status_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| open_err(e.into()))?;
+    let helper = match sys::clone3(0, None).map_err(UsernsError::Clone)? {
+        Forked::Child => {
+            drop(status_read);
+            // 0 once joined, else the errno.
+            let status = match nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWUSER) {
+                Ok(()) => 0,
+                Err(e) => e as i32,
+            };
+            let _ = nix::unistd::write(&status_write, &status.to_ne_bytes());
+            if status == 0 {
+                hold_namespace();
+            }
+            // SAFETY: _exit skips the destructors of the parent's copy.
+            unsafe { libc::_exit(1) }
+        }
+        Forked::Parent { pid, pidfd } => Helper { pid, pidfd },
+    };
+    drop(status_write);
+    let mut status = [0u8; 4];
+    match nix::unistd::read(&status_read, &mut status) {
+        Ok(4) if i32::from_ne_bytes(status) == 0 => {
+            let pid = helper.pid.to_string();
+            Ok((read(&pid, "uid_map")?, read(&pid, "gid_map")?))
+        }
+        Ok(4) => Err(open_err(std::io::Error::from_raw_os_error(
+            i32::from_ne_bytes(status),
+        ))),
+        _ => Err(open_err(std::io::Error::from_raw_os_error(libc::ECHILD))),
+    }
+}
+
+/// True when the text of a uid_map or gid_map file lists exactly `maps`.
+pub fn map_file_is(text: &str, maps: &[LinuxIdMapping]) -> bool {
+    let mut have: Vec<Vec<u32>> = text
+        .lines()
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect()
+        })
+        .collect();
+    let mut want: Vec<Vec<u32>> = maps
+        .iter()
+        .map(|m| vec![m.container_id(), m.host_id(), m.size()])
+        .collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    have == want
 }
 
 /// The helper child of [`new_with_mappings`]: waits to be killed, and dies
@@ -291,6 +371,14 @@ mod tests {
         let swapped = maps(&[(1000, 1000, 1), (0, 100000, 1000)]);
         assert!(same_mappings(&m, &swapped));
         assert!(!same_mappings(&m, &m[..1]));
+    }
+
+    #[test]
+    fn map_files_compare_as_sets() {
+        let m = maps(&[(0, 100000, 1000), (1000, 1000, 1)]);
+        let text = "      1000       1000          1\n         0     100000       1000\n";
+        assert!(map_file_is(text, &m));
+        assert!(!map_file_is(text, &m[..1]));
     }
 
     #[test]

@@ -249,6 +249,21 @@ fn joined_user_namespace_owns_the_new_namespaces() {
         ["0", "unknown", "berth"],
         "{out}"
     );
+    // Mappings given too (containerd and CRI-O do) must be the namespace's.
+    let same = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    bundle.config["linux"]["uidMappings"] = same.clone();
+    bundle.config["linux"]["gidMappings"] = same;
+    assert_eq!(inside(&rt, &mut bundle, "id -u").trim(), "0");
+    bundle.config["linux"]["gidMappings"] =
+        json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    bundle.save();
+    rt.exec(&[
+        "run",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &unique_name("differ"),
+    ])
+    .fails_with(&["linux.uidMappings/gidMappings", "differ"]);
 }
 
 /// A process in a user namespace of its own, with `maps` as its uid and
