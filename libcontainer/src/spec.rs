@@ -140,8 +140,18 @@ pub fn parse(bytes: &[u8]) -> Result<Spec, ParseError> {
 /// Parses JSON text into `T` (config.json, exec's process.json); a type
 /// error names the field it is in.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
-    // Syntax first, so that a syntax error is not reported at a field.
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(ParseError::Syntax)?;
+    typed(bytes).map_err(|e| {
+        // A syntax error is reported as one, not at the field the typed
+        // parse had reached. Checked only on failure: one pass when the
+        // file is good (a seccomp profile makes config.json ~40 KiB).
+        match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Err(syntax) => ParseError::Syntax(syntax),
+            Ok(_) => e,
+        }
+    })
+}
+
+fn typed<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
     // oci-spec spells two scheduler flags unlike the runtime-spec: only a
     // config that may have them takes the detour through a Value.
     if bytes.windows(SCHEDULER.len()).any(|w| w == SCHEDULER) {
