@@ -190,17 +190,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         cgroup: Some(cgroup.clone()),
         network: None,
         network_state_dir: None,
-        exec: Some(crate::state::ExecDefaults {
-            process: process.clone(),
-            namespaces: spec
-                .linux()
-                .iter()
-                .flat_map(|l| l.namespaces().iter().flatten())
-                .map(|ns| ns.typ())
-                .collect(),
-            no_new_keyring: opts.no_new_keyring,
-            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
-        }),
+        // Recorded by the last save only (below): the write-ahead saves,
+        // the rollback's and init's copies need none of it, and with a
+        // seccomp profile it is most of the state.
+        exec: None,
     };
     if !net_request.is_empty() {
         rollback.network = Some((
@@ -360,6 +353,17 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         parent_end.wait_for_init(InitMsg::Ready)?;
     }
     drop(exec_fifo);
+    state.exec = Some(crate::state::ExecDefaults {
+        process: process.clone(),
+        namespaces: spec
+            .linux()
+            .iter()
+            .flat_map(|l| l.namespaces().iter().flatten())
+            .map(|ns| ns.typ())
+            .collect(),
+        no_new_keyring: opts.no_new_keyring,
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+    });
     // Still under the rollback: a pid file that cannot be written undoes
     // the container like any other failure.
     dir_of(&rollback).save(&state)?;
