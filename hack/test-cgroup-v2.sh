@@ -21,10 +21,7 @@ flags=()
 cargo build "${flags[@]}" -p berth
 
 # The test executables, built here (the VM only runs them).
-test_exe() {
-  cargo test "${flags[@]}" --no-run --message-format=json "$@" 2>/dev/null |
-    grep -o '"executable":"[^"]*"' | tail -n1 | cut -d'"' -f4
-}
+test_exe() { hack/test-exe.sh "${flags[@]}" "$@"; }
 lib_tests=$(test_exe -p libcontainer --lib)
 spec_tests=$(test_exe -p spec-tests --test cgroups)
 exec_tests=$(test_exe -p spec-tests --test exec)

@@ -52,10 +52,7 @@ if [[ -n "$vm_run" ]]; then
   again_if_hung env VM_RUN="$vm_run" hack/test-cgroup-v2.sh
 
   step "spec-tests on a pure cgroup v2 host (VM); the firewall and plumbing on its Linux 6.1"
-  test_exe() {
-    cargo test --release "$@" --no-run --message-format=json 2>/dev/null |
-      grep -o '"executable":"[^"]*"' | tail -n1 | cut -d'"' -f4
-  }
+  test_exe() { hack/test-exe.sh --release "$@"; }
   exes=()
   for t in lifecycle process rootfs hooks console bad_input; do
     exes+=("$(test_exe -p spec-tests --test "$t")")
