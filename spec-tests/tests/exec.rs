@@ -292,23 +292,7 @@ fn detach_pid_file_ps_kill_all_and_delete() {
     bundle.remove_namespace("pid");
     let id = running(&rt, &bundle);
     let pid_file = rt.work_dir().join("exec.pid");
-    exec(
-        &rt,
-        &[
-            "--detach",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-            "sleep",
-            "999",
-        ],
-    )
-    .ok();
-    let pid: i64 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = detached_sleep(&rt, &id, &pid_file, "--detach");
     let pids = ps(&rt, &id);
     assert_eq!(pids.len(), 2, "{pids:?}");
     assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
@@ -322,37 +306,17 @@ fn detach_pid_file_ps_kill_all_and_delete() {
 
     rt.exec(&["kill", "--all", &id, "KILL"]).ok();
     assert!(
-        wait_until(WAIT, || !Path::new(&format!("/proc/{pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| s.contains(") Z"))),
+        wait_until(WAIT, || exited(pid)),
         "kill --all did not reach the exec'd process"
     );
     rt.delete_force(&id).ok();
 
     // delete --force alone reaches an exec'd process too.
     let id = running(&rt, &bundle);
-    exec(
-        &rt,
-        &[
-            "-d",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-            "sleep",
-            "999",
-        ],
-    )
-    .ok();
-    let pid: i64 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = detached_sleep(&rt, &id, &pid_file, "-d");
     rt.delete_force(&id).ok();
     assert!(
-        wait_until(WAIT, || !Path::new(&format!("/proc/{pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| s.contains(") Z"))),
+        wait_until(WAIT, || exited(pid)),
         "delete --force did not reach the exec'd process"
     );
 }
@@ -668,4 +632,31 @@ fn seccomp_notify_listener_of_an_exec() {
     assert!(answered >= 1, "the agent saw no mkdir: {out}");
     assert!(out.stderr.contains("No medium found"), "{out}");
     assert_eq!(out.stdout, "mkdir=1\n", "{out}");
+}
+
+/// `exec DETACH --pid-file PID_FILE ID sleep 999`; the exec'd pid.
+fn detached_sleep(rt: &Runtime, id: &str, pid_file: &Path, detach: &str) -> i64 {
+    exec(
+        rt,
+        &[
+            detach,
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+            "sleep",
+            "999",
+        ],
+    )
+    .ok();
+    std::fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The process `pid` is gone or a zombie.
+fn exited(pid: i64) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
 }

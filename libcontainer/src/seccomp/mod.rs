@@ -88,9 +88,10 @@ pub struct Program {
 
 impl Program {
     /// Compiles `profile`, or takes it from the cache in `cache_dir` when
-    /// the same profile was compiled before.
+    /// the same profile was compiled before. The profile has passed
+    /// [`validate`] (config.json's validation; exec takes the profile
+    /// recorded by that create).
     pub fn compile(profile: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<Self, SeccompError> {
-        validate(profile)?;
         let bpf = match cache_dir {
             Some(dir) => cache::compiled(dir, profile)?,
             None => compile::to_bpf(profile)?,
