@@ -1,128 +1,146 @@
 #!/usr/bin/env bash
 # hack/bench-run.sh [RUNS]
 #
-# The create path, measured: `run` of a busybox /bin/true container (create,
-# start, wait, delete) by berth, runc and crun (when crun can run on this
-# host: it refuses hybrid cgroup hosts), the same with podman's default
-# seccomp profile (hack/seccomp-oci.py; berth's compiled profile comes from
-# its cache after the warm-up), and by berth with a network and 32
-# published ports. One hyperfine run, interleaved warm-up, then a table of
-# wall time and CPU time (user + system of the runtime and its children)
-# with the ratio to runc. Needs root; removes everything it made.
+# berth, crun and runc side by side on the paths their callers take, in one
+# interleaved run (hack/bench.py), RUNS rounds (default 40) after a warm-up:
 #
-# Then `exec` of /bin/true into a running busybox container (the hot path
-# of Kubernetes probes), by berth, runc and crun, interleaved, with medians
-# of wall and CPU time and the ratios to crun (to runc when crun cannot run;
-# hack/bench-exec.py). On a hybrid host crun
-# runs only with the v2 `unified` mount out of its sight, so every runtime
-# runs in one private mount namespace without it (unshare -m).
+#   run                 `run` of a busybox /bin/true container (create, start,
+#                       wait, delete), runc's default config (`berth spec`)
+#   create+start+delete the same as three commands, as containerd's shim does
+#   run +seccomp        `run` with podman's default seccomp profile
+#                       (hack/seccomp-oci.py; berth's compiled program comes
+#                       from its cache after the warm-up)
+#   exec, exec +seccomp `exec` of /bin/true into a running busybox container
+#                       (the path of Kubernetes' ExecSync probes)
+#   delete --force      of a running container
+#   state, list         with 100 created containers per runtime
+#   run --network -p x32 berth only: a bridge network and 32 published ports
+#
+# and, as the floor, `unshare -pmnuif --fork /bin/true`. It prints medians of
+# wall time, CPU time (user + system of the command and everything it waited
+# for) and peak RSS with the ratios to crun and runc, then each runtime's
+# stripped binary size and shared libraries.
+#
+# crun 1.8 refuses a hybrid cgroup host, and runs only with the v2 `unified`
+# mount out of its sight; so every runtime runs in one private mount
+# namespace (unshare -m) without it, where all state roots are on a tmpfs,
+# as /run is on a real host. The script runs itself again inside that
+# namespace; no per-run wrapper process is counted. Needs root; removes
+# everything it made. BENCH_JSON=FILE keeps the medians as JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-50}
+runs=${1:-40}
 
-berth=${BERTH:-$PWD/target/release/berth}
-[[ -x $berth ]] || cargo build --release -p berth
-command -v hyperfine >/dev/null || { echo "bench-run: hyperfine is missing (hack/setup.sh)" >&2; exit 1; }
+if [[ -z ${BENCH_INSIDE:-} ]]; then
+  berth=${BERTH:-$PWD/target/release/berth}
+  [[ -x $berth ]] || cargo build --release -p berth
+  for tool in jq runc crun python3; do
+    command -v $tool >/dev/null || { echo "bench-run: $tool is missing (hack/setup.sh)" >&2; exit 1; }
+  done
+  BERTH=$berth BENCH_INSIDE=1 exec unshare -m --propagation private "$0" "$runs"
+fi
 
+berth=$BERTH
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+state=$work/state
 net=bench$$
+mkdir -p "$state"
+mount -t tmpfs -o mode=0700 bench-state "$state"
+if grep -q " /sys/fs/cgroup/unified " /proc/self/mountinfo; then umount /sys/fs/cgroup/unified; fi
+
+declare -A rt=(
+  [berth]="$berth --root $state/berth --state-dir $state/net"
+  [crun]="crun --root $state/crun"
+  [runc]="runc --root $state/runc"
+)
+runtimes=(berth crun runc)
+
 cleanup() {
   set +e
-  "$berth" --root "$work/berth" --state-dir "$work/net" network rm --force "$net" >/dev/null 2>&1
-  for rt in runc crun; do
-    command -v $rt >/dev/null && $rt --root "$work/$rt" delete --force b1 >/dev/null 2>&1
+  for r in "${runtimes[@]}"; do
+    for id in $(${rt[$r]} list -q 2>/dev/null); do ${rt[$r]} delete --force "$id" >/dev/null 2>&1; done
   done
+  ${rt[berth]} network rm --force "$net" >/dev/null 2>&1
+  umount "$state"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-BERTH=$berth hack/mkbundle.sh "$work/bundle" true >/dev/null
-bundle=$work/bundle
-# runc and crun create the cgroup named by cgroupsPath; keep it per runtime.
-"$berth" --root "$work/berth" --state-dir "$work/net" network create "$net" \
-  --subnet 10.213.250.0/24 --bridge "bb$$" >/dev/null
+# One config for every runtime: runc's default, labelled 1.0.2 because
+# Debian's crun 1.8 knows runtime-spec versions up to 1.0.x.
+bundle() { # DIR SECCOMP(yes|no) ARG...
+  local dir=$1 seccomp=$2
+  shift 2
+  BERTH=$berth hack/mkbundle.sh "$dir" "$@" >/dev/null
+  jq --slurpfile p <(hack/seccomp-oci.py) --arg seccomp "$seccomp" '
+    .ociVersion = "1.0.2"
+    | if $seccomp == "yes" then .linux.seccomp = $p[0] | .process.noNewPrivileges = false else . end' \
+    "$dir/config.json" >"$dir/config.json.new"
+  mv "$dir/config.json.new" "$dir/config.json"
+}
+bundle "$work/true" no true
+bundle "$work/true-seccomp" yes true
+bundle "$work/sleep" no sleep 1000000
+bundle "$work/sleep-seccomp" yes sleep 1000000
+
+${rt[berth]} network create "$net" --subnet 10.213.250.0/24 --bridge "bb$$" >/dev/null
 ports=""
 for j in $(seq 0 31); do ports+=" -p $((30000 + j)):80"; done
 
-# The same container with podman's default seccomp profile and podman's
-# noNewPrivileges=false.
-mkdir -p "$work/seccomp-bundle"
-jq --slurpfile p <(hack/seccomp-oci.py) --arg root "$bundle/rootfs" \
-  '.linux.seccomp = $p[0] | .process.noNewPrivileges = false | .root.path = $root' \
-  "$bundle/config.json" >"$work/seccomp-bundle/config.json"
-sbundle=$work/seccomp-bundle
+# The spec for hack/bench.py: ENTRY SCENARIO RUNTIME SETUP TIMED... where
+# each command is one string split on spaces ("" for no setup).
+entries=()
+entry() {
+  local scenario=$1 runtime=$2 setup=$3
+  shift 3
+  entries+=("$(jq -nc --arg s "$scenario" --arg r "$runtime" --arg setup "$setup" '
+    {scenario: $s, runtime: $r,
+     setup: [$setup | select(. != "") | split(" ")],
+     timed: [$ARGS.positional[] | split(" ")]}' --args "$@")")
+}
+spec() { printf '%s\n' "${entries[@]}" | jq -s . >"$1"; entries=(); }
 
-cmds=(-n berth "$berth --root $work/berth --state-dir $work/net run -b $bundle b1"
-      -n runc "runc --root $work/runc run -b $bundle b1"
-      -n "berth +seccomp" "$berth --root $work/berth --state-dir $work/net run -b $sbundle b1"
-      -n "runc +seccomp" "runc --root $work/runc run -b $sbundle b1")
-# Debian's crun 1.8 knows runtime-spec versions up to 1.0.x: same config, older label.
-mkdir -p "$work/crun-bundle"
-jq --arg root "$bundle/rootfs" '.ociVersion = "1.0.2" | .root.path = $root' \
-  "$bundle/config.json" >"$work/crun-bundle/config.json"
-mkdir -p "$work/crun-seccomp-bundle"
-jq '.ociVersion = "1.0.2"' "$sbundle/config.json" >"$work/crun-seccomp-bundle/config.json"
-if crun --root "$work/crun" run -b "$work/crun-bundle" b1 >/dev/null 2>&1; then
-  cmds+=(-n crun "crun --root $work/crun run -b $work/crun-bundle b1"
-         -n "crun +seccomp" "crun --root $work/crun run -b $work/crun-seccomp-bundle b1")
-else
-  echo "(crun cannot run here: $(crun --root "$work/crun" run -b "$work/crun-bundle" b1 2>&1 | tail -1))"
-fi
-cmds+=(-n "berth +network +32 ports" "$berth --root $work/berth --state-dir $work/net run --network $net $ports -b $bundle b1")
-
-hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/h.json" "${cmds[@]}" >/dev/null
-
-echo
-echo "run of a /bin/true busybox container, $runs runs each, $(date -u +%F) on $(nproc) cores"
-jq -r '
-  (.results[] | select(.command == "runc")) as $runc
-  | ["runtime", "wall ms", "cpu ms", "wall/runc", "cpu/runc"],
-    (.results[] | [ .command,
-                    (.median * 1000 | . * 10 | round / 10),
-                    ((.user + .system) * 1000 | . * 10 | round / 10),
-                    (.median / $runc.median | . * 100 | round / 100),
-                    ((.user + .system) / ($runc.user + $runc.system) | . * 100 | round / 100) ])
-  | @tsv' "$work/h.json" | column -t -s $'\t'
-
-# exec: every runtime in the same private mount namespace (see the top),
-# into a plain container and into one with podman's seccomp profile (an
-# exec'd process gets the container's filter). hack/bench-exec.py
-# interleaves the runs and reports medians of wall and CPU time (hyperfine
-# gives CPU as a mean only).
-BERTH=$berth hack/mkbundle.sh "$work/sleeper" sleep 1000000 >/dev/null
-for v in plain seccomp; do
-  mkdir -p "$work/sleeper-$v" "$work/crun-sleeper-$v"
-  jq --slurpfile p <(hack/seccomp-oci.py) --arg root "$work/sleeper/rootfs" --arg v "$v" '
-    .root.path = $root
-    | if $v == "seccomp" then .linux.seccomp = $p[0] | .process.noNewPrivileges = false else . end' \
-    "$work/sleeper/config.json" >"$work/sleeper-$v/config.json"
-  jq '.ociVersion = "1.0.2"' "$work/sleeper-$v/config.json" >"$work/crun-sleeper-$v/config.json"
+for r in "${runtimes[@]}"; do
+  ${rt[$r]} run -d -b "$work/sleep" "$r-x" </dev/null >/dev/null
+  ${rt[$r]} run -d -b "$work/sleep-seccomp" "$r-xs" </dev/null >/dev/null
 done
+for r in "${runtimes[@]}"; do
+  c=${rt[$r]}
+  entry run "$r" "" "$c run -b $work/true $r-run"
+  entry create+start+delete "$r" "" "$c create -b $work/true $r-csd" "$c start $r-csd" "$c delete --force $r-csd"
+  entry "run +seccomp" "$r" "" "$c run -b $work/true-seccomp $r-rs"
+  entry exec "$r" "" "$c exec $r-x /bin/true"
+  entry "exec +seccomp" "$r" "" "$c exec $r-xs /bin/true"
+  entry "delete --force" "$r" "$c run -d -b $work/sleep $r-del" "$c delete --force $r-del"
+done
+entry run "unshare(1)" "" "unshare -pmnuif --fork /bin/true"
+entry "run --network -p x32" berth "" "${rt[berth]} run --network $net$ports -b $work/true berth-net"
+spec "$work/paths.json"
+
+echo "berth, crun, runc: $runs interleaved rounds, medians, $(date -u +%F), $(nproc) cores, Linux $(uname -r)"
+hack/bench.py "$runs" "$work/paths.json" "$work/paths.out.json"
+
+# state and list with 100 created containers per runtime.
+for r in "${runtimes[@]}"; do
+  for i in $(seq 1 100); do ${rt[$r]} create -b "$work/sleep" "$r-s$i" </dev/null >/dev/null; done
+  entry state "$r" "" "${rt[$r]} state $r-s50"
+  entry list "$r" "" "${rt[$r]} list"
+done
+spec "$work/many.json"
 echo
-echo "exec of /bin/true into a running busybox container, $runs runs each, medians, one private mount namespace"
-export berth work runs
-unshare -m sh -ec '
-  if grep -q " /sys/fs/cgroup/unified " /proc/self/mountinfo; then umount /sys/fs/cgroup/unified; fi
-  crun_ok=yes
-  for v in plain seccomp; do
-    "$berth" --root "$work/xb" run -d -b "$work/sleeper-$v" "b-$v" </dev/null >/dev/null
-    runc --root "$work/xr" run -d -b "$work/sleeper-$v" "r-$v" </dev/null >/dev/null
-    crun --root "$work/xc" run -d -b "$work/crun-sleeper-$v" "c-$v" </dev/null >/dev/null 2>"$work/crun.err" || crun_ok=
-  done
-  [ -n "$crun_ok" ] || echo "(crun cannot run here: $(tail -1 "$work/crun.err"))"
-  set --
-  for v in plain seccomp; do
-    suffix=; [ $v = plain ] || suffix=+$v
-    set -- "$@" "berth$suffix=$berth --root $work/xb exec b-$v /bin/true" \
-      "runc$suffix=runc --root $work/xr exec r-$v /bin/true"
-    [ -z "$crun_ok" ] || set -- "$@" "crun$suffix=crun --root $work/xc exec c-$v /bin/true"
-  done
-  status=0
-  hack/bench-exec.py "$runs" "$@" || status=$?
-  for v in plain seccomp; do
-    "$berth" --root "$work/xb" delete --force "b-$v"
-    runc --root "$work/xr" delete --force "r-$v"
-    crun --root "$work/xc" delete --force "c-$v" 2>/dev/null || true
-  done
-  exit $status
-'
+echo "with 100 created containers per runtime"
+hack/bench.py "$runs" "$work/many.json" "$work/many.out.json"
+
+echo
+echo "binary        stripped size   shared libraries"
+strip -o "$work/berth.stripped" "$berth"
+for r in "${runtimes[@]}"; do
+  bin=$work/berth.stripped
+  [[ $r == berth ]] || bin=$(command -v "$r")
+  libs=$(ldd "$bin" 2>/dev/null | awk '$1 !~ /linux-vdso|ld-linux/ {sub(/\.so.*/, "", $1); printf "%s ", $1}')
+  printf "%-13s %6.2f MB       %s\n" "$r" "$(awk -v b="$(stat -c %s "$bin")" "BEGIN { print b / 1e6 }")" "${libs:-static}"
+done
+
+if [[ -n ${BENCH_JSON:-} ]]; then
+  jq -s 'add' "$work/paths.out.json" "$work/many.out.json" >"$BENCH_JSON"
+fi

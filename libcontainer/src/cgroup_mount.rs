@@ -5,108 +5,82 @@
 //! as on the host. In a new cgroup namespace each hierarchy is freshly mounted
 //! (the namespace makes the container's cgroup its root); without one, the
 //! container's own cgroup directory of each hierarchy is bind-mounted.
+//!
+//! The hierarchies are the host's layout as the parent read it before the
+//! clone (`cgroups::layout::host`, already in init's memory), and the
+//! directories are the container cgroup's: init reads neither mountinfo nor
+//! /proc/self/cgroup, unless it joined a mount namespace of its own.
 
+use crate::cgroups::layout::{self, Layout, OwnCgroups};
+use crate::cgroups::CgroupManager;
 use crate::mounts::{
     create_in_root, fd_path, remount_bind, MountContext, MountError, MountOptions,
 };
 use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
-/// One cgroup hierarchy mounted on the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hierarchy {
-    pub mountpoint: PathBuf,
-    /// `None` for cgroup2; the v1 controllers (or `name=...`) otherwise.
-    pub controllers: Option<Vec<String>>,
+/// One hierarchy as the container sees it.
+#[derive(Debug, PartialEq, Eq)]
+struct View {
+    /// The directory under the destination (the name of the host's mount
+    /// point); None for the one cgroup2 of a pure v2 host, mounted on the
+    /// destination itself.
+    name: Option<PathBuf>,
+    fstype: &'static str,
+    /// The mount data: the v1 hierarchy's controllers, or none.
+    data: Option<String>,
+    /// The container's cgroup in this hierarchy, as a host path.
+    source: PathBuf,
 }
 
-/// Parses /proc/self/mountinfo for cgroup file systems, each hierarchy
-/// once: where it is mounted again (the host's /sys bind-mounted into the
-/// rootfs brings its cgroup mounts along) the first mount point counts.
-pub fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
-    let mut found: Vec<Hierarchy> = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
+/// The hierarchies of `layout` with the container's directory in each: the
+/// cgroup manager's, or for a container without a cgroup of its own
+/// (rootless), the cgroup `own` (init's) has there.
+fn views(layout: &Layout, cgroup: Option<&CgroupManager>, own: &OwnCgroups) -> Vec<View> {
+    let pure_v2 = layout.v1.is_empty();
+    let mut views = Vec::new();
+    for m in &layout.v1 {
+        let source = cgroup
+            .and_then(|c| c.v1.iter().find(|d| d.controllers == m.controllers))
+            .map(|d| d.dir.clone())
+            .unwrap_or_else(|| {
+                let path = m.controllers.iter().find_map(|c| own.v1.get(c));
+                layout::in_mount(&m.mount_point, &m.root, path.map_or(Path::new("/"), |p| p))
+            });
+        let Some(name) = m.mount_point.file_name() else {
             continue;
         };
-        let mountpoint = match pre.split(' ').nth(4) {
-            Some(m) => PathBuf::from(unescape(m)),
-            None => continue,
-        };
-        let mut post = post.split(' ');
-        let fstype = post.next().unwrap_or("");
-        let super_opts = post.nth(1).unwrap_or("");
-        let hierarchy = match fstype {
-            "cgroup2" => Hierarchy {
-                mountpoint,
-                controllers: None,
-            },
-            "cgroup" => {
-                let controllers = super_opts
-                    .split(',')
-                    .filter(|o| {
-                        !matches!(
-                            *o,
-                            "rw" | "ro"
-                                | "xattr"
-                                | "clone_children"
-                                | "noprefix"
-                                | "cpuset_v2_mode"
-                        ) && (!o.contains('=') || o.starts_with("name="))
-                    })
-                    .map(str::to_owned)
-                    .collect();
-                Hierarchy {
-                    mountpoint,
-                    controllers: Some(controllers),
-                }
-            }
-            _ => continue,
-        };
-        if !found.iter().any(|h| h.controllers == hierarchy.controllers) {
-            found.push(hierarchy);
-        }
+        views.push(View {
+            name: Some(name.into()),
+            fstype: "cgroup",
+            data: Some(m.controllers.join(",")),
+            source,
+        });
     }
-    found
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 4 <= bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let v = u8::from_str_radix(&s[i + 1..i + 4], 8).unwrap_or(b'?');
-            out.push(v as char);
-            i += 4;
+    if let Some(m) = &layout.v2 {
+        let source = cgroup
+            .and_then(|c| c.v2.as_ref())
+            .map(|d| d.dir.clone())
+            .unwrap_or_else(|| {
+                let path = own.v2.as_deref().unwrap_or(Path::new("/"));
+                layout::in_mount(&m.mount_point, &m.root, path)
+            });
+        let name = if pure_v2 {
+            None
         } else {
-            out.push(bytes[i] as char);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// The path of this process's cgroup in a hierarchy, from /proc/self/cgroup.
-fn own_cgroup(proc_cgroup: &str, hierarchy: &Hierarchy) -> Option<PathBuf> {
-    proc_cgroup.lines().find_map(|line| {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let matches = match &hierarchy.controllers {
-            None => controllers.is_empty(),
-            Some(wanted) => {
-                let have: Vec<&str> = controllers.split(',').collect();
-                !controllers.is_empty() && wanted.iter().all(|w| have.contains(&w.as_str()))
+            match m.mount_point.file_name() {
+                Some(name) => Some(name.into()),
+                None => return views,
             }
         };
-        matches.then(|| PathBuf::from(path))
-    })
+        views.push(View {
+            name,
+            fstype: "cgroup2",
+            data: None,
+            source,
+        });
+    }
+    views
 }
 
 fn err<'a>(
@@ -133,11 +107,25 @@ pub fn mount_cgroups(
     destination: &Path,
     options: &MountOptions,
 ) -> Result<(), MountError> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(io_err(destination))?;
-    let proc_cgroup = std::fs::read_to_string("/proc/self/cgroup").map_err(io_err(destination))?;
-    let hierarchies = parse_hierarchies(&mountinfo);
+    let cgroups_err = |source| MountError::Cgroups {
+        destination: destination.to_owned(),
+        source,
+    };
+    let joined;
+    let layout = if ctx.joined_mount_ns {
+        joined = layout::read().map_err(cgroups_err)?;
+        &joined
+    } else {
+        layout::host().map_err(cgroups_err)?
+    };
+    // Init's own cgroups matter only without a cgroup of the container's.
+    let own = match ctx.cgroup {
+        Some(_) => OwnCgroups::default(),
+        None => OwnCgroups::read().map_err(cgroups_err)?,
+    };
+    let views = views(layout, ctx.cgroup, &own);
     let flags = options.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    let pure_v2 = hierarchies.len() == 1 && hierarchies[0].controllers.is_none();
+    let pure_v2 = layout.v1.is_empty();
 
     let target = create_in_root(ctx.root, destination, false).map_err(io_err(destination))?;
     if !pure_v2 {
@@ -154,28 +142,20 @@ pub fn mount_cgroups(
         )
         .map_err(err(destination, "cgroup tmpfs"))?;
     }
-    for hierarchy in &hierarchies {
-        let (dest, fstype, data) = if pure_v2 {
-            (destination.to_owned(), "cgroup2", String::new())
-        } else {
-            let Some(name) = hierarchy.mountpoint.file_name() else {
-                continue;
-            };
-            match &hierarchy.controllers {
-                None => (destination.join(name), "cgroup2", String::new()),
-                Some(c) => (destination.join(name), "cgroup", c.join(",")),
-            }
+    for view in &views {
+        let dest = match &view.name {
+            Some(name) => destination.join(name),
+            None => destination.to_owned(),
         };
         let dir = create_in_root(ctx.root, &dest, false).map_err(io_err(&dest))?;
         if ctx.new_cgroup_ns {
-            let data = (!data.is_empty()).then_some(data.as_str());
             let mount = |dir: &std::os::fd::OwnedFd| {
                 nix::mount::mount(
                     Some("cgroup"),
                     &fd_path(dir),
-                    Some(fstype),
+                    Some(view.fstype),
                     flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                    data,
+                    view.data.as_deref(),
                 )
             };
             match mount(&dir) {
@@ -199,12 +179,8 @@ pub fn mount_cgroups(
                 other => other.map_err(err(&dest, "cgroup"))?,
             }
         } else {
-            let own = own_cgroup(&proc_cgroup, hierarchy).unwrap_or_else(|| PathBuf::from("/"));
-            let source = hierarchy
-                .mountpoint
-                .join(own.strip_prefix("/").unwrap_or(&own));
             nix::mount::mount(
-                Some(&source),
+                Some(&view.source),
                 &fd_path(&dir),
                 None::<&str>,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
@@ -244,45 +220,83 @@ mod tests {
     use super::*;
 
     const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
 
+    fn names(views: &[View]) -> Vec<(Option<&str>, &str, Option<&str>, &str)> {
+        views
+            .iter()
+            .map(|v| {
+                (
+                    v.name.as_deref().and_then(Path::to_str),
+                    v.fstype,
+                    v.data.as_deref(),
+                    v.source.to_str().unwrap(),
+                )
+            })
+            .collect()
+    }
+
     #[test]
-    fn hybrid_hierarchies_are_found() {
-        let h = parse_hierarchies(HYBRID);
-        assert_eq!(h.len(), 3);
+    fn hybrid_views_bind_the_containers_cgroup() {
+        let layout = Layout::from_mountinfo(HYBRID);
+        let own = OwnCgroups::parse("2:cpu,cpuacct:/user\n1:name=systemd:/user\n0::/user\n");
+        let manager = CgroupManager::from_layout(&layout, &own, Path::new("/berth/c1"));
         assert_eq!(
-            h[0],
-            Hierarchy {
-                mountpoint: "/sys/fs/cgroup/cpu".into(),
-                controllers: Some(vec!["cpu".into()])
-            }
+            names(&views(&layout, Some(&manager), &OwnCgroups::default())),
+            [
+                (
+                    Some("cpu,cpuacct"),
+                    "cgroup",
+                    Some("cpu,cpuacct"),
+                    "/sys/fs/cgroup/cpu,cpuacct/berth/c1"
+                ),
+                (
+                    Some("systemd"),
+                    "cgroup",
+                    Some("name=systemd"),
+                    "/sys/fs/cgroup/systemd/berth/c1"
+                ),
+                (
+                    Some("unified"),
+                    "cgroup2",
+                    None,
+                    "/sys/fs/cgroup/unified/berth/c1"
+                ),
+            ]
         );
-        assert_eq!(h[1].controllers, Some(vec!["name=systemd".into()]));
-        assert_eq!(h[2].controllers, None);
     }
 
     #[test]
-    fn a_hierarchy_mounted_twice_counts_once() {
-        let twice = format!(
-            "{HYBRID}90 80 0:29 / /b/rootfs/sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n\
-             91 80 0:38 / /b/rootfs/sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+    fn without_a_cgroup_init_binds_its_own() {
+        let layout = Layout::from_mountinfo(HYBRID);
+        let own = OwnCgroups::parse("2:cpu,cpuacct:/user/a\n1:name=systemd:/\n0::/user/b\n");
+        let sources: Vec<_> = views(&layout, None, &own)
+            .into_iter()
+            .map(|v| v.source)
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/user/a"),
+                "/sys/fs/cgroup/systemd".into(),
+                "/sys/fs/cgroup/unified/user/b".into(),
+            ]
         );
-        assert_eq!(parse_hierarchies(&twice), parse_hierarchies(HYBRID));
     }
 
     #[test]
-    fn own_cgroup_matches_controllers() {
-        let proc_cgroup = "3:cpu:/berth/a\n1:name=systemd:/sys\n0::/unified/x\n";
-        let h = parse_hierarchies(HYBRID);
-        assert_eq!(own_cgroup(proc_cgroup, &h[0]), Some("/berth/a".into()));
-        assert_eq!(own_cgroup(proc_cgroup, &h[2]), Some("/unified/x".into()));
-    }
-
-    #[test]
-    fn mountinfo_octal_escapes() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
+    fn pure_v2_is_mounted_on_the_destination() {
+        let layout = Layout::from_mountinfo(
+            "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+        );
+        let own = OwnCgroups::parse("0::/user.slice/x\n");
+        let manager = CgroupManager::from_layout(&layout, &own, Path::new("c1"));
+        assert_eq!(
+            names(&views(&layout, Some(&manager), &OwnCgroups::default())),
+            [(None, "cgroup2", None, "/sys/fs/cgroup/user.slice/c1")]
+        );
     }
 }

@@ -409,14 +409,11 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
     }
 }
 
-/// The user running berth, as runc's `owner` field.
+/// The user running berth, as runc's `owner` field: the name in the host's
+/// /etc/passwd, else the uid.
 fn owner() -> String {
-    let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
+    let uid = nix::unistd::getuid().as_raw();
+    crate::passwd::name(Path::new("/etc/passwd"), uid).unwrap_or_else(|| uid.to_string())
 }
 
 /// Writes init's uid_map and gid_map from the spec; an unprivileged

@@ -33,6 +33,12 @@ pub enum MountError {
         #[source]
         source: std::io::Error,
     },
+    #[error("mount {destination}: the host's cgroups: {source}")]
+    Cgroups {
+        destination: PathBuf,
+        #[source]
+        source: crate::cgroups::CgroupError,
+    },
     #[error("mount {destination}: source {source_path}: {source}")]
     Source {
         destination: PathBuf,
@@ -417,6 +423,11 @@ pub struct MountContext<'a> {
     /// True when init is in a user namespace (sysfs may then have to be
     /// bind-mounted from the host).
     pub in_user_ns: bool,
+    /// True when init joined a mount namespace by path, where the host's
+    /// cgroup mounts may be elsewhere.
+    pub joined_mount_ns: bool,
+    /// The container's cgroup; None for a rootless container without one.
+    pub cgroup: Option<&'a crate::cgroups::CgroupManager>,
 }
 
 /// Mounts one entry of `mounts` under the rootfs. `detached` is the entry's

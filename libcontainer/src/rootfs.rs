@@ -74,6 +74,10 @@ pub struct RootfsSetup<'a> {
     /// The id-mapped copies of `mounts` sources made by the parent, by
     /// index (empty when there are none).
     pub idmapped_mounts: &'a [Option<OwnedFd>],
+    /// True when init joined a mount namespace by path.
+    pub joined_mount_ns: bool,
+    /// The container's cgroup; None for a rootless container without one.
+    pub cgroup: Option<&'a crate::cgroups::CgroupManager>,
 }
 
 /// The state of the rootfs between preparation and pivot_root.
@@ -134,6 +138,8 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
             .as_ref()
             .and_then(|l| l.mount_label().as_deref()),
         in_user_ns,
+        joined_mount_ns: setup.joined_mount_ns,
+        cgroup: setup.cgroup,
     };
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for (i, mount) in spec_mounts.iter().enumerate() {

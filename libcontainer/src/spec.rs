@@ -140,49 +140,34 @@ pub fn parse(bytes: &[u8]) -> Result<Spec, ParseError> {
 /// Parses JSON text into `T` (config.json, exec's process.json); a type
 /// error names the field it is in.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
-    // A good file is parsed once, without tracking the path (which costs
-    // as much again for a config with a seccomp profile); the tracking
-    // parse runs only to say where a bad one is wrong.
-    if !bytes.windows(SCHEDULER.len()).any(|w| w == SCHEDULER) {
-        if let Ok(value) = serde_json::from_slice(bytes) {
-            return Ok(value);
-        }
-    }
-    typed(bytes).map_err(|e| {
-        // A syntax error is reported as one, not at the field the typed
-        // parse had reached.
-        match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            Err(syntax) => ParseError::Syntax(syntax),
-            Ok(_) => e,
-        }
-    })
-}
-
-fn typed<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
     // oci-spec spells two scheduler flags unlike the runtime-spec: only a
-    // config that may have them takes the detour through a Value.
+    // config that may have them takes the detour through a Value, and is
+    // parsed again from the translated text when it is bad, so that the
+    // error has a position.
     if bytes.windows(SCHEDULER.len()).any(|w| w == SCHEDULER) {
         let mut value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(ParseError::Syntax)?;
         crate::scheduler::translate_flag_names(&mut value)
             .map_err(|(field, source)| ParseError::Field(field, source))?;
-        return serde_path_to_error::deserialize(value).map_err(field_error);
+        let text = serde_json::to_vec(&value).map_err(ParseError::Syntax)?;
+        return serde_json::from_slice(&text).map_err(|e| located(&text, e));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(field_error)?;
-    de.end().map_err(ParseError::Syntax)?;
-    Ok(value)
+    serde_json::from_slice(bytes).map_err(|e| located(bytes, e))
 }
 
 const SCHEDULER: &[u8] = b"\"scheduler\"";
 
-fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> ParseError {
-    let field = e.path().to_string();
-    let source = e.into_inner();
-    if field == "." {
-        ParseError::Syntax(source)
+/// A type error, at the field its position is in; a syntax error, or a
+/// type error at the top level, as a syntax error.
+fn located(text: &[u8], e: serde_json::Error) -> ParseError {
+    if e.classify() != serde_json::error::Category::Data {
+        return ParseError::Syntax(e);
+    }
+    let field = crate::json_path::at(text, e.line(), e.column());
+    if field.is_empty() {
+        ParseError::Syntax(e)
     } else {
-        ParseError::Field(field, source)
+        ParseError::Field(field, e)
     }
 }
 

@@ -181,12 +181,19 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The host's layout, read from `/proc/self/mountinfo` once per process.
+/// The host's layout, read from `/proc/self/mountinfo` once per process
+/// (and so, when read before the clone, already known to init).
 pub fn host() -> Result<&'static Layout, CgroupError> {
     static LAYOUT: OnceLock<Layout> = OnceLock::new();
     if let Some(l) = LAYOUT.get() {
         return Ok(l);
     }
+    let layout = read()?;
+    Ok(LAYOUT.get_or_init(|| layout))
+}
+
+/// The layout of this process's mount namespace, read now.
+pub fn read() -> Result<Layout, CgroupError> {
     let path = Path::new("/proc/self/mountinfo");
     let text = std::fs::read_to_string(path).map_err(|source| CgroupError::Io {
         path: path.to_owned(),
@@ -197,7 +204,7 @@ pub fn host() -> Result<&'static Layout, CgroupError> {
     if layout.kind().is_none() {
         return Err(CgroupError::NoHierarchy);
     }
-    Ok(LAYOUT.get_or_init(|| layout))
+    Ok(layout)
 }
 
 /// berth's own cgroups, from the text of `/proc/self/cgroup`: the v1 path per

@@ -261,15 +261,7 @@ fn find_executable(program: &str, path_var: &str) -> Option<PathBuf> {
 
 /// The user's home from the container's /etc/passwd, "/" when unknown.
 fn home_of(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 6 && f[2].parse() == Ok(uid)).then(|| f[5].to_owned())
-        })
-        .next()
-        .unwrap_or_else(|| "/".into())
+    crate::passwd::home(Path::new("/etc/passwd"), uid).unwrap_or_else(|| "/".into())
 }
 
 /// Every fd above stdio and the preserved ones is closed on exec.

@@ -134,6 +134,11 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
         in_user_ns,
         console_socket: args.console_socket,
         idmapped_mounts: args.idmapped_mounts,
+        joined_mount_ns: ns
+            .init_joins
+            .iter()
+            .any(|j| j.typ == oci_spec::runtime::LinuxNamespaceType::Mount),
+        cgroup: args.state.cgroup.as_ref(),
     })
     .map_err(|e| e.to_string())?;
     if let Some(hooks) = spec
