@@ -20,14 +20,14 @@
 # portmap's iptables chains (if it made them), ip_forward, berth's network
 # and state are removed or restored on exit, also on failure.
 #
-# Environment: BERTH (default target/release/berth), CNI_PATH (default
+# Environment: BERTH (default target/x86_64-unknown-linux-gnu/release/berth), CNI_PATH (default
 # /usr/lib/cni), RUNS (default 40, or the first argument: samples per
 # cycle), ROUNDS (default 5: hyperfine runs the samples are spread over).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-${RUNS:-40}}
-berth=${BERTH:-$here/target/release/berth}
+berth=${BERTH:-$here/target/x86_64-unknown-linux-gnu/release/berth}
 cni_path=${CNI_PATH:-/usr/lib/cni}
 
 die() { echo "bench-cni: $*" >&2; exit 1; }

@@ -32,7 +32,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-40}
 
 if [[ -z ${BENCH_INSIDE:-} ]]; then
-  berth=${BERTH:-$PWD/target/release/berth}
+  berth=${BERTH:-$PWD/target/x86_64-unknown-linux-gnu/release/berth}
   [[ -x $berth ]] || cargo build --release -p berth
   for tool in jq runc crun python3; do
     command -v $tool >/dev/null || { echo "bench-run: $tool is missing (hack/setup.sh)" >&2; exit 1; }
@@ -83,7 +83,7 @@ bundle "$work/true-seccomp" yes true
 bundle "$work/sleep" no sleep 1000000
 bundle "$work/sleep-seccomp" yes sleep 1000000
 
-${rt[berth]} network create "$net" --subnet 10.213.250.0/24 --bridge "bb$$" >/dev/null
+${rt[berth]} network create "$net" --subnet 10.213.230.0/24 --bridge "bb$$" >/dev/null
 ports=""
 for j in $(seq 0 31); do ports+=" -p $((30000 + j)):80"; done
 
@@ -137,8 +137,8 @@ strip -o "$work/berth.stripped" "$berth"
 for r in "${runtimes[@]}"; do
   bin=$work/berth.stripped
   [[ $r == berth ]] || bin=$(command -v "$r")
-  libs=$(ldd "$bin" 2>/dev/null | awk '$1 !~ /linux-vdso|ld-linux/ {sub(/\.so.*/, "", $1); printf "%s ", $1}')
-  printf "%-13s %6.2f MB       %s\n" "$r" "$(awk -v b="$(stat -c %s "$bin")" "BEGIN { print b / 1e6 }")" "${libs:-static}"
+  libs=$(ldd "$bin" 2>/dev/null | awk '$2 == "=>" {sub(/\.so.*/, "", $1); printf "%s ", $1}')
+  printf "%-13s %6.2f MB       %s\n" "$r" "$(awk -v b="$(stat -c %s "$bin")" "BEGIN { print b / 1e6 }")" "${libs:-none (static)}"
 done
 
 if [[ -n ${BENCH_JSON:-} ]]; then

@@ -17,7 +17,7 @@
 # and is removed at the end, also on failure.
 #
 # Environment:
-#   BERTH   the berth binary (default: cargo build --release, target/release/berth)
+#   BERTH   the berth binary (default: cargo build --release, target/x86_64-unknown-linux-gnu/release/berth)
 #   RUNS    measured runs per level and kind (default 15)
 #   SUBNET  the network's subnet (default 10.213.236.0/22)
 #   JOBS    containers started in parallel while filling (default 2)
@@ -37,7 +37,7 @@ if [[ -n "${BERTH:-}" ]]; then
   berth=$BERTH
 else
   cargo build --release -p berth >&2
-  berth=$PWD/target/release/berth
+  berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 fi
 export BERTH=$berth
 

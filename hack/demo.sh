@@ -11,7 +11,7 @@ if [[ -n "${BERTH:-}" ]]; then
   berth=$BERTH # a binary built elsewhere
 else
   cargo build --release -p berth
-  berth=$PWD/target/release/berth
+  berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 fi
 export BERTH=$berth
 

@@ -6,7 +6,7 @@
 # `berth spec`'s default with process.args set to ARG... (default: sh).
 #
 # Environment:
-#   BERTH     the berth binary (default: target/release/berth, else target/debug/berth)
+#   BERTH     the berth binary (default: target/x86_64-unknown-linux-gnu/release/berth, else target/x86_64-unknown-linux-gnu/debug/berth)
 #   BUSYBOX   the static busybox to copy (default: /bin/busybox)
 #   TERMINAL  set to 1 to keep process.terminal=true (needs --console-socket)
 set -euo pipefail
@@ -21,10 +21,10 @@ shift
 here=$(cd "$(dirname "$0")/.." && pwd)
 berth=${BERTH:-}
 if [[ -z "$berth" ]]; then
-  if [[ -x "$here/target/release/berth" ]]; then
-    berth=$here/target/release/berth
+  if [[ -x "$here/target/x86_64-unknown-linux-gnu/release/berth" ]]; then
+    berth=$here/target/x86_64-unknown-linux-gnu/release/berth
   else
-    berth=$here/target/debug/berth
+    berth=$here/target/x86_64-unknown-linux-gnu/debug/berth
   fi
 fi
 [[ -x "$berth" ]] || { echo "mkbundle: no berth binary at $berth (build first or set BERTH)" >&2; exit 1; }

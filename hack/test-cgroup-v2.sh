@@ -15,13 +15,13 @@ PROFILE=${PROFILE:-release}
 VM_RUN=${VM_RUN:-$(cd .. && pwd)/shared/vm/run-in-vm.sh}
 [[ -x $VM_RUN ]] || VM_RUN=/work/shared/vm/run-in-vm.sh
 [[ -x $VM_RUN ]] || { echo "test-cgroup-v2: no VM runner at $VM_RUN (set VM_RUN)" >&2; exit 1; }
-flags=()
-[[ $PROFILE == release ]] && flags=(--release)
+flags=() test_flags=()
+[[ $PROFILE == release ]] && flags=(--release) test_flags=(--profile spec)
 
 cargo build "${flags[@]}" -p berth
 
 # The test executables, built here (the VM only runs them).
-test_exe() { hack/test-exe.sh "${flags[@]}" "$@"; }
+test_exe() { hack/test-exe.sh "${test_flags[@]}" "$@"; }
 lib_tests=$(test_exe -p libcontainer --lib)
 spec_tests=$(test_exe -p spec-tests --test cgroups)
 exec_tests=$(test_exe -p spec-tests --test exec)
@@ -35,7 +35,7 @@ VM_ENV="BERTH_TEST_TIMEOUT" VM_TIMEOUT=${VM_TIMEOUT:-1800} "$VM_RUN" "$ws" "
   set -e
   grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || { echo 'not a pure cgroup v2 VM' >&2; exit 1; }
   echo '--- cgroup.controllers:' \$(cat /sys/fs/cgroup/cgroup.controllers)
-  export TMPDIR=/tmp BERTH='$ws/target/$PROFILE/berth'
+  export TMPDIR=/tmp BERTH='$ws/target/x86_64-unknown-linux-gnu/$PROFILE/berth'
   echo '--- libcontainer cgroups unit tests'
   '$lib_tests' cgroups --test-threads=2
   echo '--- spec-tests/tests/cgroups.rs'

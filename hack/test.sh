@@ -21,10 +21,10 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "cargo test (release)"
-# The spec-tests run target/release/berth (BERTH overrides it).
-export BERTH="${BERTH:-${CARGO_TARGET_DIR:-$PWD/target}/release/berth}"
-cargo test --workspace --release --no-fail-fast -- --test-threads=2
+step "cargo test (profile spec, against the release binary)"
+# The spec-tests run target/x86_64-unknown-linux-gnu/release/berth (BERTH overrides it).
+export BERTH="${BERTH:-${CARGO_TARGET_DIR:-$PWD/target}/x86_64-unknown-linux-gnu/release/berth}"
+cargo test --workspace --profile spec --no-fail-fast -- --test-threads=2
 
 # The spine's spec-tests again on a pure cgroup v2 host: the throwaway VM of
 # shared/vm (beside the checkout, as CI lays it out, or /work/shared).
@@ -52,7 +52,7 @@ if [[ -n "$vm_run" ]]; then
   again_if_hung env VM_RUN="$vm_run" hack/test-cgroup-v2.sh
 
   step "spec-tests on a pure cgroup v2 host (VM); the firewall and plumbing on its Linux 6.1"
-  test_exe() { hack/test-exe.sh --release "$@"; }
+  test_exe() { hack/test-exe.sh --profile spec "$@"; }
   exes=()
   for t in lifecycle process rootfs hooks console bad_input; do
     exes+=("$(test_exe -p spec-tests --test "$t")")

@@ -317,11 +317,26 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     if namespaces.has_new(LinuxNamespaceType::User) {
         write_id_maps(pid, spec, rootless)?;
     }
-    if let Some(cgroup) = &cgroup {
+    // Moving init into a v1 cgroup waits for an RCU grace period (the
+    // first cgroup.procs write in a while), so it overlaps init's rootfs
+    // mounts, which need nothing of the cgroup. prestart and createRuntime
+    // hooks must find init in its cgroup (a device hook writes its devices
+    // cgroup), and a new cgroup namespace is unshared by init right after
+    // Proceed: then init joins first, as it always did.
+    let join_first = namespaces.new_cgroup
+        || spec.hooks().as_ref().is_some_and(|h| {
+            h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+                || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+        });
+    let join_cgroup = |cgroup: &CgroupManager| -> Result<(), Error> {
         cgroup.add_task(pid)?;
         if let Some(resources) = resources {
             cgroup.apply(resources)?;
         }
+        Ok(())
+    };
+    if join_first {
+        cgroup.as_ref().map(join_cgroup).transpose()?;
     }
     if let Some(net) = &state.network {
         net.create(pid)?;
@@ -340,7 +355,17 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
             hook_state.as_bytes(),
         )?;
     }
-    parent_end.send_to_init(ParentMsg::Proceed { pid })?;
+    let cgroup_pending = !join_first && cgroup.is_some();
+    parent_end.send_to_init(ParentMsg::Proceed {
+        pid,
+        cgroup_pending,
+    })?;
+    if let (true, Some(cgroup)) = (cgroup_pending, &cgroup) {
+        join_cgroup(cgroup)?;
+        // Init may have failed meanwhile and gone: its message is read
+        // below, where a send that found no one would only hide it.
+        let _ = parent_end.send_to_init(ParentMsg::CgroupJoined);
+    }
 
     // 5. Init loaded its seccomp filter (a notification listener goes to
     //    the agent now: init may already wait on it), is ready and waits

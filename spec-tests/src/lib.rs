@@ -12,7 +12,7 @@
 //!   open). Dropping it runs `delete --force` on every container left in its
 //!   root and removes its directories: nothing is left, also when a test fails.
 //!
-//! The binary is `$BERTH`, else `target/release/berth` of this workspace.
+//! The binary is `$BERTH`, else `target/x86_64-unknown-linux-gnu/release/berth` of this workspace.
 //! The tests need root (namespaces, mounts, cgroups).
 
 pub mod cgroups_util;
@@ -46,7 +46,7 @@ pub fn workspace_dir() -> PathBuf {
 
 /// The berth binary under test: `$BERTH` (a relative path is taken from the
 /// workspace's top directory: the tests run in `spec-tests/`), else
-/// `target/release/berth`.
+/// `target/x86_64-unknown-linux-gnu/release/berth`.
 pub fn berth_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("BERTH") {
         return workspace_dir().join(path);
@@ -54,7 +54,7 @@ pub fn berth_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_dir().join("target"));
-    let path = target.join("release/berth");
+    let path = target.join("x86_64-unknown-linux-gnu/release/berth");
     assert!(
         path.exists(),
         "{} does not exist: run `cargo build --release` first, or set BERTH",

@@ -91,7 +91,14 @@ pub enum ParentMsg {
     /// the state that createContainer/startContainer hooks get on stdin.
     /// (Init has the rest of the state: annotations can be larger than a
     /// packet, so the state itself is never sent.)
-    Proceed { pid: i32 },
+    ///
+    /// With `cgroup_pending`, the parent is still moving init into its
+    /// cgroup (a v1 migration waits for an RCU grace period) while init
+    /// mounts the rootfs: init waits for [`ParentMsg::CgroupJoined`] before
+    /// anything that must run inside the cgroup.
+    Proceed { pid: i32, cgroup_pending: bool },
+    /// Init is in its cgroup, with `linux.resources` applied.
+    CgroupJoined,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,9 +180,30 @@ impl Channel {
     }
 
     /// Waits for the parent's go-ahead; returns the pid it carries.
-    pub fn wait_for_proceed(&self) -> Result<i32, ChannelError> {
-        let ParentMsg::Proceed { pid } = self.recv("Proceed")?;
-        Ok(pid)
+    /// Init's pid as the host sees it, and whether the cgroup join is
+    /// still to come ([`Channel::wait_for_cgroup`]).
+    pub fn wait_for_proceed(&self) -> Result<(i32, bool), ChannelError> {
+        match self.recv("Proceed")? {
+            ParentMsg::Proceed {
+                pid,
+                cgroup_pending,
+            } => Ok((pid, cgroup_pending)),
+            other => Err(ChannelError::OutOfOrder {
+                expected: "Proceed",
+                got: format!("{other:?}"),
+            }),
+        }
+    }
+
+    /// Waits until the parent has put init into its cgroup.
+    pub fn wait_for_cgroup(&self) -> Result<(), ChannelError> {
+        match self.recv("CgroupJoined")? {
+            ParentMsg::CgroupJoined => Ok(()),
+            other => Err(ChannelError::OutOfOrder {
+                expected: "CgroupJoined",
+                got: format!("{other:?}"),
+            }),
+        }
     }
 
     // --- exec'd process side ---
@@ -254,8 +282,26 @@ mod tests {
         let (parent, init) = pair().unwrap();
         init.send_to_parent(InitMsg::NamespacesJoined).unwrap();
         parent.wait_for_init(InitMsg::NamespacesJoined).unwrap();
-        parent.send_to_init(ParentMsg::Proceed { pid: 42 }).unwrap();
-        assert_eq!(init.wait_for_proceed().unwrap(), 42);
+        parent
+            .send_to_init(ParentMsg::Proceed {
+                pid: 42,
+                cgroup_pending: true,
+            })
+            .unwrap();
+        assert_eq!(init.wait_for_proceed().unwrap(), (42, true));
+        // Out of order: Proceed where the cgroup join was expected.
+        parent
+            .send_to_init(ParentMsg::Proceed {
+                pid: 42,
+                cgroup_pending: true,
+            })
+            .unwrap();
+        assert!(matches!(
+            init.wait_for_cgroup(),
+            Err(ChannelError::OutOfOrder { .. })
+        ));
+        parent.send_to_init(ParentMsg::CgroupJoined).unwrap();
+        init.wait_for_cgroup().unwrap();
         init.send_to_parent(InitMsg::SeccompListener(7)).unwrap();
         assert_eq!(parent.wait_for_listener_or_ready().unwrap(), Some(7));
         init.send_to_parent(InitMsg::Ready).unwrap();

@@ -99,7 +99,7 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
     args.channel
         .send_to_parent(InitMsg::NamespacesJoined)
         .map_err(|e| e.to_string())?;
-    let pid = args.channel.wait_for_proceed().map_err(|e| e.to_string())?;
+    let (pid, cgroup_pending) = args.channel.wait_for_proceed().map_err(|e| e.to_string())?;
     let mut state = args.state.clone();
     state.pid = pid;
     let hook_state = crate::container::oci_state_json(&state, crate::state::Status::Creating);
@@ -141,6 +141,11 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
         cgroup: args.state.cgroup.as_ref(),
     })
     .map_err(|e| e.to_string())?;
+    // From here on init runs hooks and then the container's process: both
+    // inside the cgroup.
+    if cgroup_pending {
+        args.channel.wait_for_cgroup().map_err(|e| e.to_string())?;
+    }
     if let Some(hooks) = spec
         .hooks()
         .as_ref()
