@@ -1,12 +1,15 @@
 //! podman (through conmon) drives berth: `podman --runtime berth run`, with
 //! a private storage root, run root, temporary directory and containers.conf
 //! (berth listed in runtime_supports_json, ulimits under this machine's hard
-//! limits). Skipped when podman is not installed.
+//! limits).
 //!
 //! Every test runs with podman's own defaults, its seccomp profile
 //! (/usr/share/containers/seccomp.json) included.
+//!
+//! `BERTH_TEST_RUNTIME=/usr/sbin/runc` runs the same tests with runc.
 
-use spec_tests::{berth_binary, make_busybox_rootfs, unique_name, wait_until, TestDir};
+use spec_tests::callers::{self, runtime_under_test};
+use spec_tests::{make_busybox_rootfs, unique_name, wait_until, TestDir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -18,11 +21,8 @@ struct Podman {
 }
 
 impl Podman {
-    fn new() -> Option<Self> {
-        if !Path::new("/usr/bin/podman").exists() {
-            eprintln!("podman is not installed: skipped");
-            return None;
-        }
+    fn new() -> Self {
+        callers::require("/usr/bin/podman", "podman");
         let dir = TestDir::new("podman");
         std::fs::write(
             dir.path().join("containers.conf"),
@@ -32,7 +32,7 @@ impl Podman {
                  events_logger = \"file\"\nruntime = \"berth\"\n\
                  runtime_supports_json = [\"crun\", \"runc\", \"berth\"]\n\n\
                  [engine.runtimes]\nberth = [\"{}\"]\n",
-                berth_binary().display()
+                runtime_under_test().display()
             ),
         )
         .unwrap();
@@ -58,7 +58,7 @@ impl Podman {
             "podman import: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Some(podman)
+        podman
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -100,9 +100,7 @@ impl Drop for Podman {
 
 #[test]
 fn podman_run_through_conmon() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let (code, out, err) = podman.run(&[
         "run",
         "--rm",
@@ -119,9 +117,7 @@ fn podman_run_through_conmon() {
 
 #[test]
 fn podman_detached_stop_and_rm() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let name = podman.run_detached(&[
         "sh",
         "-c",
@@ -178,13 +174,9 @@ impl Podman {
 
 #[test]
 fn podman_with_a_terminal() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let line = podman.line("run --rm -t localhost/berth-busybox sh -c 'tty; exit 2'");
-    let Some(out) = spec_tests::run_in_terminal(&line) else {
-        return;
-    };
+    let out = spec_tests::run_in_terminal(&line).expect("script(1) is missing: install util-linux");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}");
     assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
@@ -194,9 +186,7 @@ fn podman_with_a_terminal() {
 /// with and without a terminal, under podman's seccomp profile.
 #[test]
 fn podman_exec_with_and_without_a_terminal() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let name = podman.run_detached(&["sleep", "1000"]);
     let (code, out, err) = podman.run(&[
         "exec",
@@ -210,11 +200,10 @@ fn podman_exec_with_and_without_a_terminal() {
     assert_eq!(code, 4, "{out} {err}");
     assert_eq!(out, "yes\nSeccomp:\t2\nno-tty\n", "{err}");
     let line = podman.line(&format!("exec -t {name} sh -c 'tty; exit 5'"));
-    if let Some(out) = spec_tests::run_in_terminal(&line) {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(5), "{stdout}");
-        assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
-    }
+    let out = spec_tests::run_in_terminal(&line).expect("script(1) is missing: install util-linux");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{stdout}");
+    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
     let (code, _, err) = podman.run(&["rm", "--force", "--time", "0", &name]);
     assert_eq!(code, 0, "{err}");
 }
@@ -223,9 +212,7 @@ fn podman_exec_with_and_without_a_terminal() {
 /// filter; podman does not set no_new_privs by default).
 #[test]
 fn podman_default_seccomp_profile_applies() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let (code, out, err) = podman.run(&[
         "run",
         "--rm",
@@ -241,21 +228,15 @@ fn podman_default_seccomp_profile_applies() {
     assert!(out.contains("NoNewPrivs:\t0"), "{out}");
 }
 
-/// A container berth refuses: the reason reaches the podman user through
-/// conmon.
+/// A container the runtime cannot start (its binary is missing): the
+/// runtime's message reaches the podman user through conmon.
 #[test]
-fn podman_shows_berths_refusal() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
-    let (code, _, err) = podman.run(&[
-        "run",
-        "--rm",
-        "--annotation",
-        "berth.publish=notaport",
-        "localhost/berth-busybox",
-        "true",
-    ]);
+fn podman_shows_the_runtimes_refusal() {
+    let podman = Podman::new();
+    let (code, _, err) = podman.run(&["run", "--rm", "localhost/berth-busybox", "/no/such/binary"]);
     assert_ne!(code, 0);
-    assert!(err.contains("notaport"), "{err}");
+    assert!(
+        err.contains("/no/such/binary") && err.contains("no such file or directory"),
+        "{err}"
+    );
 }
