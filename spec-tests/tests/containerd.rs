@@ -12,6 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
+/// `ctr run --rootfs` has no image config to take an environment from, and
+/// the runtime finds `sh` only on the container's own PATH (runc's rule).
+const PATH_ENV: &str = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 /// containerd's socket, in its directory.
 const SOCKET: &str = "c.sock";
 
@@ -107,6 +110,8 @@ impl Containerd {
         self.run(&[
             "run",
             flag,
+            "--env",
+            PATH_ENV,
             "--runc-binary",
             runtime_under_test().to_str().unwrap(),
             "--rootfs",
@@ -231,7 +236,7 @@ fn ctr_run_with_a_terminal() {
     let id = unique_name("ctrt");
     // ctr -t needs a terminal of its own: script(1) gives it one.
     let line = ctd.line(&format!(
-        "run --rm -t --runc-binary {} --rootfs {} {id} sh -c 'tty; exit 5'",
+        "run --rm -t --env {PATH_ENV} --runc-binary {} --rootfs {} {id} sh -c 'tty; exit 5'",
         runtime_under_test().display(),
         rootfs.display(),
     ));

@@ -204,8 +204,6 @@ fn change_cwd(cwd: &Path) -> Result<(), String> {
     Ok(())
 }
 
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 fn resolve_exec(process: &Process, listen_fds: Option<u32>) -> Result<Exec, String> {
     let args = process.args().as_deref().unwrap_or(&[]);
     let program = args.first().ok_or("process.args is empty")?;
@@ -218,11 +216,13 @@ fn resolve_exec(process: &Process, listen_fds: Option<u32>) -> Result<Exec, Stri
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }
+    // No PATH in process.env: no directory to search, as runc (whose
+    // LookPath reads the container's environment).
     let path_var = env
         .iter()
         .rev()
         .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH);
+        .unwrap_or("");
     let path = find_executable(program, path_var)?;
     let cstr = |s: &[u8]| {
         CString::new(s).map_err(|_| format!("{:?} contains a NUL byte", String::from_utf8_lossy(s)))
@@ -245,7 +245,8 @@ fn resolve_exec(process: &Process, listen_fds: Option<u32>) -> Result<Exec, Stri
 /// `exec.LookPath`, whose messages callers match: docker makes "no such file
 /// or directory" and "executable file not found" exit 127, "permission
 /// denied" 126): `program` itself if it has a slash and is an executable
-/// file, else the first executable match in `path_var`.
+/// file, else the first executable match in `path_var` (none when it is
+/// empty, as Go's `filepath.SplitList("")`).
 fn find_executable(program: &str, path_var: &str) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let is_exec = |m: &std::fs::Metadata| m.is_file() && m.permissions().mode() & 0o111 != 0;
@@ -261,6 +262,7 @@ fn find_executable(program: &str, path_var: &str) -> Result<PathBuf, String> {
     }
     path_var
         .split(':')
+        .filter(|_| !path_var.is_empty())
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
         .find(|p| std::fs::metadata(p).is_ok_and(|m| is_exec(&m)))
         .ok_or_else(|| format!("exec: {program:?}: executable file not found in $PATH"))
@@ -316,6 +318,10 @@ mod tests {
         assert_eq!(
             find_executable("/etc/passwd", ""),
             Err("exec: \"/etc/passwd\": permission denied".into())
+        );
+        assert_eq!(
+            find_executable("sh", ""),
+            Err("exec: \"sh\": executable file not found in $PATH".into())
         );
         assert_eq!(
             find_executable("no-such-program-berth", "/bin:/usr/bin"),
