@@ -163,3 +163,18 @@ pub fn busybox_rootfs_tar(work: &Path, tar: &Path) {
     assert!(status.success(), "tar of {} failed", rootfs.display());
     let _ = fs::remove_dir_all(&rootfs);
 }
+
+/// Where the README's configuration snippets install berth.
+pub const README_BERTH: &str = "/usr/local/bin/berth";
+
+/// Asserts that README.md shows `snippet` word for word: the configs in the
+/// README are the ones the caller suites run with.
+#[track_caller]
+pub fn assert_readme_shows(snippet: &str) {
+    let path = crate::workspace_dir().join("README.md");
+    let readme = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        readme.contains(snippet),
+        "README.md does not show the config the tests use:\n{snippet}"
+    );
+}

@@ -101,6 +101,17 @@ fn cni_config(bridge: &str, data_dir: &Path) -> String {
     )
 }
 
+/// The directory of the README's node: its containerd's own root, state,
+/// socket, runtime root and CNI config.
+const README_NODE: &str = "/var/lib/berth-node";
+
+#[test]
+fn readme_shows_the_containerd_and_cni_configs() {
+    let dir = Path::new(README_NODE);
+    callers::assert_readme_shows(&containerd_config(dir, Path::new(callers::README_BERTH)));
+    callers::assert_readme_shows(&cni_config("cni-berth0", &dir.join("cni-ipam")));
+}
+
 // ---- protobuf, by hand ----
 
 /// A protobuf message being encoded; fields at their default are left out,

@@ -44,6 +44,11 @@ fn daemon_json(runtime: &Path) -> String {
     )
 }
 
+#[test]
+fn readme_shows_the_daemon_json() {
+    callers::assert_readme_shows(&daemon_json(Path::new(callers::README_BERTH)));
+}
+
 struct Dockerd {
     child: Option<Child>,
     dir: TestDir,

@@ -16,6 +16,34 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The containers.conf the tests give podman (README: "Using berth with
+/// docker, podman, containerd and Kubernetes").
+fn containers_conf(runtime: &Path) -> String {
+    format!(
+        r#"[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+netns = "none"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "berth"
+runtime_supports_json = ["crun", "runc", "berth"]
+
+[engine.runtimes]
+berth = ["{}"]
+"#,
+        runtime.display()
+    )
+}
+
+#[test]
+fn readme_shows_the_containers_conf() {
+    spec_tests::callers::assert_readme_shows(&containers_conf(Path::new(
+        spec_tests::callers::README_BERTH,
+    )));
+}
+
 struct Podman {
     dir: TestDir,
 }
@@ -26,14 +54,7 @@ impl Podman {
         let dir = TestDir::new("podman");
         std::fs::write(
             dir.path().join("containers.conf"),
-            format!(
-                "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
-                 netns = \"none\"\n\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
-                 events_logger = \"file\"\nruntime = \"berth\"\n\
-                 runtime_supports_json = [\"crun\", \"runc\", \"berth\"]\n\n\
-                 [engine.runtimes]\nberth = [\"{}\"]\n",
-                runtime_under_test().display()
-            ),
+            containers_conf(&runtime_under_test()),
         )
         .unwrap();
         let podman = Self { dir };
