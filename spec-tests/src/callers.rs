@@ -7,6 +7,7 @@
 use crate::{berth_binary, wait_until};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
 use std::time::Duration;
 
 /// The runtime the caller suites configure their callers with:
@@ -177,4 +178,108 @@ pub fn assert_readme_shows(snippet: &str) {
         readme.contains(snippet),
         "README.md does not show the config the tests use:\n{snippet}"
     );
+}
+
+/// Runs a caller's command: (exit code, stdout, stderr).
+pub fn outcome(mut cmd: Command) -> (i32, String, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {:?}: {e}", cmd.get_program()));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `ip ARGS`, which must succeed.
+#[track_caller]
+pub fn ip(args: &[&str]) {
+    let (code, _, err) = outcome({
+        let mut cmd = Command::new("ip");
+        cmd.args(args);
+        cmd
+    });
+    assert_eq!(code, 0, "ip {args:?}: {err}");
+}
+
+/// Stops a daemon the test started by its pid (SIGTERM, as systemd does)
+/// and waits up to `timeout` for it; SIGKILL and None after that.
+pub fn stop_by_pid(mut child: Child, timeout: Duration) -> Option<ExitStatus> {
+    // SAFETY: kill(2) on the pid of a child the caller spawned and has not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut status = None;
+    wait_until(timeout, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    status
+}
+
+/// What a stopped daemon left of what it made: processes whose command line
+/// names its directory `dir`, mounts under `dir`, links on `bridge`, cgroups
+/// below `cgroup_parent`, firewall lines naming the bridge or `needles`.
+pub fn leftovers(dir: &Path, bridge: &str, cgroup_parent: &str, needles: &[&str]) -> Vec<String> {
+    let mut left = processes_mentioning(&dir.display().to_string());
+    left.extend(mounts_under(dir).into_iter().map(|m| format!("mount {m}")));
+    left.extend(
+        crate::net::ip_links()
+            .into_iter()
+            .filter(|(_, master)| master.as_deref() == Some(bridge))
+            .map(|(name, _)| format!("link {name} on {bridge}")),
+    );
+    left.extend(
+        cgroups_below(cgroup_parent)
+            .into_iter()
+            .map(|c| format!("cgroup {}", c.display())),
+    );
+    let mut firewall = vec![bridge];
+    firewall.extend_from_slice(needles);
+    left.extend(firewall_lines_mentioning(&firewall));
+    left
+}
+
+/// `leftovers()` once it is empty, or after 10 s (a shim exits just after
+/// the daemon that reaped its task).
+pub fn settled(mut leftovers: impl FnMut() -> Vec<String>) -> Vec<String> {
+    let mut left = leftovers();
+    let _ = wait_until(Duration::from_secs(10), || {
+        left = leftovers();
+        left.is_empty()
+    });
+    left
+}
+
+/// What the exec tests run (with `-e FROM_EXEC=yes`, no terminal) and what
+/// it must print under a caller's seccomp profile; it exits 4.
+pub const EXEC_PROBE: &str =
+    "echo $FROM_EXEC; grep Seccomp: /proc/self/status; [ -t 1 ] || echo no-tty; exit 4";
+pub const EXEC_PROBE_OUTPUT: &str = "yes\nSeccomp:\t2\nno-tty\n";
+
+/// Runs a caller's command `line` in a terminal of its own (script(1)),
+/// asserts that it exits `code` and that the container's `tty` printed a
+/// pty; returns what it printed.
+#[track_caller]
+pub fn in_terminal(line: &str, code: i32) -> String {
+    let out = crate::run_in_terminal(line).expect("script(1) is missing: install util-linux");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{line}: {stdout}");
+    assert!(stdout.contains("/dev/pts/"), "{line}: {stdout:?}");
+    stdout
+}
+
+/// Removes what a caller's daemon leaves by design once stopped: mounts
+/// under its directory `dir`, the `bridge` the test made for it, the empty
+/// cgroups under `cgroup_parent`.
+pub fn remove_daemon_remains(dir: &Path, bridge: &str, cgroup_parent: &str) {
+    unmount_under(dir);
+    let _ = Command::new("ip")
+        .args(["link", "del", bridge])
+        .stderr(std::process::Stdio::null())
+        .status();
+    crate::remove_cgroup_tree(cgroup_parent);
 }

@@ -89,12 +89,7 @@ impl Containerd {
 
     /// Runs ctr, returns (exit code, stdout, stderr).
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.ctr(args).output().expect("run ctr");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        callers::outcome(self.ctr(args))
     }
 
     /// Runs ctr and asserts that it exits 0 (its stderr in the message).
@@ -240,10 +235,7 @@ fn ctr_run_with_a_terminal() {
         runtime_under_test().display(),
         rootfs.display(),
     ));
-    let out = spec_tests::run_in_terminal(&line).expect("script(1) is missing: install util-linux");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(5), "{stdout}\n{}", ctd.log());
-    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+    callers::in_terminal(&line, 5);
 }
 
 /// `ctr task exec` (the shim calls `berth exec --process F --detach
@@ -271,10 +263,7 @@ fn ctr_task_exec_with_and_without_a_terminal() {
     let line = ctd.line(&format!(
         "task exec -t --exec-id e2 {id} sh -c 'tty; exit 7'"
     ));
-    let out = spec_tests::run_in_terminal(&line).expect("script(1) is missing: install util-linux");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(7), "{stdout}\n{}", ctd.log());
-    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+    callers::in_terminal(&line, 7);
     // A missing binary: the runtime's message reaches the ctr user.
     let (code, _, err) = ctd.run(&["task", "exec", "--exec-id", "e3", &id, "no-such-binary"]);
     assert_ne!(code, 0);

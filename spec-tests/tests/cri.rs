@@ -341,7 +341,7 @@ impl Node {
         let dir = TestDir::new("cri");
         let d = dir.path().to_owned();
         let bridge = format!("bcri{}", std::process::id() % 1_000_000);
-        ip(&["link", "add", &bridge, "type", "bridge"]);
+        callers::ip(&["link", "add", &bridge, "type", "bridge"]);
         let node = Self {
             child: None,
             cri: Cri::new(d.join("containerd.sock")),
@@ -350,14 +350,14 @@ impl Node {
             cgroup_parent: format!("/{}", unique_name("berth-cri")),
             _lock: lock,
         };
-        ip(&[
+        callers::ip(&[
             "addr",
             "add",
             &format!("10.213.{OCTET}.1/24"),
             "dev",
             &node.bridge,
         ]);
-        ip(&["link", "set", &node.bridge, "up"]);
+        callers::ip(&["link", "set", &node.bridge, "up"]);
         std::fs::create_dir_all(d.join("net.d")).unwrap();
         std::fs::write(
             d.join("net.d/10-berth-pods.conflist"),
@@ -463,42 +463,20 @@ impl Node {
         );
     }
 
-    /// Stops containerd by pid (SIGTERM) and waits for it.
+    /// Stops containerd by pid and waits for it.
     fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
-            return true;
-        };
-        // SAFETY: kill(2) on the pid of a child this struct spawned and has not reaped.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        if wait_until(WAIT, || matches!(child.try_wait(), Ok(Some(_)))) {
-            return true;
+        match self.child.take() {
+            Some(child) => callers::stop_by_pid(child, WAIT).is_some(),
+            None => true,
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        false
     }
 
     /// What the stopped node left: processes, mounts, links on the bridge,
     /// cgroups, addresses held by host-local, firewall rules.
     fn leftovers(&self) -> Vec<String> {
         let d = self.dir.path();
-        let mut left = callers::processes_mentioning(&d.display().to_string());
-        left.extend(
-            callers::mounts_under(d)
-                .into_iter()
-                .map(|m| format!("mount {m}")),
-        );
-        left.extend(
-            spec_tests::net::ip_links()
-                .into_iter()
-                .filter(|(_, master)| master.as_deref() == Some(self.bridge.as_str()))
-                .map(|(name, _)| format!("link {name} on {}", self.bridge)),
-        );
-        left.extend(
-            callers::cgroups_below(&self.cgroup_parent)
-                .into_iter()
-                .map(|c| format!("cgroup {}", c.display())),
-        );
+        let subnet = format!("10.213.{OCTET}.");
+        let mut left = callers::leftovers(d, &self.bridge, &self.cgroup_parent, &[&subnet]);
         let held = d.join("cni-ipam/berth-pods");
         if let Ok(rd) = std::fs::read_dir(&held) {
             left.extend(
@@ -508,20 +486,11 @@ impl Node {
                     .map(|n| format!("host-local still holds {n}")),
             );
         }
-        left.extend(callers::firewall_lines_mentioning(&[
-            &self.bridge,
-            &format!("10.213.{OCTET}."),
-        ]));
         left
     }
 
     fn clean_up(&mut self) {
-        callers::unmount_under(self.dir.path());
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .stderr(Stdio::null())
-            .status();
-        spec_tests::remove_cgroup_tree(&self.cgroup_parent);
+        callers::remove_daemon_remains(self.dir.path(), &self.bridge, &self.cgroup_parent);
     }
 }
 
@@ -548,16 +517,6 @@ impl Drop for Node {
         }
         self.clean_up();
     }
-}
-
-#[track_caller]
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 // ---- CRI messages ----
@@ -749,11 +708,7 @@ fn cri_pod_lifecycle_on_a_kubernetes_node() {
 
     // The node, stopped: nothing of the pod or of containerd is left.
     assert!(node.stop(), "containerd did not stop: {}", node.log());
-    let mut left = node.leftovers();
-    let _ = wait_until(Duration::from_secs(10), || {
-        left = node.leftovers();
-        left.is_empty()
-    });
+    let left = callers::settled(|| node.leftovers());
     node.clean_up();
     assert!(left.is_empty(), "left behind: {left:#?}");
 }

@@ -80,7 +80,7 @@ impl Dockerd {
         std::fs::write(d.join("daemon.json"), daemon_json(&runtime_under_test())).unwrap();
         // A non-default bridge name: docker uses the bridge but does not make it.
         let bridge = format!("bdk{}", std::process::id() % 1_000_000);
-        ip(&["link", "add", &bridge, "type", "bridge"]);
+        callers::ip(&["link", "add", &bridge, "type", "bridge"]);
         let gateway = format!("10.213.{OCTET}.1/24");
         let made_key = !Path::new("/etc/docker/key.json").exists();
         let made_run_docker = !Path::new("/run/docker").exists();
@@ -93,7 +93,7 @@ impl Dockerd {
             dir,
             _lock: lock,
         };
-        ip(&["addr", "add", &gateway, "dev", &dockerd.bridge]);
+        callers::ip(&["addr", "add", &gateway, "dev", &dockerd.bridge]);
         let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
         let child = Command::new(DOCKERD)
             .arg("--config-file")
@@ -145,12 +145,7 @@ impl Dockerd {
 
     /// Runs docker, returns (exit code, stdout, stderr).
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.docker(args).output().expect("run docker");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        callers::outcome(self.docker(args))
     }
 
     /// Runs docker, asserts that it exits 0, returns its stdout.
@@ -198,33 +193,16 @@ impl Dockerd {
         )
     }
 
-    /// Stops dockerd by pid (SIGTERM, as systemd does) and waits for it.
+    /// Stops dockerd by pid and waits for it.
     fn stop(&mut self) -> Option<std::process::ExitStatus> {
-        let mut child = self.child.take()?;
-        // SAFETY: kill(2) on the pid of a child this struct spawned and has not reaped.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let start = Instant::now();
-        while start.elapsed() < WAIT {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
+        callers::stop_by_pid(self.child.take()?, WAIT)
     }
 
     /// Removes what dockerd leaves by design (the data-root's own bind
     /// mount, the bridge the test made, empty cgroup parents, its key):
     /// what a test must not find is checked before, in [`Self::leftovers`].
     fn clean_up(&mut self) {
-        callers::unmount_under(self.dir.path());
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .stderr(Stdio::null())
-            .status();
-        spec_tests::remove_cgroup_tree(&self.cgroup_parent);
+        callers::remove_daemon_remains(self.dir.path(), &self.bridge, &self.cgroup_parent);
         if self.made_key {
             let _ = std::fs::remove_file("/etc/docker/key.json");
             self.made_key = false;
@@ -241,31 +219,12 @@ impl Dockerd {
     fn leftovers(&self) -> Vec<String> {
         let d = self.dir.path();
         let subnet = format!("10.213.{OCTET}.");
-        let mut left = callers::processes_mentioning(&d.display().to_string());
+        let data_root = format!("mount {}", d.join("data").display());
+        let mut left =
+            callers::leftovers(d, &self.bridge, &self.cgroup_parent, &[&subnet, "DOCKER"]);
+        left.retain(|l| *l != data_root);
+        // docker-proxy names the container's address, not the directory.
         left.extend(callers::processes_mentioning(&subnet));
-        let data = d.join("data");
-        left.extend(
-            callers::mounts_under(d)
-                .into_iter()
-                .filter(|m| Path::new(m) != data)
-                .map(|m| format!("mount {m}")),
-        );
-        left.extend(
-            spec_tests::net::ip_links()
-                .into_iter()
-                .filter(|(_, master)| master.as_deref() == Some(self.bridge.as_str()))
-                .map(|(name, _)| format!("link {name} on {}", self.bridge)),
-        );
-        left.extend(
-            callers::cgroups_below(&self.cgroup_parent)
-                .into_iter()
-                .map(|c| format!("cgroup {}", c.display())),
-        );
-        left.extend(callers::firewall_lines_mentioning(&[
-            &self.bridge,
-            &subnet,
-            "DOCKER",
-        ]));
         left
     }
 
@@ -274,7 +233,7 @@ impl Dockerd {
     fn stop_and_check(mut self) {
         let status = self.stop();
         assert!(status.is_some(), "dockerd did not stop: {}", self.log());
-        let left = wait_settled(|| self.leftovers());
+        let left = callers::settled(|| self.leftovers());
         self.clean_up();
         assert!(left.is_empty(), "left behind: {left:#?}");
         assert!(
@@ -283,17 +242,6 @@ impl Dockerd {
             callers::mounts_under(self.dir.path())
         );
     }
-}
-
-/// `leftovers` once it is empty, or after 10 s (a shim exits just after
-/// the daemon that reaped its task).
-fn wait_settled(mut leftovers: impl FnMut() -> Vec<String>) -> Vec<String> {
-    let mut left = leftovers();
-    let _ = wait_until(Duration::from_secs(10), || {
-        left = leftovers();
-        left.is_empty()
-    });
-    left
 }
 
 impl Drop for Dockerd {
@@ -310,16 +258,6 @@ impl Drop for Dockerd {
         }
         self.clean_up();
     }
-}
-
-#[track_caller]
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `docker run --rm`: the container's stdout, stderr and exit code reach the
@@ -379,17 +317,15 @@ fn docker_detached_exec_pause_update_top_stop_start_kill() {
         &name,
         "sh",
         "-c",
-        "echo $FROM_EXEC; grep Seccomp: /proc/self/status; [ -t 1 ] || echo no-tty; exit 4",
+        callers::EXEC_PROBE,
     ]);
     assert_eq!(code, 4, "{out} {err}");
-    assert_eq!(out, "yes\nSeccomp:\t2\nno-tty\n", "{err}");
+    assert_eq!(out, callers::EXEC_PROBE_OUTPUT, "{err}");
     // exec -t, through a terminal of its own.
-    let out =
-        spec_tests::run_in_terminal(&docker.line(&format!("exec -t {name} sh -c 'tty; exit 5'")))
-            .expect("script(1) is missing: apt-get install util-linux");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(5), "{stdout}");
-    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+    callers::in_terminal(
+        &docker.line(&format!("exec -t {name} sh -c 'tty; exit 5'")),
+        5,
+    );
     // pause: docker sees it paused and exec is refused; unpause.
     docker.ok(&["pause", &name]);
     assert_eq!(docker.inspect(&name, "{{.State.Status}}"), "paused");
@@ -541,11 +477,7 @@ fn docker_run_with_a_terminal() {
     let line = docker.line(&format!(
         "run --rm -it --runtime berth {IMAGE} sh -c 'tty; [ -t 0 ] && echo stdin-tty; exit 5'"
     ));
-    let out = spec_tests::run_in_terminal(&line)
-        .expect("script(1) is missing: apt-get install util-linux");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(5), "{stdout}\n{}", docker.log());
-    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+    let stdout = callers::in_terminal(&line, 5);
     assert!(stdout.contains("stdin-tty"), "{stdout:?}");
     docker.stop_and_check();
 }

@@ -98,13 +98,9 @@ impl Podman {
         cmd
     }
 
+    /// Runs podman, returns (exit code, stdout, stderr).
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.cmd(args).output().expect("run podman");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        callers::outcome(self.cmd(args))
     }
 }
 
@@ -197,10 +193,7 @@ impl Podman {
 fn podman_with_a_terminal() {
     let podman = Podman::new();
     let line = podman.line("run --rm -t localhost/berth-busybox sh -c 'tty; exit 2'");
-    let out = spec_tests::run_in_terminal(&line).expect("script(1) is missing: install util-linux");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
-    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+    callers::in_terminal(&line, 2);
 }
 
 /// `podman exec` (conmon calls `berth exec --process F --detach --pid-file P`),
@@ -216,15 +209,12 @@ fn podman_exec_with_and_without_a_terminal() {
         &name,
         "sh",
         "-c",
-        "echo $FROM_EXEC; grep Seccomp: /proc/self/status; [ -t 1 ] || echo no-tty; exit 4",
+        callers::EXEC_PROBE,
     ]);
     assert_eq!(code, 4, "{out} {err}");
-    assert_eq!(out, "yes\nSeccomp:\t2\nno-tty\n", "{err}");
+    assert_eq!(out, callers::EXEC_PROBE_OUTPUT, "{err}");
     let line = podman.line(&format!("exec -t {name} sh -c 'tty; exit 5'"));
-    let out = spec_tests::run_in_terminal(&line).expect("script(1) is missing: install util-linux");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(5), "{stdout}");
-    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+    callers::in_terminal(&line, 5);
     let (code, _, err) = podman.run(&["rm", "--force", "--time", "0", &name]);
     assert_eq!(code, 0, "{err}");
 }
