@@ -12,8 +12,9 @@ PACKAGES=(
   runc crun
   # network layer: firewall backends, CNI plugins for comparison, ip(8)
   nftables iptables containernetworking-plugins iproute2
-  # callers of the runtime (containerd's shim) and image tools
-  containerd umoci podman conmon
+  # callers of the runtime (containerd's shim and CRI plugin, podman,
+  # docker) and image tools
+  containerd umoci podman conmon docker.io
   # scripts and benchmarks
   jq python3 hyperfine procps util-linux
   # building (libseccomp-dev: the static libseccomp.a berth links;
@@ -39,6 +40,12 @@ else
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+  # The docker tests start dockerds of their own; the system one that the
+  # package starts under systemd would put docker0, its iptables rules and a
+  # DROP policy on FORWARD on the host.
+  if [[ " ${missing[*]} " == *" docker.io "* && -d /run/systemd/system ]]; then
+    systemctl disable --now docker.service docker.socket || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1 && [[ -x "${HOME:-/root}/.cargo/bin/cargo" ]]; then

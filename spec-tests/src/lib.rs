@@ -15,6 +15,7 @@
 //! The binary is `$BERTH`, else `target/x86_64-unknown-linux-gnu/release/berth` of this workspace.
 //! The tests need root (namespaces, mounts, cgroups).
 
+pub mod callers;
 pub mod cgroups_util;
 pub mod net;
 

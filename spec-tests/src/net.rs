@@ -32,25 +32,7 @@ pub fn state_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     static LOCK: OnceLock<std::fs::File> = OnceLock::new();
     DIR.get_or_init(|| {
-        LOCK.get_or_init(|| {
-            use std::os::fd::AsRawFd;
-            let path = "/run/berth-nettests.lock";
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(path)
-                .unwrap_or_else(|e| panic!("open {path}: {e}"));
-            let locked = wait_until(Duration::from_secs(900), || {
-                // SAFETY: flock on an fd this function owns.
-                unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
-            });
-            assert!(
-                locked,
-                "another network test process held {path} for 15 minutes"
-            );
-            file
-        });
+        LOCK.get_or_init(|| crate::callers::lock_host("/run/berth-nettests.lock"));
         let dir = PathBuf::from(format!("/run/berth-nettests-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));

@@ -1,39 +1,60 @@
 //! podman (through conmon) drives berth: `podman --runtime berth run`, with
 //! a private storage root, run root, temporary directory and containers.conf
 //! (berth listed in runtime_supports_json, ulimits under this machine's hard
-//! limits). Skipped when podman is not installed.
+//! limits).
 //!
 //! Every test runs with podman's own defaults, its seccomp profile
 //! (/usr/share/containers/seccomp.json) included.
+//!
+//! `BERTH_TEST_RUNTIME=/usr/sbin/runc` runs the same tests with runc.
 
-use spec_tests::{berth_binary, make_busybox_rootfs, unique_name, wait_until, TestDir};
+use spec_tests::callers::{self, runtime_under_test};
+use spec_tests::{make_busybox_rootfs, unique_name, wait_until, TestDir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The containers.conf the tests give podman (README: "Using berth with
+/// docker, podman, containerd and Kubernetes").
+fn containers_conf(runtime: &Path) -> String {
+    format!(
+        r#"[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+netns = "none"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "berth"
+runtime_supports_json = ["crun", "runc", "berth"]
+
+[engine.runtimes]
+berth = ["{}"]
+"#,
+        runtime.display()
+    )
+}
+
+#[test]
+fn readme_shows_the_containers_conf() {
+    spec_tests::callers::assert_readme_shows(&containers_conf(Path::new(
+        spec_tests::callers::README_BERTH,
+    )));
+}
+
 struct Podman {
     dir: TestDir,
 }
 
 impl Podman {
-    fn new() -> Option<Self> {
-        if !Path::new("/usr/bin/podman").exists() {
-            eprintln!("podman is not installed: skipped");
-            return None;
-        }
+    fn new() -> Self {
+        callers::require("/usr/bin/podman", "podman");
         let dir = TestDir::new("podman");
         std::fs::write(
             dir.path().join("containers.conf"),
-            format!(
-                "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
-                 netns = \"none\"\n\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
-                 events_logger = \"file\"\nruntime = \"berth\"\n\
-                 runtime_supports_json = [\"crun\", \"runc\", \"berth\"]\n\n\
-                 [engine.runtimes]\nberth = [\"{}\"]\n",
-                berth_binary().display()
-            ),
+            containers_conf(&runtime_under_test()),
         )
         .unwrap();
         let podman = Self { dir };
@@ -58,7 +79,7 @@ impl Podman {
             "podman import: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Some(podman)
+        podman
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -77,13 +98,9 @@ impl Podman {
         cmd
     }
 
+    /// Runs podman, returns (exit code, stdout, stderr).
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.cmd(args).output().expect("run podman");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        callers::outcome(self.cmd(args))
     }
 }
 
@@ -100,9 +117,7 @@ impl Drop for Podman {
 
 #[test]
 fn podman_run_through_conmon() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let (code, out, err) = podman.run(&[
         "run",
         "--rm",
@@ -119,9 +134,7 @@ fn podman_run_through_conmon() {
 
 #[test]
 fn podman_detached_stop_and_rm() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let name = podman.run_detached(&[
         "sh",
         "-c",
@@ -178,25 +191,16 @@ impl Podman {
 
 #[test]
 fn podman_with_a_terminal() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let line = podman.line("run --rm -t localhost/berth-busybox sh -c 'tty; exit 2'");
-    let Some(out) = spec_tests::run_in_terminal(&line) else {
-        return;
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
-    assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
+    callers::in_terminal(&line, 2);
 }
 
 /// `podman exec` (conmon calls `berth exec --process F --detach --pid-file P`),
 /// with and without a terminal, under podman's seccomp profile.
 #[test]
 fn podman_exec_with_and_without_a_terminal() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let name = podman.run_detached(&["sleep", "1000"]);
     let (code, out, err) = podman.run(&[
         "exec",
@@ -205,16 +209,12 @@ fn podman_exec_with_and_without_a_terminal() {
         &name,
         "sh",
         "-c",
-        "echo $FROM_EXEC; grep Seccomp: /proc/self/status; [ -t 1 ] || echo no-tty; exit 4",
+        callers::EXEC_PROBE,
     ]);
     assert_eq!(code, 4, "{out} {err}");
-    assert_eq!(out, "yes\nSeccomp:\t2\nno-tty\n", "{err}");
+    assert_eq!(out, callers::EXEC_PROBE_OUTPUT, "{err}");
     let line = podman.line(&format!("exec -t {name} sh -c 'tty; exit 5'"));
-    if let Some(out) = spec_tests::run_in_terminal(&line) {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(5), "{stdout}");
-        assert!(stdout.contains("/dev/pts/"), "{stdout:?}");
-    }
+    callers::in_terminal(&line, 5);
     let (code, _, err) = podman.run(&["rm", "--force", "--time", "0", &name]);
     assert_eq!(code, 0, "{err}");
 }
@@ -223,9 +223,7 @@ fn podman_exec_with_and_without_a_terminal() {
 /// filter; podman does not set no_new_privs by default).
 #[test]
 fn podman_default_seccomp_profile_applies() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
+    let podman = Podman::new();
     let (code, out, err) = podman.run(&[
         "run",
         "--rm",
@@ -241,21 +239,15 @@ fn podman_default_seccomp_profile_applies() {
     assert!(out.contains("NoNewPrivs:\t0"), "{out}");
 }
 
-/// A container berth refuses: the reason reaches the podman user through
-/// conmon.
+/// A container the runtime cannot start (its binary is missing): the
+/// runtime's message reaches the podman user through conmon.
 #[test]
-fn podman_shows_berths_refusal() {
-    let Some(podman) = Podman::new() else {
-        return;
-    };
-    let (code, _, err) = podman.run(&[
-        "run",
-        "--rm",
-        "--annotation",
-        "berth.publish=notaport",
-        "localhost/berth-busybox",
-        "true",
-    ]);
+fn podman_shows_the_runtimes_refusal() {
+    let podman = Podman::new();
+    let (code, _, err) = podman.run(&["run", "--rm", "localhost/berth-busybox", "/no/such/binary"]);
     assert_ne!(code, 0);
-    assert!(err.contains("notaport"), "{err}");
+    assert!(
+        err.contains("/no/such/binary") && err.contains("no such file or directory"),
+        "{err}"
+    );
 }

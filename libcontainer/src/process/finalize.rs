@@ -204,8 +204,6 @@ fn change_cwd(cwd: &Path) -> Result<(), String> {
     Ok(())
 }
 
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 fn resolve_exec(process: &Process, listen_fds: Option<u32>) -> Result<Exec, String> {
     let args = process.args().as_deref().unwrap_or(&[]);
     let program = args.first().ok_or("process.args is empty")?;
@@ -218,13 +216,14 @@ fn resolve_exec(process: &Process, listen_fds: Option<u32>) -> Result<Exec, Stri
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }
+    // No PATH in process.env: no directory to search, as runc (whose
+    // LookPath reads the container's environment).
     let path_var = env
         .iter()
         .rev()
         .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH);
-    let path = find_executable(program, path_var)
-        .ok_or_else(|| format!("exec: {program:?}: executable file not found in $PATH"))?;
+        .unwrap_or("");
+    let path = find_executable(program, path_var)?;
     let cstr = |s: &[u8]| {
         CString::new(s).map_err(|_| format!("{:?} contains a NUL byte", String::from_utf8_lossy(s)))
     };
@@ -242,21 +241,40 @@ fn resolve_exec(process: &Process, listen_fds: Option<u32>) -> Result<Exec, Stri
     })
 }
 
-/// `program` itself if it has a slash, else the first executable match in `path_var`.
-fn find_executable(program: &str, path_var: &str) -> Option<PathBuf> {
+/// Where `program` is, as runc's init finds it before `create` returns (Go's
+/// `exec.LookPath`, whose messages callers match: docker makes "no such file
+/// or directory" and "executable file not found" exit 127, "permission
+/// denied" 126): `program` itself if it has a slash and is an executable
+/// file, else the first executable match in `path_var` (none when it is
+/// empty, as Go's `filepath.SplitList("")`).
+fn find_executable(program: &str, path_var: &str) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
-    let is_exec = |p: &Path| {
-        std::fs::metadata(p)
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
+    let is_exec = |m: &std::fs::Metadata| m.is_file() && m.permissions().mode() & 0o111 != 0;
     if program.contains('/') {
-        return Some(PathBuf::from(program));
+        return match std::fs::metadata(program) {
+            Ok(m) if is_exec(&m) => Ok(PathBuf::from(program)),
+            Ok(_) => Err(format!("exec: {program:?}: permission denied")),
+            Err(e) => Err(format!(
+                "exec: {program:?}: stat {program}: {}",
+                go_error_text(&e)
+            )),
+        };
     }
     path_var
         .split(':')
+        .filter(|_| !path_var.is_empty())
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
-        .find(|p| is_exec(p))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| is_exec(&m)))
+        .ok_or_else(|| format!("exec: {program:?}: executable file not found in $PATH"))
+}
+
+/// An errno's text as Go prints it (strerror in lower case: "no such file or
+/// directory"), the words callers of runc match.
+fn go_error_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
+        None => e.to_string(),
+    }
 }
 
 /// The user's home from the container's /etc/passwd, "/" when unknown.
@@ -281,12 +299,25 @@ mod tests {
     fn executable_lookup() {
         assert_eq!(
             find_executable("sh", "/nonexistent:/bin"),
-            Some(PathBuf::from("/bin/sh"))
+            Ok(PathBuf::from("/bin/sh"))
         );
-        assert_eq!(find_executable("/x/y", ""), Some(PathBuf::from("/x/y")));
+        assert_eq!(find_executable("/bin/sh", ""), Ok(PathBuf::from("/bin/sh")));
+        // runc's (Go's) words, which docker turns into exit 127 and 126.
+        assert_eq!(
+            find_executable("/x/y", ""),
+            Err("exec: \"/x/y\": stat /x/y: no such file or directory".into())
+        );
+        assert_eq!(
+            find_executable("/etc/passwd", ""),
+            Err("exec: \"/etc/passwd\": permission denied".into())
+        );
+        assert_eq!(
+            find_executable("sh", ""),
+            Err("exec: \"sh\": executable file not found in $PATH".into())
+        );
         assert_eq!(
             find_executable("no-such-program-berth", "/bin:/usr/bin"),
-            None
+            Err("exec: \"no-such-program-berth\": executable file not found in $PATH".into())
         );
     }
 }

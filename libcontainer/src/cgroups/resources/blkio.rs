@@ -8,7 +8,9 @@
 //! | weightDevice leafWeight    | blkio.leaf_weight_device             | error                      |
 //! | throttle{Read,Write}{Bps,IOPS}Device | blkio.throttle.*_device    | io.max rbps/wbps/riops/wiops |
 //!
-//! As runc, on kernels without `blkio.weight` (no CFQ) the BFQ files are used.
+//! As runc, on kernels without `blkio.weight` (no CFQ) the BFQ files are used,
+//! and a weight or leaf weight of 0 means "not set" (docker writes
+//! `"weight": 0` into every config.json; the kernel refuses 0).
 
 use super::{need, set};
 use crate::cgroups::{files, CgroupError, CgroupManager, Target};
@@ -24,10 +26,15 @@ pub fn blkio_to_io_weight(w: u16) -> u64 {
     1 + (w - 10) * 9999 / 990
 }
 
+/// A weight as runc reads it: 0 is the same as absent.
+fn weight(w: Option<u16>) -> Option<u16> {
+    w.filter(|&w| w != 0)
+}
+
 fn is_set(b: &LinuxBlockIo) -> bool {
     let non_empty = |v: &Option<Vec<_>>| v.as_ref().is_some_and(|v: &Vec<_>| !v.is_empty());
-    b.weight().is_some()
-        || b.leaf_weight().is_some()
+    weight(b.weight()).is_some()
+        || weight(b.leaf_weight()).is_some()
         || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
         || non_empty(b.throttle_read_bps_device())
         || non_empty(b.throttle_write_bps_device())
@@ -96,10 +103,10 @@ fn apply_v1(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     } else {
         ("blkio.bfq.weight", "blkio.bfq.weight_device")
     };
-    if let Some(w) = b.weight() {
+    if let Some(w) = weight(b.weight()) {
         set(dir, weight_file, &w.to_string(), "blockIO.weight")?;
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = weight(b.leaf_weight()) {
         set(
             dir,
             "blkio.leaf_weight",
@@ -108,11 +115,11 @@ fn apply_v1(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
         )?;
     }
     for d in b.weight_device().iter().flatten() {
-        if let Some(w) = d.weight() {
+        if let Some(w) = weight(d.weight()) {
             let line = format!("{}:{} {w}", d.major(), d.minor());
             set(dir, weight_device_file, &line, "blockIO.weightDevice")?;
         }
-        if let Some(w) = d.leaf_weight() {
+        if let Some(w) = weight(d.leaf_weight()) {
             let line = format!("{}:{} {w}", d.major(), d.minor());
             set(
                 dir,
@@ -132,11 +139,11 @@ fn apply_v1(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
 }
 
 fn apply_v2(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
-    if b.leaf_weight().is_some()
+    if weight(b.leaf_weight()).is_some()
         || b.weight_device()
             .iter()
             .flatten()
-            .any(|d| d.leaf_weight().is_some())
+            .any(|d| weight(d.leaf_weight()).is_some())
     {
         return Err(CgroupError::resource(
             "blockIO.leafWeight",
@@ -144,7 +151,7 @@ fn apply_v2(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
         ));
     }
     let bfq = files::exists(dir, "io.bfq.weight");
-    if let Some(w) = b.weight() {
+    if let Some(w) = weight(b.weight()) {
         if bfq {
             set(dir, "io.bfq.weight", &w.to_string(), "blockIO.weight")?;
         } else {
@@ -153,7 +160,7 @@ fn apply_v2(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
         }
     }
     for d in b.weight_device().iter().flatten() {
-        if let Some(w) = d.weight() {
+        if let Some(w) = weight(d.weight()) {
             if !bfq {
                 return Err(CgroupError::resource(
                     "blockIO.weightDevice",

@@ -1,0 +1,714 @@
+//! A Kubernetes node without kubelet: the test speaks CRI (gRPC,
+//! `runtime.v1`) to a containerd it starts with its CRI plugin on, the
+//! runtime under test as the RuntimeClass handler `berth` (a
+//! `runtimes.berth` entry of type io.containerd.runc.v2 whose BinaryName is
+//! the runtime), pod networks from Debian's CNI plugins (bridge +
+//! host-local on 10.213.220.0/24, on a bridge the test makes), and the pause
+//! and busybox images built locally with umoci and imported with
+//! `ctr -n k8s.io images import`.
+//!
+//! One pod goes through kubelet's calls: RunPodSandbox, PodSandboxStatus,
+//! CreateContainer + StartContainer of three containers (an httpd, a
+//! shell, one that exits at once), ExecSync, ContainerStatus,
+//! ContainerStats, UpdateContainerResources, StopContainer (also of the
+//! one whose process has already exited: containerd then calls `kill --all
+//! ID 9`), RemoveContainer, StopPodSandbox, RemovePodSandbox; the pod's IP
+//! is reached from the host. Then containerd is stopped by pid and nothing
+//! may be left: no process of its own, no mount under its directories, no
+//! link on the bridge, no cgroup under the pod's parent, no address held
+//! by host-local, no firewall rule naming the bridge or subnet.
+//!
+//! The client is a few lines of protobuf and HTTP/2 (h2 on a current-thread
+//! tokio runtime, test-only dependencies): the fields below carry the
+//! numbers of CRI's api.proto (k8s.io/cri-api, runtime/v1).
+//!
+//! `BERTH_TEST_RUNTIME=/usr/sbin/runc` runs the same test with runc.
+
+use spec_tests::callers::{self, runtime_under_test};
+use spec_tests::{unique_name, wait_until, TestDir};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+/// The third octet of the pod network, 10.213.OCTET.0/24.
+const OCTET: u8 = 220;
+const PAUSE_IMAGE: &str = "localhost/berth:pause";
+const BUSYBOX_IMAGE: &str = "localhost/berth:busybox";
+
+/// The containerd config the test uses (README: "Using berth with
+/// Kubernetes"): the CRI plugin with the runtime under test as handler
+/// `berth`, CNI from Debian's plugins. `restrict_oom_score_adj`: this
+/// machine gives root no CAP_SYS_RESOURCE, so the pause container's -998
+/// cannot be set; containerd then keeps every score at or above its own.
+fn containerd_config(dir: &Path, runtime: &Path) -> String {
+    format!(
+        r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+
+[grpc]
+  address = "{d}/containerd.sock"
+[ttrpc]
+  address = "{d}/containerd.sock.ttrpc"
+[debug]
+  address = ""
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  netns_mounts_under_state_dir = true
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "berth"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
+      BinaryName = "{runtime}"
+      Root = "{d}/runtime-root"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{d}/net.d"
+"#,
+        d = dir.display(),
+        runtime = runtime.display(),
+    )
+}
+
+/// The CNI network of the pods: Debian's bridge and host-local plugins on a
+/// bridge the test makes and addresses (isGateway false: the plugin then
+/// leaves the host's forwarding alone; ipMasq false: no firewall rule).
+fn cni_config(bridge: &str, data_dir: &Path) -> String {
+    format!(
+        r#"{{
+  "cniVersion": "0.4.0",
+  "name": "berth-pods",
+  "plugins": [
+    {{
+      "type": "bridge",
+      "bridge": "{bridge}",
+      "isGateway": false,
+      "ipMasq": false,
+      "ipam": {{
+        "type": "host-local",
+        "dataDir": "{data}",
+        "ranges": [[{{ "subnet": "10.213.{OCTET}.0/24", "rangeStart": "10.213.{OCTET}.10" }}]]
+      }}
+    }}
+  ]
+}}
+"#,
+        data = data_dir.display(),
+    )
+}
+
+/// The directory of the README's node: its containerd's own root, state,
+/// socket, runtime root and CNI config.
+const README_NODE: &str = "/var/lib/berth-node";
+
+#[test]
+fn readme_shows_the_containerd_and_cni_configs() {
+    let dir = Path::new(README_NODE);
+    callers::assert_readme_shows(&containerd_config(dir, Path::new(callers::README_BERTH)));
+    callers::assert_readme_shows(&cni_config("cni-berth0", &dir.join("cni-ipam")));
+}
+
+// ---- protobuf, by hand ----
+
+/// A protobuf message being encoded; fields at their default are left out,
+/// as proto3 does.
+#[derive(Default, Clone)]
+struct Msg(Vec<u8>);
+
+impl Msg {
+    fn varint(buf: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        buf.push(v as u8);
+    }
+
+    fn key(&mut self, field: u32, wire: u8) {
+        Self::varint(&mut self.0, u64::from(field) << 3 | u64::from(wire));
+    }
+
+    fn bytes(mut self, field: u32, b: &[u8]) -> Self {
+        self.key(field, 2);
+        Self::varint(&mut self.0, b.len() as u64);
+        self.0.extend_from_slice(b);
+        self
+    }
+
+    fn str(self, field: u32, s: &str) -> Self {
+        if s.is_empty() {
+            return self;
+        }
+        self.bytes(field, s.as_bytes())
+    }
+
+    fn strs(self, field: u32, list: &[&str]) -> Self {
+        list.iter().fold(self, |m, s| m.bytes(field, s.as_bytes()))
+    }
+
+    fn int(mut self, field: u32, v: i64) -> Self {
+        if v != 0 {
+            self.key(field, 0);
+            Self::varint(&mut self.0, v as u64);
+        }
+        self
+    }
+
+    fn msg(self, field: u32, m: Msg) -> Self {
+        self.bytes(field, &m.0)
+    }
+}
+
+/// One field of a decoded message.
+enum Field {
+    Varint(u64),
+    Bytes(Vec<u8>),
+}
+
+/// The fields of an encoded message, in order (fixed-width ones skipped).
+fn decode(mut buf: &[u8]) -> Vec<(u32, Field)> {
+    fn varint(buf: &mut &[u8]) -> u64 {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let Some((&b, rest)) = buf.split_first() else {
+                break;
+            };
+            *buf = rest;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        v
+    }
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let key = varint(&mut buf);
+        let field = (key >> 3) as u32;
+        match key & 7 {
+            0 => out.push((field, Field::Varint(varint(&mut buf)))),
+            2 => {
+                let len = (varint(&mut buf) as usize).min(buf.len());
+                out.push((field, Field::Bytes(buf[..len].to_vec())));
+                buf = &buf[len..];
+            }
+            1 => buf = &buf[8.min(buf.len())..],
+            5 => buf = &buf[4.min(buf.len())..],
+            w => panic!("protobuf wire type {w} in a CRI answer"),
+        }
+    }
+    out
+}
+
+/// The bytes of field `path[last]` inside the nested messages `path[..last]`.
+fn bytes_at(buf: &[u8], path: &[u32]) -> Vec<u8> {
+    let Some((&first, rest)) = path.split_first() else {
+        return buf.to_vec();
+    };
+    decode(buf)
+        .into_iter()
+        .find_map(|(f, v)| match v {
+            Field::Bytes(b) if f == first => Some(bytes_at(&b, rest)),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn string_at(buf: &[u8], path: &[u32]) -> String {
+    String::from_utf8_lossy(&bytes_at(buf, path)).into_owned()
+}
+
+/// The varint `field` of the message at `path` (0 when absent, as proto3).
+fn int_at(buf: &[u8], path: &[u32], field: u32) -> u64 {
+    decode(&bytes_at(buf, path))
+        .into_iter()
+        .find_map(|(f, v)| match v {
+            Field::Varint(n) if f == field => Some(n),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+// ---- gRPC over HTTP/2 ----
+
+/// A CRI client on containerd's socket: one HTTP/2 connection per call.
+struct Cri {
+    socket: PathBuf,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Cri {
+    fn new(socket: PathBuf) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .expect("a tokio runtime");
+        Self { socket, rt }
+    }
+
+    /// Calls `runtime.v1.RuntimeService/METHOD` with `request`; the answer's
+    /// message, or gRPC's status message.
+    fn call(&self, method: &str, request: Msg) -> Result<Vec<u8>, String> {
+        self.rt.block_on(async {
+            let stream = tokio::net::UnixStream::connect(&self.socket)
+                .await
+                .map_err(|e| format!("connect {}: {e}", self.socket.display()))?;
+            let (client, connection) = h2::client::handshake(stream)
+                .await
+                .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
+            let connection = tokio::spawn(connection);
+            let mut client = client.ready().await.map_err(|e| e.to_string())?;
+            let req = http::Request::post(format!(
+                "http://localhost/runtime.v1.RuntimeService/{method}"
+            ))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .map_err(|e| e.to_string())?;
+            let (answer, mut send) = client
+                .send_request(req, false)
+                .map_err(|e| format!("{method}: {e}"))?;
+            let mut frame = vec![0u8];
+            frame.extend_from_slice(&(request.0.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&request.0);
+            send.send_data(frame.into(), true)
+                .map_err(|e| format!("{method}: {e}"))?;
+            let answer = answer.await.map_err(|e| format!("{method}: {e}"))?;
+            let (head, mut body) = answer.into_parts();
+            let mut data = Vec::new();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.map_err(|e| format!("{method}: {e}"))?;
+                let _ = body.flow_control().release_capacity(chunk.len());
+                data.extend_from_slice(&chunk);
+            }
+            let trailers = body.trailers().await.map_err(|e| e.to_string())?;
+            drop(client);
+            connection.abort();
+            // A trailers-only answer carries the status in its headers.
+            let status = trailers.as_ref().unwrap_or(&head.headers);
+            let code = status
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if code != "0" {
+                let message = status
+                    .get("grpc-message")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                return Err(format!("{method}: gRPC status {code:?}: {message}"));
+            }
+            Ok(data.get(5..).unwrap_or_default().to_vec())
+        })
+    }
+
+    #[track_caller]
+    fn ok(&self, method: &str, request: Msg) -> Vec<u8> {
+        let started = Instant::now();
+        let answer = self.call(method, request).unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("{method}: ok ({:?})", started.elapsed());
+        answer
+    }
+}
+
+// ---- the node ----
+
+struct Node {
+    child: Option<Child>,
+    dir: TestDir,
+    bridge: String,
+    cgroup_parent: String,
+    cri: Cri,
+    _lock: std::fs::File,
+}
+
+impl Node {
+    fn start() -> Self {
+        for (binary, package) in [
+            ("/usr/bin/containerd", "containerd"),
+            ("/usr/bin/ctr", "containerd"),
+            ("/usr/bin/umoci", "umoci"),
+            ("/usr/lib/cni/bridge", "containernetworking-plugins"),
+            ("/usr/lib/cni/host-local", "containernetworking-plugins"),
+            ("/usr/lib/cni/loopback", "containernetworking-plugins"),
+        ] {
+            callers::require(binary, package);
+        }
+        let lock = callers::lock_host("/run/berth-cri-tests.lock");
+        let dir = TestDir::new("cri");
+        let d = dir.path().to_owned();
+        let bridge = format!("bcri{}", std::process::id() % 1_000_000);
+        callers::ip(&["link", "add", &bridge, "type", "bridge"]);
+        let node = Self {
+            child: None,
+            cri: Cri::new(d.join("containerd.sock")),
+            dir,
+            bridge,
+            cgroup_parent: format!("/{}", unique_name("berth-cri")),
+            _lock: lock,
+        };
+        callers::ip(&[
+            "addr",
+            "add",
+            &format!("10.213.{OCTET}.1/24"),
+            "dev",
+            &node.bridge,
+        ]);
+        callers::ip(&["link", "set", &node.bridge, "up"]);
+        std::fs::create_dir_all(d.join("net.d")).unwrap();
+        std::fs::write(
+            d.join("net.d/10-berth-pods.conflist"),
+            cni_config(&node.bridge, &d.join("cni-ipam")),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("config.toml"),
+            containerd_config(&d, &runtime_under_test()),
+        )
+        .unwrap();
+        let log = std::fs::File::create(d.join("containerd.log")).unwrap();
+        let child = Command::new("/usr/bin/containerd")
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start containerd");
+        let mut node = node;
+        node.child = Some(child);
+        let up = wait_until(WAIT, || {
+            node.cri
+                .call("Version", Msg::default().str(1, "v1"))
+                .is_ok()
+        });
+        assert!(up, "containerd's CRI did not come up: {}", node.log());
+        node.import_images();
+        node
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    /// The busybox image (command sh) and the pause image (the same rootfs
+    /// sleeping), made with umoci and imported into the k8s.io namespace.
+    fn import_images(&self) {
+        let d = self.dir.path();
+        let layout = d.join("image");
+        let layout_s = layout.to_str().unwrap();
+        let bundle = d.join("image-bundle");
+        let umoci = |args: &[&str]| {
+            let out = Command::new("/usr/bin/umoci")
+                .args(args)
+                .output()
+                .expect("run umoci");
+            assert!(
+                out.status.success(),
+                "umoci {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let busybox = format!("{layout_s}:busybox");
+        umoci(&["init", "--layout", layout_s]);
+        umoci(&["new", "--image", &busybox]);
+        umoci(&["unpack", "--image", &busybox, bundle.to_str().unwrap()]);
+        spec_tests::make_busybox_rootfs(&bundle.join("rootfs"));
+        umoci(&["repack", "--image", &busybox, bundle.to_str().unwrap()]);
+        umoci(&["config", "--image", &busybox, "--config.cmd", "sh"]);
+        umoci(&[
+            "config",
+            "--image",
+            &busybox,
+            "--tag",
+            "pause",
+            "--config.entrypoint",
+            "/bin/sleep",
+            "--config.cmd",
+            "2147483647",
+        ]);
+        let _ = std::fs::remove_dir_all(&bundle);
+        let tar = d.join("images.tar");
+        let status = Command::new("tar")
+            .arg("-C")
+            .arg(&layout)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .expect("run tar");
+        assert!(status.success(), "tar of the image layout failed");
+        let out = Command::new("/usr/bin/ctr")
+            .arg("--address")
+            .arg(d.join("containerd.sock"))
+            .args([
+                "-n",
+                "k8s.io",
+                "images",
+                "import",
+                "--base-name",
+                "localhost/berth",
+            ])
+            .arg(&tar)
+            .output()
+            .expect("run ctr images import");
+        assert!(
+            out.status.success(),
+            "ctr images import: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops containerd by pid and waits for it.
+    fn stop(&mut self) -> bool {
+        match self.child.take() {
+            Some(child) => callers::stop_by_pid(child, WAIT).is_some(),
+            None => true,
+        }
+    }
+
+    /// What the stopped node left: processes, mounts, links on the bridge,
+    /// cgroups, addresses held by host-local, firewall rules.
+    fn leftovers(&self) -> Vec<String> {
+        let d = self.dir.path();
+        let subnet = format!("10.213.{OCTET}.");
+        let mut left = callers::leftovers(d, &self.bridge, &self.cgroup_parent, &[&subnet]);
+        let held = d.join("cni-ipam/berth-pods");
+        if let Ok(rd) = std::fs::read_dir(&held) {
+            left.extend(
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("10.213."))
+                    .map(|n| format!("host-local still holds {n}")),
+            );
+        }
+        left
+    }
+
+    fn clean_up(&mut self) {
+        callers::remove_daemon_remains(self.dir.path(), &self.bridge, &self.cgroup_parent);
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop();
+        // Containers a failed test left: the runtime's own root.
+        let root = self.dir.path().join("runtime-root");
+        for ns in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            for id in std::fs::read_dir(ns.path()).into_iter().flatten().flatten() {
+                let _ = Command::new(runtime_under_test())
+                    .arg("--root")
+                    .arg(ns.path())
+                    .args(["delete", "--force"])
+                    .arg(id.file_name())
+                    .output();
+            }
+        }
+        for p in callers::processes_mentioning(&self.dir.path().display().to_string()) {
+            if let Some(pid) = p.split(':').next().and_then(|s| s.parse::<i32>().ok()) {
+                // SAFETY: kill(2) of a shim this test's containerd started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        self.clean_up();
+    }
+}
+
+// ---- CRI messages ----
+
+fn pod_config(name: &str, log_dir: &Path, cgroup_parent: &str) -> Msg {
+    let metadata = Msg::default()
+        .str(1, name)
+        .str(2, &format!("uid-{name}"))
+        .str(3, "default");
+    Msg::default()
+        .msg(1, metadata)
+        .str(2, "berth-pod")
+        .str(3, log_dir.to_str().unwrap())
+        .msg(8, Msg::default().str(1, cgroup_parent))
+}
+
+fn container_config(name: &str, command: &[&str]) -> Msg {
+    Msg::default()
+        .msg(1, Msg::default().str(1, name))
+        .msg(2, Msg::default().str(1, BUSYBOX_IMAGE))
+        .strs(3, command)
+        .str(11, &format!("{name}.log"))
+}
+
+/// CRI's ContainerState: CREATED 0, RUNNING 1, EXITED 2, UNKNOWN 3.
+const RUNNING: u64 = 1;
+const EXITED: u64 = 2;
+
+impl Node {
+    fn create_and_start(&self, pod: &str, config: &Msg, name: &str, command: &[&str]) -> String {
+        let answer = self.cri.ok(
+            "CreateContainer",
+            Msg::default()
+                .str(1, pod)
+                .msg(2, container_config(name, command))
+                .msg(3, config.clone()),
+        );
+        let id = string_at(&answer, &[1]);
+        assert!(!id.is_empty(), "CreateContainer gave no id");
+        self.cri.ok("StartContainer", Msg::default().str(1, &id));
+        id
+    }
+
+    /// ContainerStatus: (state, exit code).
+    fn status(&self, id: &str) -> (u64, u64) {
+        let answer = self.cri.ok("ContainerStatus", Msg::default().str(1, id));
+        (int_at(&answer, &[1], 3), int_at(&answer, &[1], 7))
+    }
+
+    /// ExecSync: (exit code, stdout, stderr).
+    fn exec_sync(&self, id: &str, cmd: &[&str]) -> (u64, String, String) {
+        let answer = self.cri.ok(
+            "ExecSync",
+            Msg::default().str(1, id).strs(2, cmd).int(3, 30),
+        );
+        (
+            int_at(&answer, &[], 3),
+            string_at(&answer, &[1]),
+            string_at(&answer, &[2]),
+        )
+    }
+}
+
+#[test]
+fn cri_pod_lifecycle_on_a_kubernetes_node() {
+    let mut node = Node::start();
+    let logs = node.dir.path().join("pod-logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let config = pod_config(&unique_name("pod"), &logs, &node.cgroup_parent);
+
+    // RunPodSandbox with the handler a RuntimeClass names.
+    let answer = node.cri.ok(
+        "RunPodSandbox",
+        Msg::default().msg(1, config.clone()).str(2, "berth"),
+    );
+    let pod = string_at(&answer, &[1]);
+    assert!(!pod.is_empty(), "RunPodSandbox gave no id");
+    let status = node.cri.ok("PodSandboxStatus", Msg::default().str(1, &pod));
+    let pod_ip = string_at(&status, &[1, 5, 1]);
+    assert!(
+        pod_ip.starts_with(&format!("10.213.{OCTET}.")),
+        "the pod's IP {pod_ip:?} is not from CNI's range\n{}",
+        node.log()
+    );
+    assert_eq!(string_at(&status, &[1, 9]), "berth", "runtime_handler");
+
+    // Two long-running containers in the pod: they share its netns.
+    let web = node.create_and_start(
+        &pod,
+        &config,
+        "web",
+        &[
+            "sh",
+            "-c",
+            "echo served-by-the-pod > /tmp/index.html; exec httpd -f -p 8080 -h /tmp",
+        ],
+    );
+    let shell = node.create_and_start(
+        &pod,
+        &config,
+        "shell",
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while :; do sleep 0.1; done",
+        ],
+    );
+    assert_eq!(node.status(&web).0, RUNNING);
+    assert_eq!(node.status(&shell).0, RUNNING);
+
+    // The pod's IP from the host.
+    spec_tests::net::wait_http(
+        &format!("{pod_ip}:8080"),
+        "served-by-the-pod",
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|e| panic!("{pod_ip}:8080 from the host: {e}"));
+
+    // ExecSync: in the shell container, the web one is on localhost.
+    let (code, out, err) = node.exec_sync(
+        &shell,
+        &[
+            "sh",
+            "-c",
+            "wget -q -O - http://127.0.0.1:8080/; hostname; exit 3",
+        ],
+    );
+    assert_eq!(code, 3, "{out} {err}");
+    assert_eq!(out, "served-by-the-pod\nberth-pod\n", "{err}");
+
+    // ContainerStats: the shim reads the container's cgroup.
+    let stats = node.cri.ok("ContainerStats", Msg::default().str(1, &web));
+    let working_set = int_at(&stats, &[1, 3, 2], 1);
+    let cpu = int_at(&stats, &[1, 2, 2], 1);
+    assert!(working_set > 0, "memory working set {working_set}");
+    assert!(cpu > 0, "cpu usage {cpu}");
+
+    // UpdateContainerResources: the shim's `update --resources -`.
+    let resources = Msg::default()
+        .int(3, 512)
+        .int(4, 64 << 20)
+        .int(10, 64 << 20);
+    node.cri.ok(
+        "UpdateContainerResources",
+        Msg::default().str(1, &shell).msg(2, resources),
+    );
+    let (code, out, err) = node.exec_sync(
+        &shell,
+        &[
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares \
+             2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.weight",
+        ],
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    let expected = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "67108864\n20\n"
+    } else {
+        "67108864\n512\n"
+    };
+    assert_eq!(out, expected, "{err}");
+
+    // A container whose process has already exited: StopContainer makes
+    // containerd call `kill --all ID 9` on a stopped container.
+    let done = node.create_and_start(&pod, &config, "done", &["true"]);
+    assert!(
+        wait_until(WAIT, || node.status(&done).0 == EXITED),
+        "the container running `true` did not exit"
+    );
+    for id in [&shell, &web, &done] {
+        let started = Instant::now();
+        // httpd, pid 1 of its container, has no TERM handler: KILL after 2 s.
+        node.cri
+            .ok("StopContainer", Msg::default().str(1, id).int(2, 2));
+        assert!(
+            started.elapsed() < Duration::from_secs(7),
+            "StopContainer took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(node.status(id).0, EXITED);
+    }
+    assert_eq!(node.status(&shell).1, 0, "TERM did not reach the trap");
+    for id in [&shell, &web, &done] {
+        node.cri.ok("RemoveContainer", Msg::default().str(1, id));
+    }
+    node.cri.ok("StopPodSandbox", Msg::default().str(1, &pod));
+    node.cri.ok("RemovePodSandbox", Msg::default().str(1, &pod));
+
+    // The node, stopped: nothing of the pod or of containerd is left.
+    assert!(node.stop(), "containerd did not stop: {}", node.log());
+    let left = callers::settled(|| node.leftovers());
+    node.clean_up();
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
