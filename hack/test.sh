@@ -29,7 +29,7 @@ cargo test --workspace --profile spec --no-fail-fast -- --test-threads=2
 step "the caller suites with runc in place of berth"
 # The same containerd, podman, docker and CRI tests drive runc: they test the
 # callers, not berth's own assumptions. Host only (the VM has no callers).
-BERTH_TEST_RUNTIME=$(command -v runc) cargo test --release -p spec-tests --no-fail-fast \
+BERTH_TEST_RUNTIME=$(command -v runc) cargo test --profile spec -p spec-tests --no-fail-fast \
   --test containerd --test podman --test docker --test cri -- --test-threads=2
 
 # The spine's spec-tests again on a pure cgroup v2 host: the throwaway VM of
