@@ -16,8 +16,10 @@
 //! lives on (its state directory was removed behind berth's back) and keeps
 //! its addresses and ports.
 
+use crate::listeners::{self, Listeners};
 use crate::model::{
     format_mac, mac_from_ipv4, Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping,
+    Protocol,
 };
 use crate::request::{self, NetworkRequest, PublishRequest};
 use crate::store::{EndpointRow, Store, Tx};
@@ -505,12 +507,17 @@ impl Networks {
             self.release(container_id)?;
         }
 
+        // The host's listening sockets, once for every port asked for.
+        let mut protocols: Vec<Protocol> = publish.iter().map(|p| p.protocol).collect();
+        protocols.sort_by_key(|p| p.name());
+        protocols.dedup();
+        let listening = Listeners::dump(&protocols)?;
+
         let mut attempt = 0;
         let plan = loop {
-            let result = self
-                .store
-                .borrow_mut()
-                .write_with(|tx| plan_endpoints(tx, container_id, owner, &nets, &publish));
+            let result = self.store.borrow_mut().write_with(|tx| {
+                plan_endpoints(tx, container_id, owner, &nets, &publish, &listening)
+            });
             match result {
                 Ok(plan) => break plan,
                 Err(Conflict::Other(e)) => return Err(e),
@@ -565,6 +572,24 @@ impl Networks {
             Err(_) if self.get(DEFAULT_NETWORK).is_ok() => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// [`Networks::release`], when what is recorded for `container_id` is
+    /// `owner`'s (the state directory given to [`Networks::prepare`]): a
+    /// create refused because another root's container has the id, or the
+    /// delete of a container that never got its network, must not release
+    /// that other container's addresses and ports. Returns whether it
+    /// released anything.
+    pub fn release_owned(&self, container_id: &str, owner: &Path) -> Result<bool> {
+        let rows = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.endpoints_of(container_id))?;
+        if rows.is_empty() || rows.iter().any(|r| r.owner != owner) {
+            return Ok(false);
+        }
+        self.release(container_id)?;
+        Ok(true)
     }
 
     /// Undoes everything recorded for `container_id`: firewall elements,
@@ -636,7 +661,18 @@ fn plan_endpoints(
     owner: &Path,
     nets: &[NetworkRequest],
     publish: &[PublishRequest],
+    listening: &Listeners,
 ) -> std::result::Result<ContainerNetwork, Conflict> {
+    // `prepare` released a dead predecessor's rows and refused a live one's;
+    // a create of the same id that committed since (another root) wins.
+    if let Some(row) = tx.endpoints_of(container_id)?.first() {
+        return Err(Error::Invalid(format!(
+            "container id {container_id} already has an endpoint on network {}, held by {}",
+            row.network,
+            row.owner.display()
+        ))
+        .into());
+    }
     let mut endpoints = Vec::new();
     let mut defs: Vec<NetworkDef> = Vec::new();
     for (i, req) in nets.iter().enumerate() {
@@ -739,11 +775,13 @@ fn plan_endpoints(
         for p in publish {
             let mappings = match p.pairwise() {
                 Some(m) => m,
-                None => {
-                    vec![pick_host_port(tx, p).map_err(|e| Conflict::Port(def.name.clone(), e))?]
-                }
+                None => vec![pick_host_port(tx, p, listening)
+                    .map_err(|e| Conflict::Port(def.name.clone(), e))?],
             };
             for m in mappings {
+                if let Some(l) = listening.hidden_by(&m) {
+                    return Err(port_in_use(&m, l).into());
+                }
                 // Before the store lookup, which would find this request's
                 // own earlier mapping and name this container as the holder.
                 if ports
@@ -783,8 +821,20 @@ fn same_host_port(a: &PortMapping, b: &PortMapping) -> bool {
         && (a.host_ip == b.host_ip || a.host_ip.is_none() || b.host_ip.is_none())
 }
 
-/// One free host port of a range, for `hostRange:containerPort`.
-fn pick_host_port(tx: &Tx, p: &PublishRequest) -> Result<PortMapping> {
+/// The refusal of a host port that a host socket listens on.
+fn port_in_use(m: &PortMapping, l: &listeners::Listener) -> Error {
+    Error::PortInUse {
+        port: format_host_port(m),
+        address: l.address(),
+        holder: l
+            .process()
+            .unwrap_or_else(|| format!("a socket (inode {}) of no process berth can see", l.inode)),
+    }
+}
+
+/// One free host port of a range, for `hostRange:containerPort`: neither
+/// published nor listened on by the host.
+fn pick_host_port(tx: &Tx, p: &PublishRequest, listening: &Listeners) -> Result<PortMapping> {
     for port in p.host_ports.0..=p.host_ports.1 {
         let m = PortMapping {
             host_ip: p.host_ip,
@@ -792,12 +842,12 @@ fn pick_host_port(tx: &Tx, p: &PublishRequest) -> Result<PortMapping> {
             container_port: p.container_ports.0,
             protocol: p.protocol,
         };
-        if tx.port_holder(&m)?.is_none() {
+        if tx.port_holder(&m)?.is_none() && listening.hidden_by(&m).is_none() {
             return Ok(m);
         }
     }
     Err(Error::Invalid(format!(
-        "every host port of {}-{}/{} is already published",
+        "every host port of {}-{}/{} is already published or in use on the host",
         p.host_ports.0,
         p.host_ports.1,
         p.protocol.name()

@@ -34,6 +34,9 @@
 //!                                   into the bridge it came from), 127.0.0.0/8
 //!                                   sources entering a bridge, and each
 //!                                   masq4/masq6 subnet leaving its bridge
+//!   chain input        filter:      drop 127.0.0.0/8 arriving from a bridge
+//!                                   unless berth DNATed it (route_localnet
+//!                                   is on for ports published on 127.0.0.1)
 //!   chain forward      filter:      established/related and same-bridge
 //!                                   accepted; internal bridges neither send
 //!                                   nor receive anything else; DNATed
@@ -169,7 +172,9 @@ pub fn ensure_network(def: &NetworkDef) -> Result<()> {
     let _lock = lock()?;
     let add = rules::add_script(elements);
     if table_exists()? {
-        return nft::apply("add a network's elements", &add);
+        // The input chain too: a table made by an older berth lacks it.
+        let script = format!("{}{add}", rules::input_script());
+        return nft::apply("add a network's elements", &script);
     }
     let script = format!("{}{add}", rules::table_script());
     match nft::apply("create berth's table", &script) {
