@@ -17,6 +17,7 @@
 //! A netns without any requested network still gets [`initialize_loopback`].
 
 pub mod bridge;
+pub mod cni;
 pub mod firewall;
 pub mod forwarding;
 pub mod host;

@@ -21,9 +21,10 @@ use crate::model::{
     format_mac, mac_from_ipv4, Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping,
     Protocol,
 };
+use crate::netlink::{Netlink, NetnsRef};
 use crate::request::{self, NetworkRequest, PublishRequest};
 use crate::store::{EndpointRow, Store, Tx};
-use crate::{bridge, firewall, forwarding, host, ipam, netlink::Netlink, strategy, Error, Result};
+use crate::{bridge, firewall, forwarding, host, ipam, strategy, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::cell::RefCell;
@@ -327,6 +328,52 @@ impl Networks {
         self.store.borrow_mut().read(|tx| tx.networks())
     }
 
+    /// The network `name`, if there is one.
+    pub fn find(&self, name: &str) -> Result<Option<NetworkDef>> {
+        self.store.borrow_mut().read(|tx| tx.network(name))
+    }
+
+    /// Makes `def`'s bridge, sysctls and firewall elements if they are
+    /// missing (another process made the network and may not have got
+    /// there yet). Idempotent.
+    pub fn ensure_host_objects(&self, def: &NetworkDef) -> Result<()> {
+        self.make_host_objects(&mut Netlink::open()?, def)
+    }
+
+    /// The ids of the containers with an endpoint on `network`.
+    pub fn containers_on(&self, network: &str) -> Result<Vec<String>> {
+        let rows = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.endpoints_on(network))?;
+        Ok(rows.into_iter().map(|r| r.container).collect())
+    }
+
+    /// The endpoints recorded for `container_id`.
+    pub fn endpoints_of(&self, container_id: &str) -> Result<Vec<Endpoint>> {
+        let rows = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.endpoints_of(container_id))?;
+        Ok(rows.into_iter().map(|r| r.endpoint).collect())
+    }
+
+    /// The host ports published for `container_id`, with their network.
+    pub fn ports_of(&self, container_id: &str) -> Result<Vec<(String, PortMapping)>> {
+        self.store.borrow_mut().read(|tx| tx.ports_of(container_id))
+    }
+
+    /// How many addresses of `def`'s subnet are free.
+    pub fn free_addresses(&self, def: &NetworkDef) -> Result<u32> {
+        let used = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.allocated_bits(&def.name))?;
+        let reserved = reserved_count(def);
+        let used = used.max(reserved) - reserved;
+        Ok((def.subnet.size().saturating_sub(3)).saturating_sub(used))
+    }
+
     pub fn get(&self, name: &str) -> Result<NetworkDef> {
         self.store
             .borrow_mut()
@@ -472,6 +519,17 @@ impl Networks {
             .iter()
             .map(|p| request::parse_publish(p))
             .collect::<Result<_>>()?;
+        self.prepare_parsed(container_id, owner, nets, &publish)
+    }
+
+    /// [`Networks::prepare`] of requests already parsed (the CNI plugin's).
+    pub fn prepare_parsed(
+        &self,
+        container_id: &str,
+        owner: &Path,
+        nets: Vec<NetworkRequest>,
+        publish: &[PublishRequest],
+    ) -> Result<ContainerNetwork> {
         let nets = if nets.is_empty() {
             // Publishing without naming a network means the default one.
             vec![NetworkRequest {
@@ -516,7 +574,7 @@ impl Networks {
         let mut attempt = 0;
         let plan = loop {
             let result = self.store.borrow_mut().write_with(|tx| {
-                plan_endpoints(tx, container_id, owner, &nets, &publish, &listening)
+                plan_endpoints(tx, container_id, owner, &nets, publish, &listening)
             });
             match result {
                 Ok(plan) => break plan,
@@ -951,11 +1009,16 @@ impl ContainerNetwork {
     /// Parent side, init's netns exists: devices, bridge membership, firewall
     /// elements. Undoes its own partial work on error.
     pub fn create(&self, init_pid: i32) -> Result<()> {
+        self.create_in(NetnsRef::Pid(init_pid))
+    }
+
+    /// [`ContainerNetwork::create`] for the netns `netns`.
+    pub fn create_in(&self, netns: NetnsRef<'_>) -> Result<()> {
         let mut nl = Netlink::open()?;
         let mut done: Vec<&Endpoint> = Vec::new();
         let result = (|| {
             for ep in &self.endpoints {
-                strategy::create_and_attach(&mut nl, ep, init_pid)?;
+                strategy::create_and_attach(&mut nl, ep, netns)?;
                 done.push(ep);
                 if let Some(def) = self.def(&ep.network).filter(|d| d.driver == Driver::Bridge) {
                     firewall::attach(def, ep, &ports_on(&self.ports, &def.name))?;
@@ -976,9 +1039,14 @@ impl ContainerNetwork {
 
     /// Inside the container's netns, before exec: names, addresses, routes.
     pub fn initialize(&self) -> Result<()> {
-        let mut nl = Netlink::open()?;
+        self.initialize_with(&mut Netlink::open()?)
+    }
+
+    /// [`ContainerNetwork::initialize`] through a socket of the container's
+    /// netns ([`Netlink::open_in_netns`]), from outside it.
+    pub fn initialize_with(&self, nl: &mut Netlink) -> Result<()> {
         for ep in &self.endpoints {
-            strategy::strategy(ep.driver).initialize(&mut nl, ep)?;
+            strategy::strategy(ep.driver).initialize(nl, ep)?;
         }
         Ok(())
     }

@@ -280,6 +280,29 @@ fn replace_expiring(elements: &[PortElement]) -> std::io::Result<()> {
     nfnl::replace(&stale, elements)
 }
 
+/// The host sides (`8080/tcp`) of `ports` that berth's DNAT maps do not
+/// hold for the endpoint: one batch of element lookups (the CNI CHECK).
+pub fn missing_ports(
+    def: &NetworkDef,
+    ep: &Endpoint,
+    ports: &[PortMapping],
+) -> Result<Vec<String>> {
+    let elements = rules::port_elements(def, ep, ports)?;
+    if elements.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = nfnl::lookup(&elements).map_err(|source| Error::Netlink {
+        what: "looking up published ports",
+        source,
+    })?;
+    Ok(elements
+        .iter()
+        .zip(found)
+        .filter(|(_, f)| *f != nfnl::Found::Live)
+        .map(|(e, _)| host_side(e))
+        .collect())
+}
+
 /// Unpublishes `ports` of the endpoint: one transaction deleting their DNAT
 /// map elements. Elements already gone are not an error, and an element
 /// whose host port now maps to another container is left alone.
