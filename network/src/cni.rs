@@ -33,6 +33,14 @@ use crate::request::{NetworkRequest, PublishRequest};
 use crate::{firewall, ANNOTATION_NETWORK, ANNOTATION_PUBLISH};
 use netlink_packet_route::AddressFamily;
 
+/// The `runtimeConfig` keys this plugin takes (its capabilities).
+pub const CAPABILITIES: [&str; 4] = [
+    "portMappings",
+    "ips",
+    "mac",
+    "io.kubernetes.cri.pod-annotations",
+];
+
 /// The versions this plugin speaks, oldest first.
 pub const SUPPORTED_VERSIONS: [&str; 3] = ["0.4.0", "1.0.0", "1.1.0"];
 /// The version of a reply to a request that names none (VERSION).
@@ -226,23 +234,15 @@ pub struct Config {
     /// Passed through to the result.
     #[serde(default)]
     pub dns: Option<Value>,
-    /// Declared by the config for the runtime; berth reads `runtimeConfig`.
+    /// What the runtime is to put in `runtimeConfig`: only [`CAPABILITIES`].
     #[serde(default)]
     pub capabilities: Option<BTreeMap<String, bool>>,
     #[serde(default)]
     pub runtime_config: RuntimeConfig,
     #[serde(default)]
-    pub args: Option<Value>,
-    #[serde(default)]
     pub prev_result: Option<Value>,
     #[serde(default, rename = "cni.dev/valid-attachments")]
     pub valid_attachments: Option<Vec<Attachment>>,
-    #[serde(default, rename = "cni.dev/attachments")]
-    pub attachments: Option<Vec<Attachment>>,
-    #[serde(default)]
-    pub disable_check: Option<bool>,
-    #[serde(default)]
-    pub disable_gc: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -293,6 +293,17 @@ pub fn parse_config(text: &[u8]) -> Result<Config> {
         };
         CniError::new(code, format!("the network configuration: {text}"))
     })?;
+    for (name, _) in config.capabilities.iter().flatten() {
+        if !CAPABILITIES.contains(&name.as_str()) {
+            return Err(CniError::new(
+                code::UNSUPPORTED_FIELD,
+                format!(
+                    "capabilities.{name}: berth-cni implements {}",
+                    CAPABILITIES.join(", ")
+                ),
+            ));
+        }
+    }
     if config.kind != "berth-cni" {
         return Err(CniError::new(
             code::INVALID_CONFIG,

@@ -539,6 +539,16 @@ fn bad_input_gets_the_specs_error_codes() {
             2,
         ),
         (
+            "capability",
+            with(&|c| c["capabilities"] = json!({"bandwidth": true})),
+            2,
+        ),
+        (
+            "args",
+            with(&|c| c["args"] = json!({"cni": {"ips": ["10.213.164.9"]}})),
+            2,
+        ),
+        (
             "runtimeConfig field",
             with(&|c| c["runtimeConfig"] = json!({"bandwidth": {}})),
             2,
