@@ -276,7 +276,7 @@ impl Networks {
                 labels,
                 index,
             };
-            tx.insert_network(&def, &host::boot_id())?;
+            tx.insert_network(&def, &host_setup_id())?;
             Ok(def)
         })?;
         if let Err(e) = self.make_host_objects(&mut nl, &def) {
@@ -593,9 +593,10 @@ impl Networks {
     }
 
     /// After a reboot the store still has the networks but the host lost
-    /// their bridges and rules: make them again, once per boot.
+    /// their bridges and rules: make them again, once per boot, and once
+    /// more when berth's host setup changed ([`host_setup_id`]).
     fn refresh_after_reboot(&self, defs: &[NetworkDef]) -> Result<()> {
-        let boot = host::boot_id();
+        let boot = host_setup_id();
         for def in defs {
             let stale = self
                 .store
@@ -682,6 +683,16 @@ impl Networks {
             .borrow_mut()
             .write(|tx| tx.delete_container(container_id))
     }
+}
+
+/// What the store records of the host a network was last set up on: the
+/// boot id and the generation of berth's host setup. A network recorded
+/// with another value is set up again (idempotently) on its next use: after
+/// a reboot, and after an upgrade that changed the setup — generation 2 put
+/// the `input` chain into a firewall table an older berth had made.
+fn host_setup_id() -> String {
+    const GENERATION: u32 = 2;
+    format!("{}/{GENERATION}", host::boot_id())
 }
 
 /// Whether the endpoint's device on the host side (a veth's host end)
