@@ -353,7 +353,12 @@ pub(crate) fn destroy(dir: StateDir, state: &ContainerState) -> Result<(), Error
     // tick after the firewall transaction (see network::firewall::nfnl),
     // which the rest of the teardown then overlaps.
     if let Some(net_dir) = &state.network_state_dir {
-        if let Err(e) = network::Networks::open(net_dir).and_then(|n| n.release(&state.id)) {
+        // Only what this container recorded: the id may be another root's
+        // container's too, on the same state dir.
+        let owner = crate::create::absolute(&dir.path);
+        if let Err(e) =
+            network::Networks::open(net_dir).and_then(|n| n.release_owned(&state.id, &owner))
+        {
             first_error.get_or_insert(Error::from(e));
         }
     }

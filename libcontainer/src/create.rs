@@ -56,7 +56,9 @@ struct Rollback {
     pidfd: Option<OwnedFd>,
     pid: i32,
     cgroup: Option<CgroupManager>,
-    network: Option<(network::Networks, String)>,
+    /// The store, the container id and its owner (state directory): the
+    /// rollback releases only what this create recorded.
+    network: Option<(network::Networks, String, PathBuf)>,
     /// Once init exists the container's environment does: a failure from
     /// then on runs the poststop hooks, as the runtime-spec's lifecycle
     /// (and runc) do.
@@ -75,8 +77,8 @@ impl Drop for Rollback {
                 tracing::warn!("cleaning up after a failed create: {e}");
             }
         }
-        if let Some((networks, id)) = self.network.take() {
-            if let Err(e) = networks.release(&id) {
+        if let Some((networks, id, owner)) = self.network.take() {
+            if let Err(e) = networks.release_owned(&id, &owner) {
                 tracing::warn!("cleaning up after a failed create: {e}");
             }
         }
@@ -196,16 +198,17 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         exec: None,
     };
     if !net_request.is_empty() {
+        let owner = absolute(&opts.root).join(&opts.id);
         rollback.network = Some((
             network::Networks::open(&opts.network_state_dir)?,
             opts.id.clone(),
+            owner.clone(),
         ));
         // Recorded before anything is allocated, so that `delete --force`
         // after a crash from here on knows where to release it.
         state.network_state_dir = Some(opts.network_state_dir.clone());
         dir_of(&rollback).save(&state)?;
         let networks = &rollback.network.as_ref().expect("set above").0;
-        let owner = absolute(&opts.root).join(&opts.id);
         state.network = Some(networks.prepare(&opts.id, &owner, &net_request)?);
     }
     dir_of(&rollback).save(&state)?;

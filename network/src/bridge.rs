@@ -112,6 +112,9 @@ impl PreviousSysctls {
 
 const IPV4_FORWARD: &str = "net/ipv4/ip_forward";
 const IPV6_FORWARD: &str = "net/ipv6/conf/all/forwarding";
+/// Every key [`enable_forwarding`] may change, so every key a record of its
+/// changes may name.
+pub const FORWARDING_KEYS: [&str; 2] = [IPV4_FORWARD, IPV6_FORWARD];
 
 /// Sets `net.ipv4.ip_forward=1` and, with `ipv6`, `net.ipv6.conf.all.forwarding=1`.
 /// Returns the values it changed (those already 1 are not recorded).

@@ -80,6 +80,16 @@ impl Guard {
             serde_json::from_str(&text)
                 .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?
         };
+        // The keys become /proc/sys paths and the values are written there
+        // as root: only what `enable_forwarding` records is taken.
+        for (key, value) in &record.before.values {
+            check_entry(key, value).map_err(|reason| {
+                Error::Invalid(format!(
+                    "{}: {key:?} = {value:?}: {reason}; remove the file to forget it",
+                    path.display()
+                ))
+            })?;
+        }
         Ok(if record.boot_id == boot_id {
             record
         } else {
@@ -137,6 +147,18 @@ impl Guard {
     }
 }
 
+/// Whether `key = value` is an entry berth could have recorded: a
+/// forwarding key and a value of one or two digits.
+fn check_entry(key: &str, value: &str) -> std::result::Result<(), &'static str> {
+    if !bridge::FORWARDING_KEYS.contains(&key) {
+        return Err("not a forwarding sysctl berth changes");
+    }
+    if value.is_empty() || value.len() > 2 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("not a forwarding value");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +188,39 @@ mod tests {
                 ("net/ipv6/conf/all/forwarding", "0")
             ])
         );
+    }
+
+    #[test]
+    fn a_record_naming_other_sysctls_is_refused() {
+        let dir = std::env::temp_dir().join(format!("berth-fwd-bad-{}", std::process::id()));
+        let g = Guard::lock(&dir).unwrap();
+        for (key, value) in [
+            ("kernel/core_pattern", "|/tmp/x"),
+            ("net/ipv4/../../kernel/core_pattern", "1"),
+            ("../../../etc/passwd", "0"),
+            ("net.ipv4.ip_forward", "0"),
+            ("net/ipv4/ip_forward", "|/tmp/x"),
+            ("net/ipv4/ip_forward", ""),
+        ] {
+            let text = serde_json::json!({
+                "boot_id": "b1",
+                "before": { "values": [[key, value]] },
+            });
+            std::fs::write(dir.join("forwarding.json"), text.to_string()).unwrap();
+            let err = g.load("b1").expect_err(key);
+            assert!(err.to_string().contains("forwarding.json"), "{err}");
+        }
+        std::fs::write(
+            dir.join("forwarding.json"),
+            r#"{"boot_id":"b1","before":{"values":[["net/ipv6/conf/all/forwarding","0"]]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            g.load("b1").unwrap().before,
+            prev(&[("net/ipv6/conf/all/forwarding", "0")])
+        );
+        drop(g);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

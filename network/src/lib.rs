@@ -17,10 +17,12 @@
 //! A netns without any requested network still gets [`initialize_loopback`].
 
 pub mod bridge;
+pub mod cni;
 pub mod firewall;
 pub mod forwarding;
 pub mod host;
 pub mod ipam;
+pub mod listeners;
 pub mod model;
 pub mod netlink;
 pub mod networks;
@@ -61,6 +63,17 @@ pub enum Error {
     NotABridge { device: String, kind: String },
     #[error(transparent)]
     Firewall(#[from] firewall::Error),
+    #[error(transparent)]
+    Listeners(#[from] listeners::Error),
+    #[error(
+        "host port {port} is in use on the host: {holder} listens on {address}; \
+         publish another host port"
+    )]
+    PortInUse {
+        port: String,
+        address: String,
+        holder: String,
+    },
     #[error("getrandom: {0}")]
     Random(#[source] std::io::Error),
 }

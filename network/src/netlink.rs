@@ -20,7 +20,7 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use netlink_packet_core::{
     DefaultNla, Emitable, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload,
@@ -173,6 +173,40 @@ impl Reply {
     }
 }
 
+/// The network namespace a new device (or a veth's peer) is made in.
+#[derive(Debug, Clone, Copy)]
+pub enum NetnsRef<'a> {
+    /// The netns of a process: berth's init.
+    Pid(i32),
+    /// An open netns file (`/proc/PID/ns/net`, `/var/run/netns/NAME`): a
+    /// CNI sandbox, which has no process of its own.
+    Fd(BorrowedFd<'a>),
+}
+
+impl NetnsRef<'_> {
+    /// The `IFLA_NET_NS_PID` / `IFLA_NET_NS_FD` attribute.
+    fn attribute(self, op: &str) -> Result<LinkAttribute> {
+        match self {
+            NetnsRef::Pid(pid) => u32::try_from(pid)
+                .map(LinkAttribute::NetNsPid)
+                .map_err(|_| Error::Invalid {
+                    op: op.to_owned(),
+                    reason: format!("bad pid {pid}"),
+                }),
+            NetnsRef::Fd(fd) => Ok(LinkAttribute::NetNsFd(fd.as_raw_fd())),
+        }
+    }
+}
+
+impl std::fmt::Display for NetnsRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetnsRef::Pid(pid) => write!(f, "the netns of pid {pid}"),
+            NetnsRef::Fd(fd) => write!(f, "the netns of fd {}", fd.as_raw_fd()),
+        }
+    }
+}
+
 /// What [`Netlink::link`] tells about a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkDetails {
@@ -299,22 +333,19 @@ pub mod req {
     }
 
     /// A veth pair: `host` stays in this netns; `peer` is created directly in
-    /// the netns of process `peer_netns_pid` (no later move), with `peer_mac`
+    /// `peer_netns` (no later move), with `peer_mac`
     /// and `mtu` already set. Both ends are down.
     pub fn new_veth(
         host: &str,
         peer: &str,
-        peer_netns_pid: i32,
+        peer_netns: NetnsRef<'_>,
         peer_mac: Option<[u8; 6]>,
         mtu: u32,
     ) -> Result<Request> {
-        let op = format!("creating veth {host} (peer {peer} in the netns of pid {peer_netns_pid})");
+        let op = format!("creating veth {host} (peer {peer} in {peer_netns})");
         check_ifname(&op, host)?;
         check_ifname(&op, peer)?;
-        let pid = u32::try_from(peer_netns_pid).map_err(|_| Error::Invalid {
-            op: op.clone(),
-            reason: format!("bad pid {peer_netns_pid}"),
-        })?;
+        let netns = peer_netns.attribute(&op)?;
         let mut p = LinkMessage::default();
         p.attributes.push(LinkAttribute::IfName(peer.to_owned()));
         if let Some(mac) = peer_mac {
@@ -323,7 +354,7 @@ pub mod req {
         if mtu != 0 {
             p.attributes.push(LinkAttribute::Mtu(mtu));
         }
-        p.attributes.push(LinkAttribute::NetNsPid(pid));
+        p.attributes.push(netns);
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(host.to_owned()));
         if mtu != 0 {
@@ -341,14 +372,14 @@ pub mod req {
     }
 
     /// A sub-interface of `parent_index` (`IFLA_LINK`) named `name`, created
-    /// directly in the netns of `netns_pid` (`None`: this netns).
+    /// directly in `netns` (`None`: this netns).
     pub fn new_macvlan(
         name: &str,
         parent_index: u32,
         mode: MacVlanMode,
         mac: Option<[u8; 6]>,
         mtu: u32,
-        netns_pid: Option<i32>,
+        netns: Option<NetnsRef<'_>>,
     ) -> Result<Request> {
         let op = format!("creating macvlan {name} on parent #{parent_index}");
         let data = InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)]);
@@ -360,7 +391,7 @@ pub mod req {
             data,
             mac,
             mtu,
-            netns_pid,
+            netns,
         )
     }
 
@@ -370,7 +401,7 @@ pub mod req {
         parent_index: u32,
         mode: IpVlanMode,
         mtu: u32,
-        netns_pid: Option<i32>,
+        netns: Option<NetnsRef<'_>>,
     ) -> Result<Request> {
         let op = format!("creating ipvlan {name} on parent #{parent_index}");
         let data = InfoData::IpVlan(vec![InfoIpVlan::Mode(mode)]);
@@ -382,7 +413,7 @@ pub mod req {
             data,
             None,
             mtu,
-            netns_pid,
+            netns,
         )
     }
 
@@ -395,7 +426,7 @@ pub mod req {
         data: InfoData,
         mac: Option<[u8; 6]>,
         mtu: u32,
-        netns_pid: Option<i32>,
+        netns: Option<NetnsRef<'_>>,
     ) -> Result<Request> {
         check_ifname(&op, name)?;
         let mut m = LinkMessage::default();
@@ -407,12 +438,8 @@ pub mod req {
         if mtu != 0 {
             m.attributes.push(LinkAttribute::Mtu(mtu));
         }
-        if let Some(pid) = netns_pid {
-            let pid = u32::try_from(pid).map_err(|_| Error::Invalid {
-                op: op.clone(),
-                reason: format!("bad pid {pid}"),
-            })?;
-            m.attributes.push(LinkAttribute::NetNsPid(pid));
+        if let Some(netns) = netns {
+            m.attributes.push(netns.attribute(&op)?);
         }
         m.attributes.push(link_info(kind, Some(data)));
         Ok(Request::new(
@@ -895,20 +922,20 @@ impl Netlink {
         self.execute(req::new_bridge(name, mtu, mac)?).map(drop)
     }
 
-    /// Creates a veth pair with the peer directly in the netns of `peer_netns_pid`.
+    /// Creates a veth pair with the peer directly in `peer_netns`.
     pub fn create_veth(
         &mut self,
         host: &str,
         peer: &str,
-        peer_netns_pid: i32,
+        peer_netns: NetnsRef<'_>,
         peer_mac: Option<[u8; 6]>,
         mtu: u32,
     ) -> Result<()> {
-        self.execute(req::new_veth(host, peer, peer_netns_pid, peer_mac, mtu)?)
+        self.execute(req::new_veth(host, peer, peer_netns, peer_mac, mtu)?)
             .map(drop)
     }
 
-    /// Creates a macvlan sub-interface of `parent` in the netns of `netns_pid`.
+    /// Creates a macvlan sub-interface of `parent` in `netns`.
     pub fn create_macvlan(
         &mut self,
         name: &str,
@@ -916,31 +943,24 @@ impl Netlink {
         mode: MacVlanMode,
         mac: Option<[u8; 6]>,
         mtu: u32,
-        netns_pid: Option<i32>,
+        netns: Option<NetnsRef<'_>>,
     ) -> Result<()> {
         let parent_index = self.require_link(parent)?;
-        self.execute(req::new_macvlan(
-            name,
-            parent_index,
-            mode,
-            mac,
-            mtu,
-            netns_pid,
-        )?)
-        .map(drop)
+        self.execute(req::new_macvlan(name, parent_index, mode, mac, mtu, netns)?)
+            .map(drop)
     }
 
-    /// Creates an ipvlan sub-interface of `parent` in the netns of `netns_pid`.
+    /// Creates an ipvlan sub-interface of `parent` in `netns`.
     pub fn create_ipvlan(
         &mut self,
         name: &str,
         parent: &str,
         mode: IpVlanMode,
         mtu: u32,
-        netns_pid: Option<i32>,
+        netns: Option<NetnsRef<'_>>,
     ) -> Result<()> {
         let parent_index = self.require_link(parent)?;
-        self.execute(req::new_ipvlan(name, parent_index, mode, mtu, netns_pid)?)
+        self.execute(req::new_ipvlan(name, parent_index, mode, mtu, netns)?)
             .map(drop)
     }
 
@@ -1275,7 +1295,7 @@ mod tests {
     #[test]
     fn veth_peer_is_created_in_the_target_netns() {
         let mac = [2, 0x42, 10, 213, 1, 2];
-        let r = req::new_veth("bvhost", "bxpeer", 1234, Some(mac), 1400).unwrap();
+        let r = req::new_veth("bvhost", "bxpeer", NetnsRef::Pid(1234), Some(mac), 1400).unwrap();
         assert!(r.op.contains("bvhost") && r.op.contains("bxpeer"));
         let (h, m, _) = roundtrip(&r);
         assert_eq!(
@@ -1312,7 +1332,15 @@ mod tests {
 
     #[test]
     fn sub_interfaces_name_their_parent_and_netns() {
-        let r = req::new_macvlan("bxm", 7, MacVlanMode::Bridge, None, 0, Some(99)).unwrap();
+        let r = req::new_macvlan(
+            "bxm",
+            7,
+            MacVlanMode::Bridge,
+            None,
+            0,
+            Some(NetnsRef::Pid(99)),
+        )
+        .unwrap();
         let (_, RouteNetlinkMessage::NewLink(m), _) = roundtrip(&r) else {
             panic!()
         };
@@ -1503,7 +1531,7 @@ mod tests {
             let e = req::get_link(bad).unwrap_err();
             assert!(matches!(e, Error::Invalid { .. }), "{bad:?}: {e}");
         }
-        assert!(req::new_veth("ok", "ok2", -1, None, 0).is_err());
+        assert!(req::new_veth("ok", "ok2", NetnsRef::Pid(-1), None, 0).is_err());
     }
 
     #[test]

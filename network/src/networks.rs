@@ -16,12 +16,15 @@
 //! lives on (its state directory was removed behind berth's back) and keeps
 //! its addresses and ports.
 
+use crate::listeners::{self, Listeners};
 use crate::model::{
     format_mac, mac_from_ipv4, Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping,
+    Protocol,
 };
+use crate::netlink::{Netlink, NetnsRef};
 use crate::request::{self, NetworkRequest, PublishRequest};
 use crate::store::{EndpointRow, Store, Tx};
-use crate::{bridge, firewall, forwarding, host, ipam, netlink::Netlink, strategy, Error, Result};
+use crate::{bridge, firewall, forwarding, host, ipam, strategy, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::cell::RefCell;
@@ -273,7 +276,7 @@ impl Networks {
                 labels,
                 index,
             };
-            tx.insert_network(&def, &host::boot_id())?;
+            tx.insert_network(&def, &host_setup_id())?;
             Ok(def)
         })?;
         if let Err(e) = self.make_host_objects(&mut nl, &def) {
@@ -323,6 +326,52 @@ impl Networks {
 
     pub fn list(&self) -> Result<Vec<NetworkDef>> {
         self.store.borrow_mut().read(|tx| tx.networks())
+    }
+
+    /// The network `name`, if there is one.
+    pub fn find(&self, name: &str) -> Result<Option<NetworkDef>> {
+        self.store.borrow_mut().read(|tx| tx.network(name))
+    }
+
+    /// Makes `def`'s bridge, sysctls and firewall elements if they are
+    /// missing (another process made the network and may not have got
+    /// there yet). Idempotent.
+    pub fn ensure_host_objects(&self, def: &NetworkDef) -> Result<()> {
+        self.make_host_objects(&mut Netlink::open()?, def)
+    }
+
+    /// The ids of the containers with an endpoint on `network`.
+    pub fn containers_on(&self, network: &str) -> Result<Vec<String>> {
+        let rows = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.endpoints_on(network))?;
+        Ok(rows.into_iter().map(|r| r.container).collect())
+    }
+
+    /// The endpoints recorded for `container_id`.
+    pub fn endpoints_of(&self, container_id: &str) -> Result<Vec<Endpoint>> {
+        let rows = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.endpoints_of(container_id))?;
+        Ok(rows.into_iter().map(|r| r.endpoint).collect())
+    }
+
+    /// The host ports published for `container_id`, with their network.
+    pub fn ports_of(&self, container_id: &str) -> Result<Vec<(String, PortMapping)>> {
+        self.store.borrow_mut().read(|tx| tx.ports_of(container_id))
+    }
+
+    /// How many addresses of `def`'s subnet are free.
+    pub fn free_addresses(&self, def: &NetworkDef) -> Result<u32> {
+        let used = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.allocated_bits(&def.name))?;
+        let reserved = reserved_count(def);
+        let used = used.max(reserved) - reserved;
+        Ok((def.subnet.size().saturating_sub(3)).saturating_sub(used))
     }
 
     pub fn get(&self, name: &str) -> Result<NetworkDef> {
@@ -470,6 +519,17 @@ impl Networks {
             .iter()
             .map(|p| request::parse_publish(p))
             .collect::<Result<_>>()?;
+        self.prepare_parsed(container_id, owner, nets, &publish)
+    }
+
+    /// [`Networks::prepare`] of requests already parsed (the CNI plugin's).
+    pub fn prepare_parsed(
+        &self,
+        container_id: &str,
+        owner: &Path,
+        nets: Vec<NetworkRequest>,
+        publish: &[PublishRequest],
+    ) -> Result<ContainerNetwork> {
         let nets = if nets.is_empty() {
             // Publishing without naming a network means the default one.
             vec![NetworkRequest {
@@ -505,12 +565,17 @@ impl Networks {
             self.release(container_id)?;
         }
 
+        // The host's listening sockets, once for every port asked for.
+        let mut protocols: Vec<Protocol> = publish.iter().map(|p| p.protocol).collect();
+        protocols.sort_by_key(|p| p.name());
+        protocols.dedup();
+        let listening = Listeners::dump(&protocols)?;
+
         let mut attempt = 0;
         let plan = loop {
-            let result = self
-                .store
-                .borrow_mut()
-                .write_with(|tx| plan_endpoints(tx, container_id, owner, &nets, &publish));
+            let result = self.store.borrow_mut().write_with(|tx| {
+                plan_endpoints(tx, container_id, owner, &nets, publish, &listening)
+            });
             match result {
                 Ok(plan) => break plan,
                 Err(Conflict::Other(e)) => return Err(e),
@@ -528,9 +593,10 @@ impl Networks {
     }
 
     /// After a reboot the store still has the networks but the host lost
-    /// their bridges and rules: make them again, once per boot.
+    /// their bridges and rules: make them again, once per boot, and once
+    /// more when berth's host setup changed ([`host_setup_id`]).
     fn refresh_after_reboot(&self, defs: &[NetworkDef]) -> Result<()> {
-        let boot = host::boot_id();
+        let boot = host_setup_id();
         for def in defs {
             let stale = self
                 .store
@@ -567,6 +633,24 @@ impl Networks {
         }
     }
 
+    /// [`Networks::release`], when what is recorded for `container_id` is
+    /// `owner`'s (the state directory given to [`Networks::prepare`]): a
+    /// create refused because another root's container has the id, or the
+    /// delete of a container that never got its network, must not release
+    /// that other container's addresses and ports. Returns whether it
+    /// released anything.
+    pub fn release_owned(&self, container_id: &str, owner: &Path) -> Result<bool> {
+        let rows = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.endpoints_of(container_id))?;
+        if rows.is_empty() || rows.iter().any(|r| r.owner != owner) {
+            return Ok(false);
+        }
+        self.release(container_id)?;
+        Ok(true)
+    }
+
     /// Undoes everything recorded for `container_id`: firewall elements,
     /// host devices still present, addresses, ports. Unknown ids are fine.
     pub fn release(&self, container_id: &str) -> Result<()> {
@@ -599,6 +683,16 @@ impl Networks {
             .borrow_mut()
             .write(|tx| tx.delete_container(container_id))
     }
+}
+
+/// What the store records of the host a network was last set up on: the
+/// boot id and the generation of berth's host setup. A network recorded
+/// with another value is set up again (idempotently) on its next use: after
+/// a reboot, and after an upgrade that changed the setup — generation 2 put
+/// the `input` chain into a firewall table an older berth had made.
+fn host_setup_id() -> String {
+    const GENERATION: u32 = 2;
+    format!("{}/{GENERATION}", host::boot_id())
 }
 
 /// Whether the endpoint's device on the host side (a veth's host end)
@@ -636,7 +730,18 @@ fn plan_endpoints(
     owner: &Path,
     nets: &[NetworkRequest],
     publish: &[PublishRequest],
+    listening: &Listeners,
 ) -> std::result::Result<ContainerNetwork, Conflict> {
+    // `prepare` released a dead predecessor's rows and refused a live one's;
+    // a create of the same id that committed since (another root) wins.
+    if let Some(row) = tx.endpoints_of(container_id)?.first() {
+        return Err(Error::Invalid(format!(
+            "container id {container_id} already has an endpoint on network {}, held by {}",
+            row.network,
+            row.owner.display()
+        ))
+        .into());
+    }
     let mut endpoints = Vec::new();
     let mut defs: Vec<NetworkDef> = Vec::new();
     for (i, req) in nets.iter().enumerate() {
@@ -739,11 +844,13 @@ fn plan_endpoints(
         for p in publish {
             let mappings = match p.pairwise() {
                 Some(m) => m,
-                None => {
-                    vec![pick_host_port(tx, p).map_err(|e| Conflict::Port(def.name.clone(), e))?]
-                }
+                None => vec![pick_host_port(tx, p, listening)
+                    .map_err(|e| Conflict::Port(def.name.clone(), e))?],
             };
             for m in mappings {
+                if let Some(l) = listening.hidden_by(&m) {
+                    return Err(port_in_use(&m, l).into());
+                }
                 // Before the store lookup, which would find this request's
                 // own earlier mapping and name this container as the holder.
                 if ports
@@ -783,8 +890,20 @@ fn same_host_port(a: &PortMapping, b: &PortMapping) -> bool {
         && (a.host_ip == b.host_ip || a.host_ip.is_none() || b.host_ip.is_none())
 }
 
-/// One free host port of a range, for `hostRange:containerPort`.
-fn pick_host_port(tx: &Tx, p: &PublishRequest) -> Result<PortMapping> {
+/// The refusal of a host port that a host socket listens on.
+fn port_in_use(m: &PortMapping, l: &listeners::Listener) -> Error {
+    Error::PortInUse {
+        port: format_host_port(m),
+        address: l.address(),
+        holder: l
+            .process()
+            .unwrap_or_else(|| format!("a socket (inode {}) of no process berth can see", l.inode)),
+    }
+}
+
+/// One free host port of a range, for `hostRange:containerPort`: neither
+/// published nor listened on by the host.
+fn pick_host_port(tx: &Tx, p: &PublishRequest, listening: &Listeners) -> Result<PortMapping> {
     for port in p.host_ports.0..=p.host_ports.1 {
         let m = PortMapping {
             host_ip: p.host_ip,
@@ -792,12 +911,12 @@ fn pick_host_port(tx: &Tx, p: &PublishRequest) -> Result<PortMapping> {
             container_port: p.container_ports.0,
             protocol: p.protocol,
         };
-        if tx.port_holder(&m)?.is_none() {
+        if tx.port_holder(&m)?.is_none() && listening.hidden_by(&m).is_none() {
             return Ok(m);
         }
     }
     Err(Error::Invalid(format!(
-        "every host port of {}-{}/{} is already published",
+        "every host port of {}-{}/{} is already published or in use on the host",
         p.host_ports.0,
         p.host_ports.1,
         p.protocol.name()
@@ -901,11 +1020,16 @@ impl ContainerNetwork {
     /// Parent side, init's netns exists: devices, bridge membership, firewall
     /// elements. Undoes its own partial work on error.
     pub fn create(&self, init_pid: i32) -> Result<()> {
+        self.create_in(NetnsRef::Pid(init_pid))
+    }
+
+    /// [`ContainerNetwork::create`] for the netns `netns`.
+    pub fn create_in(&self, netns: NetnsRef<'_>) -> Result<()> {
         let mut nl = Netlink::open()?;
         let mut done: Vec<&Endpoint> = Vec::new();
         let result = (|| {
             for ep in &self.endpoints {
-                strategy::create_and_attach(&mut nl, ep, init_pid)?;
+                strategy::create_and_attach(&mut nl, ep, netns)?;
                 done.push(ep);
                 if let Some(def) = self.def(&ep.network).filter(|d| d.driver == Driver::Bridge) {
                     firewall::attach(def, ep, &ports_on(&self.ports, &def.name))?;
@@ -926,9 +1050,14 @@ impl ContainerNetwork {
 
     /// Inside the container's netns, before exec: names, addresses, routes.
     pub fn initialize(&self) -> Result<()> {
-        let mut nl = Netlink::open()?;
+        self.initialize_with(&mut Netlink::open()?)
+    }
+
+    /// [`ContainerNetwork::initialize`] through a socket of the container's
+    /// netns ([`Netlink::open_in_netns`]), from outside it.
+    pub fn initialize_with(&self, nl: &mut Netlink) -> Result<()> {
         for ep in &self.endpoints {
-            strategy::strategy(ep.driver).initialize(&mut nl, ep)?;
+            strategy::strategy(ep.driver).initialize(nl, ep)?;
         }
         Ok(())
     }

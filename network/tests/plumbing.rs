@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use network::bridge::{self, ensure_bridge, remove_bridge};
 use network::model::{mac_from_ipv4, Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef};
-use network::netlink::{req, Netlink};
+use network::netlink::{req, Netlink, NetnsRef::Pid};
 use network::strategy::{self, create_and_attach, strategy};
 
 fn is_root() -> bool {
@@ -316,7 +316,7 @@ fn veth_on_a_bridge_end_to_end() {
     let child = NetnsChild::spawn();
     let ep = endpoint(&def, 2, "eth0");
     guard.add(&ep.host_ifname);
-    create_and_attach(&mut nl, &ep, child.pid()).unwrap();
+    create_and_attach(&mut nl, &ep, Pid(child.pid())).unwrap();
 
     let host = nl.link(&ep.host_ifname).unwrap().expect("host end");
     assert_eq!(host.kind.as_deref(), Some("veth"));
@@ -422,7 +422,7 @@ fn two_containers_talk_through_the_bridge_and_teardown_after_netns_death() {
     guard.add(&ea.host_ifname);
     guard.add(&eb.host_ifname);
     for (c, e) in [(&a, &ea), (&b, &eb)] {
-        create_and_attach(&mut nl, e, c.pid()).unwrap();
+        create_and_attach(&mut nl, e, Pid(c.pid())).unwrap();
         let e = e.clone();
         c.run(move || {
             strategy(Driver::Bridge)
@@ -464,7 +464,7 @@ fn create_refuses_an_existing_name_and_leaves_it_alone() {
     let mut ep = endpoint(&def, 3, "eth0");
     ep.host_ifname = br.clone(); // taken: the bridge itself
     let err = strategy(Driver::Bridge)
-        .create(&mut nl, &ep, child.pid())
+        .create(&mut nl, &ep, Pid(child.pid()))
         .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains(&br) && msg.contains("exists"), "{msg}");
@@ -480,7 +480,7 @@ fn create_refuses_an_existing_name_and_leaves_it_alone() {
     let mut ep = endpoint(&def, 4, "eth0");
     guard.add(&ep.host_ifname);
     ep.bridge = Some(unique_name("bn"));
-    let err = create_and_attach(&mut nl, &ep, child.pid()).unwrap_err();
+    let err = create_and_attach(&mut nl, &ep, Pid(child.pid())).unwrap_err();
     assert!(
         err.to_string().contains("vanished") || err.to_string().contains("No such device"),
         "{err}"
@@ -500,7 +500,7 @@ fn make_parent(nl: &mut Netlink, guard: &mut Cleanup) -> String {
             let peer = format!("{parent}p");
             let mut nl2 = Netlink::open().unwrap();
             // The "peer netns" is our own: the pair stays on the host.
-            nl2.create_veth(&parent, &peer, std::process::id() as i32, None, 0)
+            nl2.create_veth(&parent, &peer, Pid(std::process::id() as i32), None, 0)
                 .unwrap();
             guard.add(&parent);
             let pidx = nl.require_link(&peer).unwrap();
@@ -523,7 +523,7 @@ fn kernel_has(nl: &mut Netlink, parent: &str, driver: Driver) -> bool {
             parent,
             network::netlink::ipvlan_mode("l2").unwrap(),
             0,
-            Some(child.pid()),
+            Some(Pid(child.pid())),
         ),
         _ => return true,
     };
@@ -555,7 +555,7 @@ fn sub_interface_pair(driver: Driver, mode: &str) {
     let (a, b) = (NetnsChild::spawn(), NetnsChild::spawn());
     let (ea, eb) = (endpoint(&def, 20, "eth0"), endpoint(&def, 21, "eth0"));
     for (c, e) in [(&a, &ea), (&b, &eb)] {
-        create_and_attach(&mut nl, e, c.pid()).unwrap();
+        create_and_attach(&mut nl, e, Pid(c.pid())).unwrap();
         assert!(
             nl.link(&e.temp_ifname).unwrap().is_none(),
             "created in the netns, not on the host"
@@ -612,20 +612,20 @@ fn sub_interface_errors_name_the_problem() {
     def.parent = Some(unique_name("bn"));
     let ep = endpoint(&def, 5, "eth0");
     let err = strategy(Driver::Macvlan)
-        .create(&mut nl, &ep, child.pid())
+        .create(&mut nl, &ep, Pid(child.pid()))
         .unwrap_err()
         .to_string();
     assert!(err.contains(def.parent.as_deref().unwrap()), "{err}");
     let mut ep = ep;
     ep.mode = Some("sideways".to_owned());
     let err = strategy(Driver::Macvlan)
-        .create(&mut nl, &ep, child.pid())
+        .create(&mut nl, &ep, Pid(child.pid()))
         .unwrap_err()
         .to_string();
     assert!(err.contains("sideways"), "{err}");
     ep.parent = None;
     assert!(strategy(Driver::Ipvlan)
-        .create(&mut nl, &ep, child.pid())
+        .create(&mut nl, &ep, Pid(child.pid()))
         .is_err());
 }
 
@@ -683,7 +683,7 @@ fn initialize_from_the_parent_through_a_socket_opened_in_the_netns() {
     let child = NetnsChild::spawn();
     let ep = endpoint(&def, 7, "eth0");
     guard.add(&ep.host_ifname);
-    create_and_attach(&mut nl, &ep, child.pid()).unwrap();
+    create_and_attach(&mut nl, &ep, Pid(child.pid())).unwrap();
 
     let before = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
     let ns = File::open(format!("/proc/{}/ns/net", child.pid())).unwrap();
@@ -728,7 +728,7 @@ fn a_full_bridge_refuses_one_more_port_naming_the_limit() {
     for chunk in names.chunks(128) {
         let reqs: Vec<_> = chunk
             .iter()
-            .map(|n| req::new_veth(n, &format!("p{n}"), fillers.pid(), None, 0).unwrap())
+            .map(|n| req::new_veth(n, &format!("p{n}"), Pid(fillers.pid()), None, 0).unwrap())
             .collect();
         nl.batch(&reqs).unwrap();
         let lookups: Vec<_> = chunk.iter().map(|n| req::get_link(n).unwrap()).collect();
@@ -755,7 +755,7 @@ fn a_full_bridge_refuses_one_more_port_naming_the_limit() {
     let child = NetnsChild::spawn();
     let ep = endpoint(&def, 2, "eth0");
     guard.add(&ep.host_ifname);
-    let err = create_and_attach(&mut nl, &ep, child.pid()).unwrap_err();
+    let err = create_and_attach(&mut nl, &ep, Pid(child.pid())).unwrap_err();
     assert!(matches!(err, network::Error::BridgeFull { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains(&br) && msg.contains("1023"), "{msg}");
@@ -787,7 +787,7 @@ fn step_costs() {
         let ep = endpoint(&def, 100 + i, "eth0");
         guard.add(&ep.host_ifname);
         let t = Instant::now();
-        create_and_attach(&mut nl, &ep, child.pid()).unwrap();
+        create_and_attach(&mut nl, &ep, Pid(child.pid())).unwrap();
         create.push(t.elapsed());
         let ns = File::open(format!("/proc/{}/ns/net", child.pid())).unwrap();
         let t = Instant::now();
@@ -843,7 +843,7 @@ fn a_device_that_is_not_a_bridge_is_never_taken_over() {
     nl.create_veth(
         &name,
         &format!("{name}p"),
-        std::process::id() as i32,
+        Pid(std::process::id() as i32),
         None,
         0,
     )

@@ -1044,3 +1044,179 @@ impl<F: Fn(&[&str]) -> spec_tests::Output> Drop for RemoveNetwork<'_, F> {
         (self.0)(&["network", "rm", "--force", "default"]);
     }
 }
+
+// ---- hardening ----
+
+/// Runs `f` on a thread that has entered the network namespace of `pid`
+/// (the test process itself stays where it is).
+fn in_netns_of<T: Send + 'static>(pid: i64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+        .unwrap_or_else(|e| panic!("open /proc/{pid}/ns/net: {e}"));
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on an fd this closure owns; it changes only the
+        // calling thread, which runs nothing but `f` and then ends.
+        let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("the thread in the container's netns panicked")
+}
+
+/// CVE-2020-8558: berth's bridges have `route_localnet=1` (for ports
+/// published on 127.0.0.1), so a container that routes 127.0.0.0/8 to its
+/// gateway (CAP_NET_ADMIN, or crafted frames with CAP_NET_RAW) would reach
+/// the host's loopback services. They must receive nothing; a control
+/// socket on the gateway address proves the datagrams did leave the
+/// container, and a port published on 127.0.0.1 still answers the host.
+#[test]
+fn host_loopback_is_unreachable_from_a_container() {
+    use std::net::UdpSocket;
+    let net = TestNet::create(140, false, &[]);
+    let rt = runtime();
+    let b = net_bundle(&["httpd", "-f", "-p", "80", "-h", "/www"]);
+    add_www(&b, "page-140\n");
+    let id = unique_name("lonet");
+    started(
+        &rt,
+        &b,
+        &id,
+        &["--network", &net.name, "-p", "127.0.0.1:18140:80"],
+    );
+    let got = wait_http("127.0.0.1:18140", "page-140", WAIT);
+    assert!(got.is_ok(), "the port published on 127.0.0.1: {got:?}");
+
+    let gw = net.gateway();
+    let on_lo2 = UdpSocket::bind("127.0.0.2:18141").expect("bind 127.0.0.2:18141");
+    let on_lo1 = UdpSocket::bind("127.0.0.1:18142").expect("bind 127.0.0.1:18142");
+    let on_gw = UdpSocket::bind(format!("{gw}:18143")).expect("bind the gateway address");
+    let pid = rt.state(&id)["pid"].as_i64().expect("pid");
+    // What a container with CAP_NET_ADMIN may do in its own netns: its
+    // loopback addresses gone (and with them the local routes), 127.0.0.0/8
+    // via the gateway, route_localnet on its side.
+    let setup = std::process::Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-n", "sh", "-c"])
+        .arg(format!(
+            "ip addr flush dev lo && ip route add 127.0.0.0/8 via {gw} dev eth0 && \
+             sysctl -qw net.ipv4.conf.eth0.route_localnet=1 && \
+             sysctl -qw net.ipv4.conf.all.route_localnet=1"
+        ))
+        .output()
+        .expect("nsenter");
+    assert!(setup.status.success(), "{setup:?}");
+    let to_gw = format!("{gw}:18143");
+    let errors = in_netns_of(pid, move || {
+        let s = UdpSocket::bind("0.0.0.0:0").expect("bind in the container's netns");
+        let mut errors = Vec::new();
+        for _ in 0..10 {
+            for to in ["127.0.0.2:18141", "127.0.0.1:18142", to_gw.as_str()] {
+                if let Err(e) = s.send_to(b"from-the-container", to) {
+                    errors.push(format!("{to}: {e}"));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        errors
+    });
+    assert!(errors.is_empty(), "sending: {errors:?}");
+    let mut buf = [0u8; 64];
+    on_gw.set_read_timeout(Some(WAIT)).unwrap();
+    let control = on_gw.recv_from(&mut buf);
+    assert!(
+        control.is_ok(),
+        "control: nothing reached the gateway address: {control:?}"
+    );
+    for (sock, name) in [(&on_lo2, "127.0.0.2:18141"), (&on_lo1, "127.0.0.1:18142")] {
+        sock.set_nonblocking(true).unwrap();
+        let got = sock.recv_from(&mut buf);
+        assert!(
+            got.is_err(),
+            "the host's {name} received a datagram from the container: {got:?}"
+        );
+    }
+    // Published on 127.0.0.1 still answers after all that.
+    let got = wait_http("127.0.0.1:18140", "page-140", WAIT);
+    assert!(got.is_ok(), "the port published on 127.0.0.1: {got:?}");
+    rt.delete_force(&id).ok();
+}
+
+/// A host port a host socket listens on (TCP) or is bound to (UDP) is
+/// refused, naming the port and the process; nothing is left allocated.
+/// Another host address than the listener's is fine, and a range skips the
+/// port.
+#[test]
+fn published_port_does_not_hide_a_host_listener() {
+    let net = TestNet::create(141, false, &[]);
+    let rt = runtime();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let tcp = std::net::TcpListener::bind("0.0.0.0:18144").expect("bind 0.0.0.0:18144");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:18145").expect("bind 127.0.0.1:18145");
+    let me = format!("(pid {})", std::process::id());
+    let guard = Unchanged::new(&net, &rt);
+    for (spec, port) in [
+        ("18144:80", "18144/tcp"),
+        ("10.213.141.1:18144:80", "18144/tcp"),
+        ("18145:53/udp", "18145/udp"),
+        ("127.0.0.1:18145:53/udp", "18145/udp"),
+    ] {
+        let id = unique_name("lsn");
+        let out = rt.create(&b, &id, &["--network", &net.name, "-p", spec]);
+        assert!(!out.success(), "-p {spec} hid a host socket: {out}");
+        assert!(out.stderr.contains(port), "-p {spec}: {out}");
+        assert!(
+            out.stderr.contains(&me),
+            "-p {spec}: no process named: {out}"
+        );
+        guard.check(&format!("-p {spec}"), &id);
+    }
+    // The UDP socket is on 127.0.0.1 only: the gateway address is free.
+    let id = unique_name("lsn");
+    let out = rt.create(
+        &b,
+        &id,
+        &["--network", &net.name, "-p", "10.213.141.1:18145:53/udp"],
+    );
+    assert!(out.success(), "{out}");
+    rt.delete_force(&id).ok();
+    // A range takes the next port.
+    let id = unique_name("lsn");
+    let out = rt.create(&b, &id, &["--network", &net.name, "-p", "18144-18145:80"]);
+    assert!(out.success(), "{out}");
+    let ports = rt.state(&id)["network"]["ports"].clone();
+    assert_eq!(ports, json!(["0.0.0.0:18145->80/tcp"]), "{out}");
+    rt.delete_force(&id).ok();
+    drop((tcp, udp));
+    net.assert_ipam_empty();
+}
+
+/// Two `--root`s share one `--state-dir`: a create in the second root that
+/// reuses the id of a live container of the first is refused, and its
+/// rollback leaves the first container's address, endpoint and published
+/// port alone.
+#[test]
+fn refused_create_of_a_live_id_leaves_the_other_root_alone() {
+    let net = TestNet::create(142, false, &[]);
+    let first = runtime();
+    let second = runtime();
+    let b = net_bundle(&["httpd", "-f", "-p", "80", "-h", "/www"]);
+    add_www(&b, "page-142\n");
+    let id = unique_name("twin");
+    started(&first, &b, &id, &["--network", &net.name, "-p", "18147:80"]);
+    let ip = ipv4_of(&first, &id);
+    let before = net.inspect();
+    let got = wait_http("127.0.0.1:18147", "page-142", WAIT);
+    assert!(got.is_ok(), "{got:?}");
+
+    let out = second.create(&b, &id, &["--network", &net.name, "-p", "18148:80"]);
+    assert!(!out.success(), "a live id was created again: {out}");
+    assert!(out.stderr.contains("still there"), "{out}");
+
+    assert_eq!(net.containers(), vec![id.clone()], "the endpoint went");
+    assert_eq!(net.inspect(), before, "the network's allocations changed");
+    assert_eq!(ipv4_of(&first, &id), ip);
+    let got = wait_http("127.0.0.1:18147", "page-142", WAIT);
+    assert!(got.is_ok(), "the first container's port went: {got:?}");
+    first.delete_force(&id).ok();
+    net.assert_ipam_empty();
+}

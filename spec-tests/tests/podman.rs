@@ -9,7 +9,7 @@
 //! `BERTH_TEST_RUNTIME=/usr/sbin/runc` runs the same tests with runc.
 
 use spec_tests::callers::{self, runtime_under_test};
-use spec_tests::{make_busybox_rootfs, unique_name, wait_until, TestDir};
+use spec_tests::{berth_binary, make_busybox_rootfs, unique_name, wait_until, TestDir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -50,11 +50,17 @@ struct Podman {
 
 impl Podman {
     fn new() -> Self {
+        Self::with_conf(|_| String::new())
+    }
+
+    /// With more of containers.conf: `extra` gets the test's directory and
+    /// returns sections to append.
+    fn with_conf(extra: impl FnOnce(&Path) -> String) -> Self {
         callers::require("/usr/bin/podman", "podman");
         let dir = TestDir::new("podman");
         std::fs::write(
             dir.path().join("containers.conf"),
-            containers_conf(&runtime_under_test()),
+            containers_conf(&runtime_under_test()) + &extra(dir.path()),
         )
         .unwrap();
         let podman = Self { dir };
@@ -250,4 +256,128 @@ fn podman_shows_the_runtimes_refusal() {
         err.contains("/no/such/binary") && err.contains("no such file or directory"),
         "{err}"
     );
+}
+
+/// Removes a berth network of a state dir when dropped.
+struct RemoveNetwork {
+    state_dir: std::path::PathBuf,
+    name: String,
+}
+
+impl Drop for RemoveNetwork {
+    fn drop(&mut self) {
+        let _ = Command::new(berth_binary())
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .args(["network", "rm", "--force", &self.name])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}
+
+/// podman's CNI backend with a conflist naming berth-cni: `podman run
+/// --network NAME -p` gets its address from berth's IPAM on berth's bridge
+/// (the network made by the first ADD), answers on the published port from
+/// the host, and `podman rm` (DEL) releases the address and the port.
+#[test]
+fn podman_cni_backend_with_berth_cni() {
+    let plugin = berth_binary().with_file_name("berth-cni");
+    assert!(
+        plugin.exists(),
+        "{} is missing: cargo build --release -p network --bin berth-cni",
+        plugin.display()
+    );
+    let pid = std::process::id();
+    let net = RemoveNetwork {
+        state_dir: std::env::temp_dir().join(format!("berth-podman-cni-{pid}")),
+        name: format!("bcpod{pid}"),
+    };
+    let bridge = format!("bcp{}", pid % 100_000);
+    let podman = Podman::with_conf(|dir| {
+        let (bin, confs) = (dir.join("cni-bin"), dir.join("cni-net.d"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&confs).unwrap();
+        std::os::unix::fs::symlink(&plugin, bin.join("berth-cni")).unwrap();
+        let conflist = serde_json::json!({
+            "cniVersion": "1.0.0",
+            "name": net.name,
+            "plugins": [{
+                "type": "berth-cni",
+                "stateDir": net.state_dir,
+                "subnet": "10.213.179.0/24",
+                "bridge": bridge,
+                "capabilities": {"portMappings": true},
+            }],
+        });
+        std::fs::write(confs.join("50-berth.conflist"), conflist.to_string()).unwrap();
+        format!(
+            "\n[network]\nnetwork_backend = \"cni\"\ncni_plugin_dirs = [\"{}\"]\n\
+             network_config_dir = \"{}\"\n",
+            bin.display(),
+            confs.display()
+        )
+    });
+    let name = unique_name("pcni");
+    let (code, _, err) = podman.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        &net.name,
+        "-p",
+        "18179:80",
+        "localhost/berth-busybox",
+        "sh",
+        "-c",
+        "mkdir -p /tmp/www && echo page-179 > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let got = spec_tests::net::wait_http("127.0.0.1:18179", "page-179", WAIT);
+    assert!(got.is_ok(), "the published port from the host: {got:?}");
+    let (_, ip, _) = podman.run(&[
+        "inspect",
+        &name,
+        "--format",
+        &format!(
+            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+            net.name
+        ),
+    ]);
+    let ip = ip.trim().to_owned();
+    assert!(ip.starts_with("10.213.179."), "{ip:?}");
+    let inspect = |what: &str| -> serde_json::Value {
+        let out = Command::new(berth_binary())
+            .arg("--state-dir")
+            .arg(&net.state_dir)
+            .args(["network", "inspect", &net.name])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{what}: network inspect: {e}"));
+        if v.is_array() {
+            v[0].clone()
+        } else {
+            v
+        }
+    };
+    let v = inspect("running");
+    assert_eq!(v["bridge"], serde_json::json!(bridge), "{v:#}");
+    assert_eq!(
+        v["containers"][0]["ipv4"],
+        serde_json::json!(format!("{ip}/24")),
+        "{v:#}"
+    );
+    assert!(
+        v["containers"][0]["id"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("cni:"),
+        "{v:#}"
+    );
+    let (code, _, err) = podman.run(&["rm", "--force", "--time", "0", &name]);
+    assert_eq!(code, 0, "{err}");
+    let v = inspect("removed");
+    assert_eq!(v["addressesInUse"], 0, "{v:#}");
+    assert_eq!(v["ports"], serde_json::json!([]), "{v:#}");
 }

@@ -34,6 +34,9 @@
 //!                                   into the bridge it came from), 127.0.0.0/8
 //!                                   sources entering a bridge, and each
 //!                                   masq4/masq6 subnet leaving its bridge
+//!   chain input        filter:      drop 127.0.0.0/8 arriving from a bridge
+//!                                   unless berth DNATed it (route_localnet
+//!                                   is on for ports published on 127.0.0.1)
 //!   chain forward      filter:      established/related and same-bridge
 //!                                   accepted; internal bridges neither send
 //!                                   nor receive anything else; DNATed
@@ -169,7 +172,9 @@ pub fn ensure_network(def: &NetworkDef) -> Result<()> {
     let _lock = lock()?;
     let add = rules::add_script(elements);
     if table_exists()? {
-        return nft::apply("add a network's elements", &add);
+        // The input chain too: a table made by an older berth lacks it.
+        let script = format!("{}{add}", rules::input_script());
+        return nft::apply("add a network's elements", &script);
     }
     let script = format!("{}{add}", rules::table_script());
     match nft::apply("create berth's table", &script) {
@@ -273,6 +278,29 @@ fn replace_expiring(elements: &[PortElement]) -> std::io::Result<()> {
         .map(|(e, _)| *e)
         .collect();
     nfnl::replace(&stale, elements)
+}
+
+/// The host sides (`8080/tcp`) of `ports` that berth's DNAT maps do not
+/// hold for the endpoint: one batch of element lookups (the CNI CHECK).
+pub fn missing_ports(
+    def: &NetworkDef,
+    ep: &Endpoint,
+    ports: &[PortMapping],
+) -> Result<Vec<String>> {
+    let elements = rules::port_elements(def, ep, ports)?;
+    if elements.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = nfnl::lookup(&elements).map_err(|source| Error::Netlink {
+        what: "looking up published ports",
+        source,
+    })?;
+    Ok(elements
+        .iter()
+        .zip(found)
+        .filter(|(_, f)| *f != nfnl::Found::Live)
+        .map(|(e, _)| host_side(e))
+        .collect())
 }
 
 /// Unpublishes `ports` of the endpoint: one transaction deleting their DNAT

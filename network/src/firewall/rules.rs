@@ -245,11 +245,31 @@ table {FAMILY} {TABLE} {{
 		iifname @{SET_BRIDGES} oifname @{SET_BRIDGES} drop
 	}}
 }}
-"#,
+{input}"#,
+        input = input_script(),
         dnat4_any = DnatMap::Any4.name(),
         dnat4_host = DnatMap::Host4.name(),
         dnat6_any = DnatMap::Any6.name(),
         dnat6_host = DnatMap::Host6.name(),
+    )
+}
+
+/// The `input` chain, (re)made whole in one transaction: a packet for
+/// 127.0.0.0/8 that came in through a berth bridge is dropped unless berth's
+/// DNAT sent it there (CVE-2020-8558, kube-proxy's rule). Bridges have
+/// `route_localnet=1` so that ports published on 127.0.0.1 work; without
+/// this rule a neighbour routing or crafting packets to 127.0.0.1 (any
+/// container with CAP_NET_RAW can) would reach the host's loopback services.
+/// The replies of a DNATed connection carry `ct status dnat` and pass.
+///
+/// Part of [`table_script`], and applied again by every network create on a
+/// table an older berth made without it (the flush makes it idempotent).
+pub fn input_script() -> String {
+    format!(
+        "add chain {FAMILY} {TABLE} input {{ type filter hook input priority filter; policy accept; }}
+flush chain {FAMILY} {TABLE} input
+add rule {FAMILY} {TABLE} input iifname @{SET_BRIDGES} ip daddr 127.0.0.0/8 ct status & dnat == 0 drop
+"
     )
 }
 

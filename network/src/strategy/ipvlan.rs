@@ -6,7 +6,7 @@ use super::{
     endpoint_error, initialize_container_side, parent_of, validate_sub_interface, NetworkStrategy,
 };
 use crate::model::{Driver, Endpoint};
-use crate::netlink::{ipvlan_mode, Netlink};
+use crate::netlink::{ipvlan_mode, Netlink, NetnsRef};
 use crate::Result;
 
 pub struct Ipvlan;
@@ -18,13 +18,13 @@ impl NetworkStrategy for Ipvlan {
         validate_sub_interface(Driver::Ipvlan, ep)
     }
 
-    fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
+    fn create(&self, nl: &mut Netlink, ep: &Endpoint, netns: NetnsRef<'_>) -> Result<()> {
         let parent = parent_of(ep)?;
         let name = ep.mode.as_deref().unwrap_or(DEFAULT_MODE);
         let mode = ipvlan_mode(name).ok_or_else(|| {
             endpoint_error(ep, format!("unknown ipvlan mode {name:?} (l2, l3, l3s)"))
         })?;
-        nl.create_ipvlan(&ep.temp_ifname, parent, mode, ep.mtu, Some(init_pid))?;
+        nl.create_ipvlan(&ep.temp_ifname, parent, mode, ep.mtu, Some(netns))?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use super::{
     endpoint_error, initialize_container_side, parent_of, validate_sub_interface, NetworkStrategy,
 };
 use crate::model::{Driver, Endpoint};
-use crate::netlink::{macvlan_mode, Netlink};
+use crate::netlink::{macvlan_mode, Netlink, NetnsRef};
 use crate::Result;
 
 pub struct Macvlan;
@@ -21,7 +21,7 @@ impl NetworkStrategy for Macvlan {
         validate_sub_interface(Driver::Macvlan, ep)
     }
 
-    fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
+    fn create(&self, nl: &mut Netlink, ep: &Endpoint, netns: NetnsRef<'_>) -> Result<()> {
         let parent = parent_of(ep)?;
         let name = ep.mode.as_deref().unwrap_or(DEFAULT_MODE);
         let mode = macvlan_mode(name).ok_or_else(|| {
@@ -36,7 +36,7 @@ impl NetworkStrategy for Macvlan {
             mode,
             Some(ep.mac),
             ep.mtu,
-            Some(init_pid),
+            Some(netns),
         )?;
         Ok(())
     }

@@ -29,7 +29,7 @@
 //! prepare (before clone):   strategy::validate(ep)? for every endpoint
 //! parent, init has a netns: let mut nl = Netlink::open()?;          // host netns
 //!                           bridge::ensure_bridge(&mut nl, &def)?;   // bridge networks
-//!                           strategy::create_and_attach(&mut nl, ep, init_pid)?
+//!                           strategy::create_and_attach(&mut nl, ep, netns)?
 //!                           (on error: teardown the endpoints already made)
 //! container side, either    in the init before exec: Netlink::open()?, or
 //!                           from the parent: Netlink::open_in_netns(/proc/PID/ns/net fd)?
@@ -48,14 +48,14 @@ pub mod macvlan;
 pub mod veth;
 
 use crate::model::{Driver, Endpoint};
-use crate::netlink::{req, Netlink, Request};
+use crate::netlink::{req, Netlink, NetnsRef, Request};
 use crate::{Error, Result};
 
 pub trait NetworkStrategy: Sync {
     /// Driver-specific checks of an endpoint, without any system call.
     fn validate(&self, ep: &Endpoint) -> Result<()>;
-    /// Host side, in the parent, once init (pid) has its netns. Undoes its own partial work on error.
-    fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()>;
+    /// Host side, in the parent, once the container's netns exists. Undoes its own partial work on error.
+    fn create(&self, nl: &mut Netlink, ep: &Endpoint, netns: NetnsRef<'_>) -> Result<()>;
     /// Host-side membership: bridge master, MTU, hairpin, link up.
     /// Default: nothing (the strategy has no device on the host side).
     fn attach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
@@ -161,10 +161,10 @@ pub(crate) fn check_name(ep: &Endpoint, what: &str, name: &str) -> Result<()> {
 }
 
 /// `create` then `attach`; if `attach` fails, `teardown` undoes `create`.
-pub fn create_and_attach(nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
+pub fn create_and_attach(nl: &mut Netlink, ep: &Endpoint, netns: NetnsRef<'_>) -> Result<()> {
     validate(ep)?;
     let s = strategy(ep.driver);
-    s.create(nl, ep, init_pid)?;
+    s.create(nl, ep, netns)?;
     if let Err(e) = s.attach(nl, ep) {
         if let Err(undo) = s.teardown(nl, ep) {
             tracing::warn!(network = %ep.network, error = %undo, "undoing a failed attach");

@@ -8,7 +8,7 @@
 
 use super::{check_name, endpoint_error, initialize_container_side, NetworkStrategy};
 use crate::model::Endpoint;
-use crate::netlink::{req, Netlink};
+use crate::netlink::{req, Netlink, NetnsRef};
 use crate::{Error, Result};
 
 /// The kernel numbers bridge ports 1..1023 (BR_MAX_PORTS is 1024, port 0 is
@@ -30,7 +30,7 @@ impl NetworkStrategy for Veth {
         check_name(ep, "bridge", bridge_of(ep)?)
     }
 
-    fn create(&self, nl: &mut Netlink, ep: &Endpoint, init_pid: i32) -> Result<()> {
+    fn create(&self, nl: &mut Netlink, ep: &Endpoint, netns: NetnsRef<'_>) -> Result<()> {
         self.validate(ep)?;
         // One RTM_NEWLINK makes both ends; it either fully happens or not at
         // all, so there is nothing of ours to undo on failure (an EEXIST
@@ -38,7 +38,7 @@ impl NetworkStrategy for Veth {
         nl.create_veth(
             &ep.host_ifname,
             &ep.temp_ifname,
-            init_pid,
+            netns,
             Some(ep.mac),
             ep.mtu,
         )?;
