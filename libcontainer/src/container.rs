@@ -34,10 +34,8 @@ pub fn status(dir_path: &Path, state: &ContainerState) -> Status {
 /// Init is alive when its pid still names the process we started (same
 /// start time) and that process has not exited (a zombie has).
 fn init_alive(state: &ContainerState) -> bool {
-    sys::process_start_time(state.pid).ok() == Some(state.pid_start_time)
-        && sys::process_state(state.pid)
-            .map(|s| s != 'Z' && s != 'X')
-            .unwrap_or(false)
+    sys::proc_stat(state.pid)
+        .is_ok_and(|s| s.start_time == state.pid_start_time && s.state != 'Z' && s.state != 'X')
 }
 
 /// runc's `state` output: the OCI state plus rootfs, created and owner.

@@ -306,10 +306,12 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     rollback.pidfd = Some(pidfd);
     runtime_namespaces.restore()?;
     state.pid = pid;
-    state.pid_start_time = sys::process_start_time(pid).map_err(|e| Error::Io {
-        path: format!("/proc/{pid}/stat").into(),
-        source: e,
-    })?;
+    state.pid_start_time = sys::proc_stat(pid)
+        .map(|s| s.start_time)
+        .map_err(|e| Error::Io {
+            path: format!("/proc/{pid}/stat").into(),
+            source: e,
+        })?;
     rollback.poststop = Some(state.clone());
     // Write-ahead: should berth die from here on, `delete --force` finds
     // init by this pid (and start time) and kills it.

@@ -381,33 +381,30 @@ pub fn fd_is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-/// The process start time (field 22 of /proc/PID/stat, in clock ticks since
-/// boot): with the pid it names one process for the life of the system.
-pub fn process_start_time(pid: i32) -> io::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
-    // rest starts with " S ppid ..."; starttime is field 22 overall, i.e. the 20th after ')'.
-    rest.split_whitespace()
-        .nth(19)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))
+/// What berth reads of /proc/PID/stat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The state letter (R, S, D, Z, T, ...).
+    pub state: char,
+    /// Field 22, in clock ticks since boot: with the pid it names one
+    /// process for the life of the system.
+    pub start_time: u64,
 }
 
-/// The process state letter from /proc/PID/stat (R, S, D, Z, T, ...).
-pub fn process_state(pid: i32) -> io::Result<char> {
+/// Reads /proc/PID/stat once.
+pub fn proc_stat(pid: i32) -> io::Result<ProcStat> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
-    rest.split_whitespace()
-        .next()
-        .and_then(|s| s.chars().next())
-        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))
+    parse_proc_stat(&stat).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))
+}
+
+fn parse_proc_stat(stat: &str) -> Option<ProcStat> {
+    // The command name may hold spaces and parentheses: fields start after
+    // the last ')', with the state (field 3); the start time is field 22.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let start_time = fields.nth(18)?.parse().ok()?;
+    Some(ProcStat { state, start_time })
 }
 
 #[cfg(test)]
@@ -417,13 +414,13 @@ mod tests {
     #[test]
     fn start_time_of_self_is_stable() {
         let pid = std::process::id() as i32;
-        let a = process_start_time(pid).unwrap();
-        let b = process_start_time(pid).unwrap();
+        let a = proc_stat(pid).unwrap().start_time;
+        let b = proc_stat(pid).unwrap().start_time;
         assert_eq!(a, b);
         assert!(a > 0);
         // The pid is the main thread's, which waits while tests run: this
         // thread's own entry is the one that is running.
         let tid = nix::unistd::gettid().as_raw();
-        assert_eq!(process_state(tid).unwrap(), 'R');
+        assert_eq!(proc_stat(tid).unwrap().state, 'R');
     }
 }
