@@ -1,0 +1,99 @@
+//! Runtime escapes closed (issue 17): each test builds the hostile bundle or
+//! image and checks that berth refuses it or that the container cannot
+//! reach what it should not.
+
+use serde_json::json;
+use spec_tests::{unique_name, Bundle, Runtime};
+use std::os::unix::fs::symlink;
+
+/// An image symlink that sends a mount destination into /proc is judged
+/// where it lands: a tmpfs over /proc/sys would undo readonlyPaths.
+#[test]
+fn a_mount_reaching_proc_through_a_symlink_is_refused() {
+    let rt = Runtime::berth();
+    let mut bundle = Bundle::new(&["true"]);
+    symlink("/proc/sys", bundle.rootfs().join("evil")).unwrap();
+    bundle.add_mount(json!({"destination": "/evil", "type": "tmpfs", "source": "tmpfs"}));
+    rt.run(&bundle, &unique_name("procsym"))
+        .fails_with(&["\"/proc/sys\" cannot be mounted because it is inside /proc"]);
+}
+
+/// Only procfs on /proc; no second procfs below it (it would show what
+/// maskedPaths hides).
+#[test]
+fn proc_takes_only_procfs_and_nothing_procfs_below_it() {
+    let rt = Runtime::berth();
+    let mut bundle = Bundle::new(&["true"]);
+    bundle.add_mount(json!({"destination": "/proc/fs", "type": "proc", "source": "proc"}));
+    rt.run(&bundle, &unique_name("procfs"))
+        .fails_with(&["\"/proc/fs\" cannot be mounted because it is inside /proc"]);
+
+    let mut bundle = Bundle::new(&["true"]);
+    bundle.add_mount(json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"}));
+    rt.run(&bundle, &unique_name("procfs"))
+        .fails_with(&["\"/proc\" cannot be mounted because it is not of type proc"]);
+
+    // A bind of a procfs file onto an lxcfs-style entry is procfs too.
+    let mut bundle = Bundle::new(&["true"]);
+    bundle.add_mount(json!({"destination": "/proc/uptime", "type": "bind",
+        "source": "/proc/self/status", "options": ["bind"]}));
+    rt.run(&bundle, &unique_name("procfs"))
+        .fails_with(&["\"/proc/uptime\" cannot be mounted because it is inside /proc"]);
+
+    // What runc allows still works: the host's /proc bound on /proc, and a
+    // regular file over an lxcfs-style entry.
+    let mut bundle = Bundle::sh("cat /proc/uptime");
+    std::fs::write(bundle.file("uptime"), "42.00 42.00\n").unwrap();
+    let uptime = bundle.file("uptime");
+    bundle.add_mount(json!({"destination": "/proc/uptime", "type": "bind",
+        "source": uptime, "options": ["bind"]}));
+    let out = rt.run(&bundle, &unique_name("procfs")).ok();
+    assert_eq!(out.stdout.trim(), "42.00 42.00");
+}
+
+/// Without a /proc mount, /proc is the image's: a sysctl or oomScoreAdj
+/// must not be written into whatever files the image put there.
+#[test]
+fn procfs_writes_go_only_to_a_verified_procfs() {
+    let rt = Runtime::berth();
+    let without_proc = |bundle: &mut Bundle| {
+        let mounts = bundle.config["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["type"] != "proc");
+        let linux = &mut bundle.config["linux"];
+        linux["maskedPaths"] = json!([]);
+        linux["readonlyPaths"] = json!([]);
+    };
+    let mut bundle = Bundle::new(&["true"]);
+    without_proc(&mut bundle);
+    let fake = bundle.rootfs().join("proc/sys/kernel");
+    std::fs::create_dir_all(&fake).unwrap();
+    std::fs::write(fake.join("domainname"), "").unwrap();
+    bundle.config["linux"]["sysctl"] = json!({"kernel.domainname": "pwned"});
+    rt.run(&bundle, &unique_name("sysctl"))
+        .fails_with(&["linux.sysctl", "not the root of a procfs"]);
+    assert_eq!(
+        std::fs::read_to_string(fake.join("domainname")).unwrap(),
+        "",
+        "the image's file was written"
+    );
+
+    let mut bundle = Bundle::new(&["true"]);
+    without_proc(&mut bundle);
+    let fake = bundle.rootfs().join("proc/self");
+    std::fs::create_dir_all(&fake).unwrap();
+    std::fs::write(fake.join("oom_score_adj"), "").unwrap();
+    bundle.config["process"]["oomScoreAdj"] = json!(500);
+    rt.run(&bundle, &unique_name("oom"))
+        .fails_with(&["oomScoreAdj", "not the root of a procfs"]);
+    assert_eq!(
+        std::fs::read_to_string(fake.join("oom_score_adj")).unwrap(),
+        ""
+    );
+
+    // With a real /proc both are written.
+    let mut bundle = Bundle::sh("cat /proc/sys/kernel/domainname /proc/self/oom_score_adj");
+    bundle.config["linux"]["sysctl"] = json!({"kernel.domainname": "berth.test"});
+    bundle.config["process"]["oomScoreAdj"] = json!(321);
+    let out = rt.run(&bundle, &unique_name("procw")).ok();
+    assert_eq!(out.stdout, "berth.test\n321\n");
+}
