@@ -97,3 +97,59 @@ fn procfs_writes_go_only_to_a_verified_procfs() {
     let out = rt.run(&bundle, &unique_name("procw")).ok();
     assert_eq!(out.stdout, "berth.test\n321\n");
 }
+
+/// A bundle whose /dev is bound from a directory of the bundle holding
+/// `null` as the test makes it (`make_null`), with the default maskedPaths.
+fn bundle_with_own_dev(make_null: impl FnOnce(&std::path::Path)) -> Bundle {
+    let mut bundle = Bundle::new(&["true"]);
+    let dev = bundle.file("dev");
+    std::fs::create_dir(&dev).unwrap();
+    make_null(&dev);
+    let mounts = bundle.config["mounts"].as_array_mut().unwrap();
+    let entry = mounts
+        .iter_mut()
+        .find(|m| m["destination"] == "/dev")
+        .unwrap();
+    *entry = json!({"destination": "/dev", "type": "bind", "source": dev,
+        "options": ["rbind", "nosuid"]});
+    bundle
+}
+
+fn mknod_null(path: &std::path::Path) {
+    let status = std::process::Command::new("mknod")
+        .args(["-m", "666"])
+        .arg(path)
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "mknod {}", path.display());
+}
+
+/// maskedPaths are masked with the image's /dev/null only when it is the
+/// null device itself: not a regular file, not a symlink (which could be
+/// swapped between the check and the mount), and the mount is made from
+/// the fd that was checked.
+#[test]
+fn masking_uses_only_a_verified_dev_null() {
+    let rt = Runtime::berth();
+    let bundle = bundle_with_own_dev(|dev| std::fs::write(dev.join("null"), "").unwrap());
+    rt.run(&bundle, &unique_name("null"))
+        .fails_with(&["/dev/null in the container is not the null device"]);
+
+    let bundle = bundle_with_own_dev(|dev| {
+        mknod_null(&dev.join("real-null"));
+        symlink("real-null", dev.join("null")).unwrap();
+    });
+    rt.run(&bundle, &unique_name("null"))
+        .fails_with(&["/dev/null in the container is not the null device"]);
+
+    // The real device masks, and what is masked reads empty.
+    let mut bundle = bundle_with_own_dev(|dev| mknod_null(&dev.join("null")));
+    bundle.set_args(&[
+        "sh",
+        "-c",
+        "wc -c < /proc/timer_list; stat -c %t:%T /proc/timer_list",
+    ]);
+    let out = rt.run(&bundle, &unique_name("null")).ok();
+    assert_eq!(out.stdout, "0\n1:3\n");
+}
