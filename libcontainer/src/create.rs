@@ -3,9 +3,10 @@
 //! The parent's steps, top-down:
 //!  1. load and validate config.json (once), plan namespaces and network,
 //!     refuse what an unprivileged caller cannot have;
-//!  2. make the locked state directory, the exec fifo, a write-ahead state;
-//!  3. id-mapped mounts (only when asked for); the cgroup (none for a
-//!     rootless caller without one delegated); clone init into its new
+//!  2. make the locked state directory, the cgroup (refusing one that
+//!     holds processes or is frozen; none for a rootless caller without one
+//!     delegated), the exec fifo, a write-ahead state;
+//!  3. id-mapped mounts (only when asked for); clone init into its new
 //!     namespaces (one clone);
 //!  4. once init has joined its namespaces: id maps, cgroup, network create,
 //!     linux.netDevices moved in, prestart and createRuntime hooks; tell
@@ -165,6 +166,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     };
     let fifo_path = dir.fifo_path();
     rollback.dir = Some(dir);
+    // The cgroup exists before init does, so that on cgroup v2 init is
+    // born in it (CLONE_INTO_CGROUP; v1 hierarchies are joined after the
+    // clone), and before the first state save, which records what berth
+    // made of it: a cgroup that another container or a service holds is
+    // refused here, before the rollback could touch it.
+    let cgroup = create_cgroup(cgroup, cgroups_path, resources, rootless)?;
+    rollback.cgroup = cgroup.clone();
     crate::notify_socket::make_dir(&dir_of(&rollback).path)?;
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys("mkfifo", &fifo_path, e))?;
@@ -187,7 +195,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         owner: owner(),
         annotations,
         hooks: spec.hooks().clone(),
-        cgroup: Some(cgroup.clone()),
+        cgroup: cgroup.clone(),
         network: None,
         network_state_dir: None,
         // Recorded by the last save only (below): the write-ahead saves,
@@ -240,14 +248,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     if let Some(offsets) = time_offsets {
         namespaces::prepare_time_namespace(offsets)?;
         clone_flags &= !0x80;
-    }
-    // The cgroup exists before init does, so that on cgroup v2 init is
-    // born in it (CLONE_INTO_CGROUP); v1 hierarchies are joined below.
-    rollback.cgroup = Some(cgroup.clone());
-    let cgroup = create_cgroup(cgroup, cgroups_path, resources, rootless)?;
-    if cgroup.is_none() {
-        rollback.cgroup = None;
-        state.cgroup = None;
     }
     let into_cgroup = cgroup
         .as_ref()
@@ -466,7 +466,7 @@ fn check_joined_user_namespace(spec: &oci_spec::runtime::Spec) -> Result<(), Err
 /// one as runc does: only when linux.cgroupsPath is not set and no limits
 /// are asked for.
 fn create_cgroup(
-    cgroup: CgroupManager,
+    mut cgroup: CgroupManager,
     cgroups_path: Option<&Path>,
     resources: Option<&oci_spec::runtime::LinuxResources>,
     rootless: bool,
@@ -492,6 +492,5 @@ fn create_cgroup(
         });
     }
     tracing::debug!("no cgroup for this rootless container: {err}");
-    let _ = cgroup.destroy();
     Ok(None)
 }

@@ -3,6 +3,7 @@
 //! reach what it should not.
 
 use serde_json::json;
+use spec_tests::cgroups_util as cg;
 use spec_tests::{unique_name, Bundle, Runtime};
 use std::os::unix::fs::symlink;
 
@@ -152,4 +153,76 @@ fn masking_uses_only_a_verified_dev_null() {
     ]);
     let out = rt.run(&bundle, &unique_name("null")).ok();
     assert_eq!(out.stdout, "0\n1:3\n");
+}
+
+/// A bundle whose cgroupsPath is `/NAME`.
+fn in_cgroup(args: &[&str], name: &str) -> Bundle {
+    let mut bundle = Bundle::new(args);
+    bundle.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    bundle
+}
+
+/// A cgroupsPath that another container holds is refused (runc 1.2's
+/// rule and message), and the failed create leaves that container and its
+/// cgroup alone.
+#[test]
+fn a_cgroup_holding_processes_is_refused_and_left_alone() {
+    let rt = Runtime::berth();
+    let name = unique_name("cgown");
+    let _cleanup = cg::CgroupCleanup(format!("/{name}"));
+    let first = unique_name("cgown");
+    rt.create(&in_cgroup(&["true"], &name), &first, &[]).ok();
+    let pid = rt.state(&first)["pid"].as_i64().unwrap();
+    let dirs = cg::existing_dirs(&format!("/{name}"));
+
+    let second = unique_name("cgown");
+    let out = rt.create(&in_cgroup(&["true"], &name), &second, &[]);
+    if out.success() {
+        rt.delete_force(&second);
+    }
+    out.fails_with(&["container's cgroup is not empty: 1 process(es) found"]);
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the first container's init was killed"
+    );
+    assert_eq!(rt.status(&first).as_deref(), Some("created"));
+    assert_eq!(cg::existing_dirs(&format!("/{name}")), dirs);
+    rt.delete_force(&first).ok();
+}
+
+/// A cgroup that existed (empty) before the container is used and left in
+/// place by delete; a frozen one is refused.
+#[test]
+fn an_existing_cgroup_is_not_removed_and_a_frozen_one_is_refused() {
+    let rt = Runtime::berth();
+    let name = unique_name("cgpre");
+    let _cleanup = cg::CgroupCleanup(format!("/{name}"));
+    let dir = cg::controller_dir("pids", &format!("/{name}"));
+    std::fs::create_dir(&dir).unwrap();
+    rt.run(&in_cgroup(&["true"], &name), &unique_name("cgpre"))
+        .ok();
+    assert!(dir.exists(), "delete removed a cgroup berth did not make");
+    // What berth made in the other hierarchies is gone.
+    assert_eq!(cg::existing_dirs(&format!("/{name}")), vec![dir.clone()]);
+
+    let name = unique_name("cgfrz");
+    let _cleanup = cg::CgroupCleanup(format!("/{name}"));
+    let freezer = cg::controller_dir("freezer", &format!("/{name}"));
+    std::fs::create_dir(&freezer).unwrap();
+    if cg::is_v2("freezer") {
+        std::fs::write(freezer.join("cgroup.freeze"), "1").unwrap();
+    } else {
+        std::fs::write(freezer.join("freezer.state"), "FROZEN").unwrap();
+    }
+    rt.create(&in_cgroup(&["true"], &name), &unique_name("cgfrz"), &[])
+        .fails_with(&["container's cgroup unexpectedly frozen"]);
+    assert_eq!(
+        cg::existing_dirs(&format!("/{name}")),
+        vec![freezer.clone()]
+    );
+    if cg::is_v2("freezer") {
+        std::fs::write(freezer.join("cgroup.freeze"), "0").unwrap();
+    } else {
+        std::fs::write(freezer.join("freezer.state"), "THAWED").unwrap();
+    }
 }
