@@ -174,16 +174,19 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let cgroup = create_cgroup(cgroup, cgroups_path, resources, rootless)?;
     rollback.cgroup = cgroup.clone();
     crate::notify_socket::make_dir(&dir_of(&rollback).path)?;
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .map_err(|e| Error::sys("mkfifo", &fifo_path, e))?;
+    // runc's mode, 0622 whatever the umask.
+    let fifo_mode = nix::sys::stat::Mode::from_bits_truncate(0o622);
+    nix::unistd::mkfifo(&fifo_path, fifo_mode).map_err(|e| Error::sys("mkfifo", &fifo_path, e))?;
     // Opened read-write, so this open does not wait for a writer; init
     // inherits it and blocks reading it until `start` writes.
     let exec_fifo = nix::fcntl::open(
         &fifo_path,
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW,
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| Error::sys("open", &fifo_path, e))?;
+    nix::sys::stat::fchmod(&exec_fifo, fifo_mode)
+        .map_err(|e| Error::sys("fchmod", &fifo_path, e))?;
 
     let mut state = ContainerState {
         id: opts.id.clone(),
@@ -368,7 +371,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // the container like any other failure.
     dir_of(&rollback).save(&state)?;
     if let Some(pid_file) = &opts.pid_file {
-        crate::state::write_atomic(&absolute(pid_file), pid.to_string().as_bytes())?;
+        crate::state::write_atomic(
+            &absolute(pid_file),
+            pid.to_string().as_bytes(),
+            crate::state::PID_FILE,
+        )?;
     }
     let dir = rollback.dir.take().expect("state dir is set above");
     let pidfd = rollback.pidfd.take().expect("pidfd is set above");

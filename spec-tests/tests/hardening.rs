@@ -226,3 +226,41 @@ fn an_existing_cgroup_is_not_removed_and_a_frozen_one_is_refused() {
         std::fs::write(freezer.join("freezer.state"), "THAWED").unwrap();
     }
 }
+
+/// The state as runc keeps it, whatever the caller's umask: the root berth
+/// makes and the container's directory 0700, state.json 0600, the exec
+/// fifo 0622, and no temporary file left beside them.
+#[test]
+fn state_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let rt = Runtime::berth();
+    let root = rt.root();
+    std::fs::remove_dir(&root).unwrap();
+    let bundle = Bundle::new(&["true"]);
+    bundle.save();
+    let id = unique_name("umask");
+    let mut cmd = rt.command(&["create", "--bundle"]);
+    cmd.arg(bundle.path()).arg(&id);
+    // SAFETY: umask(2) is async-signal-safe and cannot fail.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    rt.exec_command(cmd).ok();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let dir = root.join(&id);
+    assert_eq!(mode(&root), 0o700, "--root");
+    assert_eq!(mode(&dir), 0o700, "the container's directory");
+    assert_eq!(mode(&dir.join("state.json")), 0o600, "state.json");
+    assert_eq!(mode(&dir.join("exec.fifo")), 0o622, "exec.fifo");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["exec.fifo", "state.json"]);
+    rt.delete_force(&id).ok();
+}
