@@ -131,16 +131,7 @@ pub fn open_pty(
             source: std::io::Error::last_os_error(),
         });
     }
-    let slave = crate::sys::openat2_in_root(
-        root,
-        &Path::new("/dev/pts").join(n.to_string()),
-        libc::O_RDWR | libc::O_NOCTTY,
-        0,
-    )
-    .map_err(|source| ConsoleError::Pty {
-        what: "open pty slave",
-        source,
-    })?;
+    let slave = peer_of(&ptmx)?;
     let fds = [ptmx.as_raw_fd()];
     let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
     let name = format!("/dev/pts/{n}");
@@ -153,6 +144,29 @@ pub fn open_pty(
     )
     .map_err(pty_err("send pty master"))?;
     Ok(slave)
+}
+
+/// The slave of the pty master `ptmx`, from the master itself
+/// (TIOCGPTPEER): never `/dev/pts/N` looked up again, which a mount in the
+/// container could have replaced.
+fn peer_of(ptmx: &OwnedFd) -> Result<OwnedFd, ConsoleError> {
+    // SAFETY: TIOCGPTPEER takes open flags as its integer argument and
+    // returns a new fd.
+    let fd = unsafe {
+        libc::ioctl(
+            ptmx.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(ConsoleError::Pty {
+            what: "TIOCGPTPEER",
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
 /// Makes `slave` the controlling terminal and fds 0-2 (init is a session leader).

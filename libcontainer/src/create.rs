@@ -3,9 +3,10 @@
 //! The parent's steps, top-down:
 //!  1. load and validate config.json (once), plan namespaces and network,
 //!     refuse what an unprivileged caller cannot have;
-//!  2. make the locked state directory, the exec fifo, a write-ahead state;
-//!  3. id-mapped mounts (only when asked for); the cgroup (none for a
-//!     rootless caller without one delegated); clone init into its new
+//!  2. make the locked state directory, the cgroup (refusing one that
+//!     holds processes or is frozen; none for a rootless caller without one
+//!     delegated), the exec fifo, a write-ahead state;
+//!  3. id-mapped mounts (only when asked for); clone init into its new
 //!     namespaces (one clone);
 //!  4. once init has joined its namespaces: id maps, cgroup, network create,
 //!     linux.netDevices moved in, prestart and createRuntime hooks; tell
@@ -167,17 +168,27 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     };
     let fifo_path = dir.fifo_path();
     rollback.dir = Some(dir);
+    // The cgroup exists before init does, so that on cgroup v2 init is
+    // born in it (CLONE_INTO_CGROUP; v1 hierarchies are joined after the
+    // clone), and before the first state save, which records what berth
+    // made of it: a cgroup that another container or a service holds is
+    // refused here, before the rollback could touch it.
+    let cgroup = create_cgroup(cgroup, cgroups_path, resources, rootless)?;
+    rollback.cgroup = cgroup.clone();
     crate::notify_socket::make_dir(&dir_of(&rollback).path)?;
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .map_err(|e| Error::sys("mkfifo", &fifo_path, e))?;
+    // runc's mode, 0622 whatever the umask.
+    let fifo_mode = nix::sys::stat::Mode::from_bits_truncate(0o622);
+    nix::unistd::mkfifo(&fifo_path, fifo_mode).map_err(|e| Error::sys("mkfifo", &fifo_path, e))?;
     // Opened read-write, so this open does not wait for a writer; init
     // inherits it and blocks reading it until `start` writes.
     let exec_fifo = nix::fcntl::open(
         &fifo_path,
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW,
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| Error::sys("open", &fifo_path, e))?;
+    nix::sys::stat::fchmod(&exec_fifo, fifo_mode)
+        .map_err(|e| Error::sys("fchmod", &fifo_path, e))?;
 
     let mut state = ContainerState {
         id: opts.id.clone(),
@@ -189,7 +200,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         owner: owner(),
         annotations,
         hooks: spec.hooks().clone(),
-        cgroup: Some(cgroup.clone()),
+        cgroup: cgroup.clone(),
         network: None,
         network_state_dir: None,
         // Recorded by the last save only (below): the write-ahead saves,
@@ -243,14 +254,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     if let Some(offsets) = time_offsets {
         namespaces::prepare_time_namespace(offsets)?;
         clone_flags &= !0x80;
-    }
-    // The cgroup exists before init does, so that on cgroup v2 init is
-    // born in it (CLONE_INTO_CGROUP); v1 hierarchies are joined below.
-    rollback.cgroup = Some(cgroup.clone());
-    let cgroup = create_cgroup(cgroup, cgroups_path, resources, rootless)?;
-    if cgroup.is_none() {
-        rollback.cgroup = None;
-        state.cgroup = None;
     }
     let into_cgroup = cgroup
         .as_ref()
@@ -398,7 +401,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // the container like any other failure.
     dir_of(&rollback).save(&state)?;
     if let Some(pid_file) = &opts.pid_file {
-        crate::state::write_atomic(&absolute(pid_file), pid.to_string().as_bytes())?;
+        crate::state::write_atomic(
+            &absolute(pid_file),
+            pid.to_string().as_bytes(),
+            crate::state::PID_FILE,
+        )?;
     }
     let dir = rollback.dir.take().expect("state dir is set above");
     let pidfd = rollback.pidfd.take().expect("pidfd is set above");
@@ -493,7 +500,7 @@ fn check_joined_user_namespace(spec: &oci_spec::runtime::Spec) -> Result<(), Err
 /// one as runc does: only when linux.cgroupsPath is not set and no limits
 /// are asked for.
 fn create_cgroup(
-    cgroup: CgroupManager,
+    mut cgroup: CgroupManager,
     cgroups_path: Option<&Path>,
     resources: Option<&oci_spec::runtime::LinuxResources>,
     rootless: bool,
@@ -519,6 +526,5 @@ fn create_cgroup(
         });
     }
     tracing::debug!("no cgroup for this rootless container: {err}");
-    let _ = cgroup.destroy();
     Ok(None)
 }

@@ -9,7 +9,7 @@
 //!   `mounts`: [`mounts`], [`cgroup_mount`]; devices: [`devices`];
 //!   masked and read-only paths: [`masked_paths`]; console: [`console`]
 //! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`],
-//!   [`seccomp`]
+//!   [`seccomp`]; writes into procfs through a verified handle: [`procfs`]
 //! - hooks: [`hooks`]; cgroups: [`cgroups`]
 //! - state, start, kill, delete, list: [`state`], [`container`]; run: [`run`]
 //! - exec: [`exec`] (the parent), [`process::exec`] (the process's side);
@@ -42,6 +42,7 @@ pub mod passwd;
 pub mod pause;
 pub mod personality;
 pub mod process;
+pub mod procfs;
 pub mod ps;
 pub mod rlimits;
 pub mod rootfs;

@@ -396,8 +396,8 @@ fn mount_err<'a>(
     }
 }
 
-/// Proc files that may be bind-mounted over (lxcfs-style), as runc allows.
-const PROC_BIND_ALLOWED: &[&str] = &[
+/// Paths under /proc that may be mounted over (lxcfs-style), as runc allows.
+const PROC_MOUNT_ALLOWED: &[&str] = &[
     "/proc/cpuinfo",
     "/proc/diskstats",
     "/proc/meminfo",
@@ -409,6 +409,55 @@ const PROC_BIND_ALLOWED: &[&str] = &[
     "/proc/net/dev",
     "/proc/sys/kernel/ns_last_pid",
 ];
+
+/// What is about to be mounted, for [`check_proc_destination`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mounting {
+    /// A new procfs (`type: proc`).
+    NewProc,
+    /// A bind mount whose source is on procfs.
+    ProcBind,
+    /// Anything else.
+    Other,
+}
+
+/// runc's rule for destinations (resolved in the rootfs) at or below
+/// /proc: only a procfs on /proc itself, and below it only the lxcfs
+/// files, never with a procfs (a second procfs would escape maskedPaths).
+fn check_proc_destination(destination: &Path, mounting: Mounting) -> Result<(), String> {
+    if !destination.starts_with("/proc") {
+        return Ok(());
+    }
+    if destination == Path::new("/proc") {
+        return match mounting {
+            Mounting::NewProc | Mounting::ProcBind => Ok(()),
+            Mounting::Other => Err(format!(
+                "{destination:?} cannot be mounted because it is not of type proc"
+            )),
+        };
+    }
+    let lxcfs = PROC_MOUNT_ALLOWED
+        .iter()
+        .any(|p| destination == Path::new(p));
+    if lxcfs && mounting == Mounting::Other {
+        return Ok(());
+    }
+    Err(format!(
+        "{destination:?} cannot be mounted because it is inside /proc"
+    ))
+}
+
+/// The path, as seen from inside the rootfs `root`, of what `fd` names.
+fn path_in_root(root: BorrowedFd, fd: BorrowedFd) -> std::io::Result<PathBuf> {
+    let link = |fd: BorrowedFd| std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    let (root_path, path) = (link(root)?, link(fd)?);
+    if root_path == Path::new("/") {
+        return Ok(path);
+    }
+    path.strip_prefix(&root_path)
+        .map(|rest| Path::new("/").join(rest))
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EXDEV))
+}
 
 /// What mounting needs to know besides the entry itself.
 pub struct MountContext<'a> {
@@ -444,27 +493,43 @@ pub fn mount_entry(
     let bind = options.is_bind() || typ == "bind";
     let source = mount.source().clone().unwrap_or_default();
 
-    if typ == "cgroup" || typ == "cgroup2" {
-        crate::cgroup_mount::mount_cgroups(ctx, destination, &options)?;
-        return apply_recursive(root, destination, &options);
-    }
     let source = if bind && source.is_relative() {
         bundle.join(&source)
     } else {
         source
     };
-    if destination.starts_with("/proc") && destination != Path::new("/proc") {
-        let allowed = typ == "proc"
-            || (bind
-                && PROC_BIND_ALLOWED
-                    .iter()
-                    .any(|p| destination == Path::new(p)));
-        if !allowed {
-            return Err(MountError::Refused {
-                destination: destination.to_owned(),
-                reason: "mounting over a path under /proc is not allowed".into(),
-            });
+    let mounting = if bind {
+        let on_proc = match detached {
+            Some(tree) => nix::sys::statfs::fstatfs(tree),
+            None => nix::sys::statfs::statfs(&source),
         }
+        .map_err(|e| MountError::Source {
+            destination: destination.to_owned(),
+            source_path: source.clone(),
+            source: e.into(),
+        })?
+        .filesystem_type()
+            == nix::sys::statfs::PROC_SUPER_MAGIC;
+        if on_proc {
+            Mounting::ProcBind
+        } else {
+            Mounting::Other
+        }
+    } else if typ == "proc" {
+        Mounting::NewProc
+    } else {
+        Mounting::Other
+    };
+    let refused = |reason| MountError::Refused {
+        destination: destination.to_owned(),
+        reason,
+    };
+    // As written first (nothing is created under /proc), then as resolved
+    // through the image's symlinks.
+    check_proc_destination(destination, mounting).map_err(refused)?;
+    if typ == "cgroup" || typ == "cgroup2" {
+        crate::cgroup_mount::mount_cgroups(ctx, destination, &options)?;
+        return apply_recursive(root, destination, &options);
     }
     let is_file = bind
         && std::fs::metadata(&source)
@@ -479,6 +544,12 @@ pub fn mount_entry(
         path: destination.to_owned(),
         source: e,
     })?;
+    let resolved = path_in_root(root, target.as_fd()).map_err(|e| MountError::Resolve {
+        destination: destination.to_owned(),
+        path: destination.to_owned(),
+        source: e,
+    })?;
+    check_proc_destination(&resolved, mounting).map_err(refused)?;
     let target_path = fd_path(&target);
 
     if bind {
@@ -670,6 +741,24 @@ mod tests {
         let o = parse(&["nosymfollow"]);
         assert_eq!(o.flags.bits(), libc::MS_NOSYMFOLLOW);
         assert_eq!(parse(&["nosymfollow", "symfollow"]).flags, MsFlags::empty());
+    }
+
+    #[test]
+    fn proc_destinations_follow_runc() {
+        let check = |d: &str, m| check_proc_destination(Path::new(d), m);
+        assert!(check("/proc", Mounting::NewProc).is_ok());
+        assert!(check("/proc", Mounting::ProcBind).is_ok());
+        assert!(check("/proc", Mounting::Other)
+            .unwrap_err()
+            .contains("not of type proc"));
+        assert!(check("/proc/cpuinfo", Mounting::Other).is_ok());
+        assert!(check("/proc/cpuinfo", Mounting::ProcBind).is_err());
+        assert!(check("/proc/sys", Mounting::NewProc)
+            .unwrap_err()
+            .contains("inside /proc"));
+        assert!(check("/proc/sys", Mounting::Other).is_err());
+        assert!(check("/procfoo", Mounting::Other).is_ok());
+        assert!(check("/tmp", Mounting::NewProc).is_ok());
     }
 
     #[test]

@@ -177,10 +177,11 @@ impl StateDir {
         })
     }
 
-    /// Makes and locks a new state directory; fails if the id is taken.
+    /// Makes and locks a new state directory (mode 0700 whatever the
+    /// umask); fails if the id is taken.
     pub fn create(root: &Path, id: &str) -> Result<Self, StateError> {
         validate_id(id)?;
-        std::fs::create_dir_all(root).map_err(io_err(root))?;
+        make_root(root)?;
         let path = root.join(id);
         match std::fs::create_dir(&path) {
             Ok(()) => {}
@@ -189,9 +190,7 @@ impl StateDir {
             }
             Err(e) => return Err(StateError::Io { path, source: e }),
         }
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o711))
-            .map_err(io_err(&path))?;
+        set_mode(&path, PRIVATE_DIR)?;
         Self::lock(id, path)
     }
 
@@ -227,7 +226,7 @@ impl StateDir {
             path: path.clone(),
             source,
         })?;
-        write_atomic(&path, &bytes)
+        write_atomic(&path, &bytes, PRIVATE_FILE)
     }
 
     /// Removes the directory and everything in it.
@@ -236,27 +235,78 @@ impl StateDir {
     }
 }
 
-/// Writes `bytes` to a temporary file next to `path` and renames it over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+/// Mode of the directories berth makes for its state (as runc's root).
+pub const PRIVATE_DIR: u32 = 0o700;
+/// Mode of state.json and the other files only berth reads.
+pub const PRIVATE_FILE: u32 = 0o600;
+/// Mode of the pid file (`--pid-file`), which other tools read.
+pub const PID_FILE: u32 = 0o644;
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), StateError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err(path))
+}
+
+/// Makes the state root `--root` when it does not exist, mode 0700
+/// whatever the umask (an existing root is left as it is).
+pub fn make_root(root: &Path) -> Result<(), StateError> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::symlink_metadata(root) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(root)(e)),
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(PRIVATE_DIR)
+        .create(root)
+        .map_err(io_err(root))?;
+    set_mode(root, PRIVATE_DIR)
+}
+
+/// Writes `bytes` with `mode` (whatever the umask) to a new temporary file
+/// next to `path` and renames it over `path`. The temporary file is made
+/// with O_EXCL under a name no one else uses: an existing file or symlink
+/// of that name is never written through.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    const ATTEMPTS: u32 = 16;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));
-    // Errors name the file asked for, not the temporary one.
-    let mut file = File::create(&tmp).map_err(io_err(path))?;
-    file.write_all(bytes).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(path)(e)
-    })?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        StateError::Io {
-            path: path.to_owned(),
-            source: e,
+    let (tmp, mut file) = {
+        let mut attempt = 0;
+        loop {
+            let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = path.with_file_name(format!(".{name}.{}.{seq}", std::process::id()));
+            // Errors name the file asked for, not the temporary one.
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+                .open(&tmp)
+            {
+                Ok(file) => break (tmp, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(io_err(path)(e)),
+            }
         }
-    })
+    };
+    let written = file
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|()| file.write_all(bytes));
+    drop(file);
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io_err(path)(e)
+        })
 }
 
 /// Ids of the containers under `root`, sorted.
@@ -327,6 +377,11 @@ mod tests {
         };
         dir.save(&state).unwrap();
         assert_eq!(dir.load().unwrap().pid, 42);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&root), PRIVATE_DIR);
+        assert_eq!(mode(&dir.path), PRIVATE_DIR);
+        assert_eq!(mode(&dir.path.join(STATE_FILE)), PRIVATE_FILE);
         assert_eq!(list_ids(&root).unwrap(), ["c1"]);
         dir.remove().unwrap();
         assert!(matches!(
@@ -334,5 +389,27 @@ mod tests {
             Err(StateError::NotFound(_))
         ));
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_planted_temporary_name_is_not_written_through() {
+        let dir = std::env::temp_dir().join(format!("berth-atomic-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "intact").unwrap();
+        // Every name this process could pick next, planted as a symlink.
+        for seq in 0..64 {
+            let _ = std::os::unix::fs::symlink(
+                &victim,
+                dir.join(format!(".f.{}.{seq}", std::process::id())),
+            );
+        }
+        let target = dir.join("f");
+        let result = write_atomic(&target, b"new", PRIVATE_FILE);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "intact");
+        if result.is_ok() {
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

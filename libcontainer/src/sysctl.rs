@@ -1,5 +1,6 @@
 //! `linux.sysctl`: namespaced kernel parameters, written from inside the
-//! container's namespaces.
+//! container's namespaces through the verified procfs handle of
+//! [`crate::procfs`].
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 pub struct SysctlError {
     key: String,
     #[source]
-    source: std::io::Error,
+    source: crate::procfs::ProcfsError,
 }
 
 /// A key is allowed only when it belongs to a namespace the container has
@@ -50,16 +51,21 @@ pub fn check_key(key: &str, spec: &Spec) -> Result<(), String> {
     Err("is not a namespaced sysctl".into())
 }
 
+/// The key's file, relative to /proc.
 pub fn path(key: &str) -> PathBuf {
-    PathBuf::from("/proc/sys").join(key.replace('.', "/"))
+    PathBuf::from("sys").join(key.replace('.', "/"))
 }
 
-pub fn apply(sysctl: &std::collections::HashMap<String, String>) -> Result<(), SysctlError> {
+pub fn apply(
+    proc: &crate::procfs::Procfs,
+    sysctl: &std::collections::HashMap<String, String>,
+) -> Result<(), SysctlError> {
     for (key, value) in sysctl {
-        std::fs::write(path(key), value).map_err(|source| SysctlError {
-            key: key.clone(),
-            source,
-        })?;
+        proc.write(&path(key), value.as_bytes())
+            .map_err(|source| SysctlError {
+                key: key.clone(),
+                source,
+            })?;
     }
     Ok(())
 }
@@ -70,7 +76,7 @@ mod tests {
     fn key_to_path() {
         assert_eq!(
             super::path("net.ipv4.ip_forward"),
-            std::path::PathBuf::from("/proc/sys/net/ipv4/ip_forward")
+            std::path::PathBuf::from("sys/net/ipv4/ip_forward")
         );
     }
 }

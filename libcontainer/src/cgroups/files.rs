@@ -47,8 +47,8 @@ pub fn flat_keyed(text: &str) -> impl Iterator<Item = (&str, &str)> {
     text.lines().filter_map(|l| l.split_once(' '))
 }
 
-/// Makes `dir` and its missing parents; returns the directories it made,
-/// outermost first.
+/// Makes `dir` and its missing parents; returns the directories this call
+/// made (not one that appeared meanwhile), outermost first.
 pub fn mkdir_all(dir: &Path) -> Result<Vec<std::path::PathBuf>, CgroupError> {
     let mut missing = Vec::new();
     let mut cur = Some(dir);
@@ -60,17 +60,13 @@ pub fn mkdir_all(dir: &Path) -> Result<Vec<std::path::PathBuf>, CgroupError> {
         cur = d.parent();
     }
     missing.reverse();
-    for d in &missing {
-        match std::fs::create_dir(d) {
-            Ok(()) => {}
+    let mut made = Vec::with_capacity(missing.len());
+    for d in missing {
+        match std::fs::create_dir(&d) {
+            Ok(()) => made.push(d),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(CgroupError::Io {
-                    path: d.clone(),
-                    source,
-                })
-            }
+            Err(source) => return Err(CgroupError::Io { path: d, source }),
         }
     }
-    Ok(missing)
+    Ok(made)
 }

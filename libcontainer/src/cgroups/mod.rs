@@ -72,6 +72,10 @@ pub enum CgroupError {
         "linux.cgroupsPath {0:?} names the root of the cgroup hierarchy, not a cgroup of its own"
     )]
     BadPath(PathBuf),
+    #[error("container's cgroup is not empty: {0} process(es) found")]
+    NotEmpty(usize),
+    #[error("container's cgroup unexpectedly frozen")]
+    Frozen,
     #[error("container {0} has no cgroup recorded in its state")]
     NoCgroup(String),
     #[error("cgroup {path}: removing: {source}")]
@@ -150,6 +154,11 @@ pub struct V2Dir {
 pub struct CgroupManager {
     pub v1: Vec<V1Dir>,
     pub v2: Option<V2Dir>,
+    /// The directories of [`CgroupManager::dirs`] that berth made (set by
+    /// [`CgroupManager::create`]): only these are removed. None in a state
+    /// written before berth recorded it: every directory is then removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Vec<PathBuf>>,
 }
 
 /// Where a controller's files are for this container.
@@ -212,7 +221,11 @@ impl CgroupManager {
             }),
             _ => None,
         };
-        CgroupManager { v1, v2 }
+        CgroupManager {
+            v1,
+            v2,
+            created: None,
+        }
     }
 
     /// Every directory of the container's cgroup, one per hierarchy.
@@ -252,14 +265,61 @@ impl CgroupManager {
             .or(self.v1.first().map(|d| d.dir.as_path()))
     }
 
-    /// Creates the directories. Called by the parent before init runs user code.
-    pub fn create(&self) -> Result<(), CgroupError> {
+    /// Creates the directories, recording which ones berth made. Called by
+    /// the parent before init exists. As runc 1.2, an existing cgroup is
+    /// taken only when it holds no process and is not frozen: it is not
+    /// another container's, nor a service's (`/system.slice`). On an error
+    /// what this call made is removed again.
+    pub fn create(&mut self) -> Result<(), CgroupError> {
+        let mut made = Vec::new();
+        let result = self.make_dirs(&mut made).and_then(|()| {
+            if made.len() == self.dirs().count() {
+                Ok(())
+            } else {
+                self.check_unused()
+            }
+        });
+        self.created = Some(made);
+        if let Err(e) = result {
+            let _ = self.remove_made();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn make_dirs(&self, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
         for d in &self.v1 {
             let is_cpuset = d.controllers.iter().any(|c| c == "cpuset");
-            v1::create(&d.dir, &d.mount_point, is_cpuset)?;
+            if v1::create(&d.dir, &d.mount_point, is_cpuset)? {
+                made.push(d.dir.clone());
+            }
         }
         if let Some(d) = &self.v2 {
-            v2::create(&d.dir, &d.mount_point)?;
+            if v2::create(&d.dir, &d.mount_point)? {
+                made.push(d.dir.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// runc's checks on a cgroup that existed before the container.
+    fn check_unused(&self) -> Result<(), CgroupError> {
+        let mut pids = Vec::new();
+        let mut seen: Vec<&Path> = Vec::new();
+        for dir in self.dirs() {
+            if !seen.contains(&dir) {
+                seen.push(dir);
+                collect_procs(dir, &mut pids)?;
+            }
+        }
+        // The same processes are listed in every hierarchy.
+        pids.sort_unstable();
+        pids.dedup();
+        if !pids.is_empty() {
+            return Err(CgroupError::NotEmpty(pids.len()));
+        }
+        if self.is_frozen()? {
+            return Err(CgroupError::Frozen);
         }
         Ok(())
     }
@@ -471,11 +531,13 @@ impl CgroupManager {
         Ok(())
     }
 
-    /// Removes the directories (after every process is gone). A directory
-    /// already gone is fine. Sub-cgroups the container made are removed too.
+    /// Removes the directories berth made (after every process is gone),
+    /// with the sub-cgroups the container made in them; a directory that
+    /// existed before the container is left. A directory already gone is fine.
     ///
     /// Processes still in it (left by a container without its own pid
-    /// namespace once init exited) are killed first, as runc does.
+    /// namespace once init exited) are killed first, as runc does: the
+    /// cgroup held none when the container was made, so they are its own.
     pub fn destroy(&self) -> Result<(), CgroupError> {
         let populated = match &self.v2 {
             Some(d) => files::read(&d.dir, "cgroup.events")
@@ -491,10 +553,19 @@ impl CgroupManager {
                 None => wait_exit(&left, DRAIN_TIMEOUT)?,
             }
         }
+        self.remove_made()
+    }
+
+    /// Removes the directories berth made, with what is below them.
+    fn remove_made(&self) -> Result<(), CgroupError> {
         let mut first_error = None;
         let mut done: Vec<&Path> = Vec::new();
         for dir in self.dirs() {
-            if done.contains(&dir) {
+            let made = self
+                .created
+                .as_ref()
+                .is_none_or(|c| c.iter().any(|m| m == dir));
+            if done.contains(&dir) || !made {
                 continue;
             }
             done.push(dir);

@@ -141,6 +141,7 @@ mod tests {
                 mount_point: cg.0.parent().unwrap().to_owned(),
                 dir: cg.0.clone(),
             }),
+            created: None,
         };
         let mut watch = OomWatch::new(&mgr).unwrap().expect("a memory controller");
         assert_eq!(watch.take().unwrap(), 0);

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 /// Makes `dir` in a v1 hierarchy mounted at `mount_point`. In the cpuset
 /// hierarchy a new cgroup starts with empty `cpuset.cpus`/`cpuset.mems` and
 /// refuses tasks: each level gets its parent's values, top-down.
-pub fn create(dir: &Path, mount_point: &Path, is_cpuset: bool) -> Result<(), CgroupError> {
-    files::mkdir_all(dir)?;
+/// Returns whether this call made `dir` itself.
+pub fn create(dir: &Path, mount_point: &Path, is_cpuset: bool) -> Result<bool, CgroupError> {
+    let made = files::mkdir_all(dir)?.last().is_some_and(|d| d == dir);
     if !is_cpuset {
-        return Ok(());
+        return Ok(made);
     }
     let Ok(rel) = dir.strip_prefix(mount_point) else {
-        return Ok(());
+        return Ok(made);
     };
     let mut cur = mount_point.to_owned();
     for part in rel.components() {
@@ -27,7 +28,7 @@ pub fn create(dir: &Path, mount_point: &Path, is_cpuset: bool) -> Result<(), Cgr
             }
         }
     }
-    Ok(())
+    Ok(made)
 }
 
 const FREEZER_STATE: &str = "freezer.state";

@@ -12,18 +12,19 @@ use std::time::{Duration, Instant};
 /// mount point down to `dir`'s parent, each controller that ancestor offers.
 /// A controller that cannot be enabled (an ancestor with processes of its
 /// own, a controller bound elsewhere) is left out; applying a resource that
-/// needs it then fails with an error naming the resource.
-pub fn create(dir: &Path, mount_point: &Path) -> Result<(), CgroupError> {
-    files::mkdir_all(dir)?;
+/// needs it then fails with an error naming the resource. Returns whether
+/// this call made `dir` itself.
+pub fn create(dir: &Path, mount_point: &Path) -> Result<bool, CgroupError> {
+    let made = files::mkdir_all(dir)?.last().is_some_and(|d| d == dir);
     let Ok(rel) = dir.strip_prefix(mount_point) else {
-        return Ok(());
+        return Ok(made);
     };
     let mut cur = mount_point.to_owned();
     for part in rel.components() {
         enable_controllers(&cur)?;
         cur.push(part);
     }
-    Ok(())
+    Ok(made)
 }
 
 fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
@@ -201,6 +202,7 @@ mod clone_into_tests {
                 mount_point: cg.0.parent().unwrap().to_owned(),
                 dir: cg.0.clone(),
             }),
+            created: None,
         };
         let fd = mgr.clone_into_fd().unwrap().unwrap();
         match sys::clone3(0, Some(fd.as_fd())).unwrap() {

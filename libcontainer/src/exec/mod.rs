@@ -217,6 +217,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
         crate::state::write_atomic(
             &crate::create::absolute(pid_file),
             pid.to_string().as_bytes(),
+            crate::state::PID_FILE,
         )?;
     }
 

@@ -58,7 +58,8 @@ fn setup(args: &ExecArgs) -> Result<finalize::Exec, String> {
     let process = args.process;
     finalize::reset_signals();
     finalize::forbid_dumping()?;
-    finalize::set_oom_score_adj(process)?;
+    let proc = finalize::open_procfs(process.oom_score_adj().is_some())?;
+    finalize::set_oom_score_adj(proc.as_ref(), process)?;
     args.affinity.enter_final().map_err(|e| e.to_string())?;
     crate::namespaces::enter_process(args.init, args.init_pid, args.join)
         .map_err(|e| e.to_string())?;

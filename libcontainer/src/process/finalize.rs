@@ -142,13 +142,28 @@ pub fn forbid_dumping() -> Result<(), String> {
     nix::sys::prctl::set_dumpable(false).map_err(err("PR_SET_DUMPABLE"))
 }
 
-/// `process.oomScoreAdj`, when given (otherwise it is left as inherited).
-pub fn set_oom_score_adj(process: &Process) -> Result<(), String> {
-    match process.oom_score_adj() {
-        Some(adj) => std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+/// `process.oomScoreAdj`, when given (otherwise it is left as inherited),
+/// written through `proc` (see [`open_procfs`]).
+pub fn set_oom_score_adj(
+    proc: Option<&crate::procfs::Procfs>,
+    process: &Process,
+) -> Result<(), String> {
+    match (process.oom_score_adj(), proc) {
+        (Some(adj), Some(proc)) => proc
+            .write_self("oom_score_adj", adj.to_string().as_bytes())
             .map_err(err("process.oomScoreAdj")),
-        None => Ok(()),
+        (Some(_), None) => Err("process.oomScoreAdj: no procfs handle".into()),
+        (None, _) => Ok(()),
     }
+}
+
+/// The verified procfs handle, opened only when something will be written
+/// through it (`needed`): a container without a /proc mount needs none.
+pub fn open_procfs(needed: bool) -> Result<Option<crate::procfs::Procfs>, String> {
+    needed
+        .then(crate::procfs::Procfs::open)
+        .transpose()
+        .map_err(err("procfs for linux.sysctl and process.oomScoreAdj"))
 }
 
 /// Unblocks every signal and restores default dispositions: a container

@@ -168,12 +168,15 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
             ));
         }
     }
-    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        crate::sysctl::apply(sysctl).map_err(|e| e.to_string())?;
+    let sysctl = linux.sysctl().as_ref().filter(|s| !s.is_empty());
+    let proc = super::finalize::open_procfs(sysctl.is_some() || process.oom_score_adj().is_some())?;
+    if let (Some(sysctl), Some(proc)) = (sysctl, &proc) {
+        crate::sysctl::apply(proc, sysctl).map_err(|e| e.to_string())?;
     }
     rootfs::finish(spec).map_err(|e| e.to_string())?;
 
-    super::finalize::set_oom_score_adj(process)?;
+    super::finalize::set_oom_score_adj(proc.as_ref(), process)?;
+    drop(proc);
     // The container's own (not an exec'd process's): its personality and
     // memory policy, which the process inherits across execve.
     crate::memory_policy::apply(linux).map_err(|e| e.to_string())?;

@@ -39,13 +39,28 @@ pub fn compiled(root: &Path, profile: &LinuxSeccomp) -> Result<Vec<u8>, SeccompE
     file.extend_from_slice(&(key.len() as u32).to_le_bytes());
     file.extend_from_slice(&key);
     file.extend_from_slice(&bpf);
-    let stored = std::fs::create_dir_all(&dir)
-        .map_err(|e| e.to_string())
-        .and_then(|_| crate::state::write_atomic(&path, &file).map_err(|e| e.to_string()));
+    let stored = make_dir(root, &dir).and_then(|()| {
+        crate::state::write_atomic(&path, &file, crate::state::PRIVATE_FILE)
+            .map_err(|e| e.to_string())
+    });
     if let Err(e) = stored {
         tracing::debug!("seccomp: not caching the compiled profile: {e}");
     }
     Ok(bpf)
+}
+
+/// `<root>/.seccomp/`, private like the rest of the state root.
+fn make_dir(root: &Path, dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    crate::state::make_root(root).map_err(|e| e.to_string())?;
+    match std::fs::DirBuilder::new()
+        .mode(crate::state::PRIVATE_DIR)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("{}: {e}", dir.display())),
+    }
 }
 
 fn key(profile: &LinuxSeccomp) -> Result<Vec<u8>, SeccompError> {
