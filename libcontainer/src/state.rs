@@ -190,7 +190,7 @@ impl StateDir {
             }
             Err(e) => return Err(StateError::Io { path, source: e }),
         }
-        set_mode(&path, PRIVATE_DIR)?;
+        set_mode(&path, CONTAINER_DIR)?;
         Self::lock(id, path)
     }
 
@@ -237,6 +237,9 @@ impl StateDir {
 
 /// Mode of the directories berth makes for its state (as runc's root).
 pub const PRIVATE_DIR: u32 = 0o700;
+/// Mode of a container's state directory, as runc's (0711): searchable,
+/// not listable, by others.
+pub const CONTAINER_DIR: u32 = 0o711;
 /// Mode of state.json and the other files only berth reads.
 pub const PRIVATE_FILE: u32 = 0o600;
 /// Mode of the pid file (`--pid-file`), which other tools read.
@@ -380,7 +383,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode(&root), PRIVATE_DIR);
-        assert_eq!(mode(&dir.path), PRIVATE_DIR);
+        assert_eq!(mode(&dir.path), CONTAINER_DIR);
         assert_eq!(mode(&dir.path.join(STATE_FILE)), PRIVATE_FILE);
         assert_eq!(list_ids(&root).unwrap(), ["c1"]);
         dir.remove().unwrap();

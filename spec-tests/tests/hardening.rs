@@ -228,7 +228,7 @@ fn an_existing_cgroup_is_not_removed_and_a_frozen_one_is_refused() {
 }
 
 /// The state as runc keeps it, whatever the caller's umask: the root berth
-/// makes and the container's directory 0700, state.json 0600, the exec
+/// makes 0700, the container's directory 0711, state.json 0600, the exec
 /// fifo 0622, and no temporary file left beside them.
 #[test]
 fn state_files_are_private_whatever_the_umask() {
@@ -253,7 +253,7 @@ fn state_files_are_private_whatever_the_umask() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
     let dir = root.join(&id);
     assert_eq!(mode(&root), 0o700, "--root");
-    assert_eq!(mode(&dir), 0o700, "the container's directory");
+    assert_eq!(mode(&dir), 0o711, "the container's directory");
     assert_eq!(mode(&dir.join("state.json")), 0o600, "state.json");
     assert_eq!(mode(&dir.join("exec.fifo")), 0o622, "exec.fifo");
     let mut names: Vec<_> = std::fs::read_dir(&dir)
