@@ -8,7 +8,9 @@
 # `berth run` of a /bin/true container publishing 32 ports of its own: wall
 # time and CPU time of berth and its children, median of RUNS runs
 # interleaved with a `berth run` of the same container without a network
-# (the baseline; drift on the shared machine hits both alike). Also times
+# (the baseline; drift on the shared machine hits both alike) and with
+# runc's `run` of it (the kernel's share of the growth: runc pays the same
+# namespaces, mounts and cgroups on the same full host). Also times
 # filling the host, `berth list` and `delete --force` of every container,
 # checks the first and last container's first port from 127.0.0.1, and
 # shows that `ip link`, `nft list ruleset` and the IPAM state are as before.
@@ -117,24 +119,30 @@ print(f"{wall:.6f} {ru.ru_utime + ru.ru_stime:.6f}")
 PY
 timeit() { python3 "$work/timeit.py" "$@"; }
 
+runc=$(command -v runc)
 measure() { # $1: label; appends to $work/results
   local k
   : >"$work/net.times"
   : >"$work/base.times"
+  : >"$work/runc.times"
   for ((k = 0; k < runs; k++)); do
     timeit "$berth" --root "$root" --state-dir "$state" run --bundle "$work/true" \
       --network "$net" "${probe_args[@]}" "probe$k" >>"$work/net.times"
     timeit "$berth" --root "$root" --state-dir "$state" run --bundle "$work/true" \
       "base$k" >>"$work/base.times"
+    timeit "$runc" --root "$work/runc" run --bundle "$work/true" "runc$k" >>"$work/runc.times"
   done
-  local nw nc bw bc
+  local nw nc bw bc rw rc
   nw=$(awk '{print $1}' "$work/net.times" | median)
   nc=$(awk '{print $2}' "$work/net.times" | median)
   bw=$(awk '{print $1}' "$work/base.times" | median)
   bc=$(awk '{print $2}' "$work/base.times" | median)
-  printf '%-6s run + 32 ports: wall %6.1f ms cpu %6.1f ms | run, no network: wall %6.1f ms cpu %6.1f ms\n' \
-    "$1" "$(calc "$nw * 1000")" "$(calc "$nc * 1000")" "$(calc "$bw * 1000")" "$(calc "$bc * 1000")"
-  echo "$1 $nw $nc $bw $bc" >>"$work/results"
+  rw=$(awk '{print $1}' "$work/runc.times" | median)
+  rc=$(awk '{print $2}' "$work/runc.times" | median)
+  printf '%-6s run + 32 ports: wall %6.1f ms cpu %6.1f ms | run, no network: wall %6.1f ms cpu %6.1f ms | runc run: wall %6.1f ms cpu %6.1f ms\n' \
+    "$1" "$(calc "$nw * 1000")" "$(calc "$nc * 1000")" "$(calc "$bw * 1000")" "$(calc "$bc * 1000")" \
+    "$(calc "$rw * 1000")" "$(calc "$rc * 1000")"
+  echo "$1 $nw $nc $bw $bc $rw $rc" >>"$work/results"
 }
 
 check_port() { # $1: host port
@@ -185,10 +193,11 @@ if [[ "${PERF:-0}" == 1 && ${#levels[@]} -gt 1 ]]; then
     sort -gr | head -20 | cut -f2- || true
 fi
 
-read -r _ w0 c0 _ _ < <(head -1 "$work/results")
-read -r lN wN cN _ _ < <(tail -1 "$work/results")
-printf 'ratio cost(%s)/cost(%s): wall %.2f, cpu %.2f\n' "$lN" "${levels[0]}" \
-  "$(calc "$wN / $w0")" "$(calc "$cN / $c0")"
+read -r _ w0 c0 bw0 bc0 rw0 rc0 < <(head -1 "$work/results")
+read -r lN wN cN bwN bcN rwN rcN < <(tail -1 "$work/results")
+printf 'growth cost(%s)/cost(%s): berth run + 32 ports wall %.2f cpu %.2f; berth run wall %.2f cpu %.2f; runc run wall %.2f cpu %.2f\n' \
+  "$lN" "${levels[0]}" "$(calc "$wN / $w0")" "$(calc "$cN / $c0")" \
+  "$(calc "$bwN / $bw0")" "$(calc "$bcN / $bc0")" "$(calc "$rwN / $rw0")" "$(calc "$rcN / $rc0")"
 
 t0=$(now)
 b list -q | xargs -r -P "$jobs" -n 1 "$berth" --root "$root" --state-dir "$state" delete --force

@@ -92,18 +92,7 @@ pub fn oci_state_json(state: &ContainerState, status: Status) -> String {
 pub fn load(root: &Path, id: &str) -> Result<(ContainerState, Status), Error> {
     state::validate_id(id)?;
     let dir = root.join(id);
-    let bytes = std::fs::read(dir.join(state::STATE_FILE)).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::State(state::StateError::NotFound(id.to_owned())),
-        _ => Error::Io {
-            path: dir.join(state::STATE_FILE),
-            source: e,
-        },
-    })?;
-    let st: ContainerState =
-        serde_json::from_slice(&bytes).map_err(|source| state::StateError::Corrupt {
-            path: dir.join(state::STATE_FILE),
-            source,
-        })?;
+    let st = state::read(&dir, id)?;
     let status = status(&dir, &st);
     Ok((st, status))
 }

@@ -205,18 +205,7 @@ impl StateDir {
     }
 
     pub fn load(&self) -> Result<ContainerState, StateError> {
-        let path = self.path.join(STATE_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                StateError::NotFound(self.id.clone())
-            } else {
-                StateError::Io {
-                    path: path.clone(),
-                    source: e,
-                }
-            }
-        })?;
-        serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })
+        read(&self.path, &self.id)
     }
 
     /// Writes the state file atomically: a temporary file renamed over it.
@@ -233,6 +222,23 @@ impl StateDir {
     pub fn remove(self) -> Result<(), StateError> {
         std::fs::remove_dir_all(&self.path).map_err(io_err(&self.path))
     }
+}
+
+/// Reads the state file of container `id` in its directory `dir`, without
+/// its lock (`state`, `list`; [`StateDir::load`] under it).
+pub fn read(dir: &Path, id: &str) -> Result<ContainerState, StateError> {
+    let path = dir.join(STATE_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            StateError::NotFound(id.to_owned())
+        } else {
+            StateError::Io {
+                path: path.clone(),
+                source: e,
+            }
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })
 }
 
 /// Mode of the directories berth makes for its state (as runc's root).
