@@ -386,7 +386,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         parent_end.wait_for_init(InitMsg::Ready)?;
     }
     drop(exec_fifo);
-    state.exec = Some(crate::state::ExecDefaults {
+    state.set_exec_defaults(&crate::state::ExecDefaults {
         process: process.clone(),
         namespaces: spec
             .linux()
@@ -396,7 +396,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
             .collect(),
         no_new_keyring: opts.no_new_keyring,
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
-    });
+    })?;
     // Still under the rollback: a pid file that cannot be written undoes
     // the container like any other failure.
     dir_of(&rollback).save(&state)?;

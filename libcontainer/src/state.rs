@@ -115,10 +115,39 @@ pub struct ContainerState {
     /// Where the network layer keeps its state, when the container asked for networks.
     #[serde(default)]
     pub network_state_dir: Option<PathBuf>,
-    /// What `exec` takes from config.json; absent in the state of a
-    /// container made by a berth without exec.
+    /// What `exec` takes from config.json ([`ExecDefaults`]), kept as its
+    /// JSON text: `state`, `list` and every other reader of the state skip
+    /// over it (a seccomp profile in it can be 40 KB) instead of building
+    /// it. Absent in the state of a container made by a berth without exec.
     #[serde(default)]
-    pub exec: Option<ExecDefaults>,
+    pub exec: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl ContainerState {
+    /// Records what `exec` will take from config.json.
+    pub fn set_exec_defaults(&mut self, defaults: &ExecDefaults) -> Result<(), StateError> {
+        let raw =
+            serde_json::value::to_raw_value(defaults).map_err(|source| StateError::Corrupt {
+                path: PathBuf::from(STATE_FILE),
+                source,
+            })?;
+        self.exec = Some(raw);
+        Ok(())
+    }
+
+    /// What `exec` takes from config.json, as create recorded it; None for
+    /// a container made by a berth without exec.
+    pub fn exec_defaults(&self, dir: &Path) -> Result<Option<ExecDefaults>, StateError> {
+        self.exec
+            .as_ref()
+            .map(|raw| {
+                serde_json::from_str(raw.get()).map_err(|source| StateError::Corrupt {
+                    path: dir.join(STATE_FILE),
+                    source,
+                })
+            })
+            .transpose()
+    }
 }
 
 /// The parts of config.json that `exec` uses, recorded at create (as runc

@@ -111,19 +111,20 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     // 1. The container. Its lock is held only to read the state: a paused
     //    container may keep a process (and berth) frozen for long.
     check_preserved_fds(opts.preserve_fds)?;
-    let (state, status) = {
+    let (state, status, defaults) = {
         let dir = StateDir::open(&opts.root, &opts.id)?;
         let state = dir.load()?;
-        match crate::container::status(&dir.path, &state) {
+        let status = match crate::container::status(&dir.path, &state) {
             Status::Stopped | Status::Creating => return Err(ExecError::Stopped.into()),
             Status::Paused if !opts.ignore_paused => return Err(ExecError::Paused.into()),
-            status => (state, status),
-        }
+            status => status,
+        };
+        let defaults = state
+            .exec_defaults(&dir.path)?
+            .ok_or_else(|| ExecError::NoDefaults(state.id.clone()))?;
+        (state, status, defaults)
     };
-    let defaults = state
-        .exec
-        .as_ref()
-        .ok_or_else(|| ExecError::NoDefaults(state.id.clone()))?;
+    let defaults = &defaults;
     let init = crate::container::init_pidfd(&state)?.ok_or(ExecError::Stopped)?;
     let cgroup = crate::pause::cgroup_of(&state)?;
 
