@@ -1199,7 +1199,7 @@ fn refused_create_of_a_live_id_leaves_the_other_root_alone() {
     let net = TestNet::create(142, false, &[]);
     let first = runtime();
     let second = runtime();
-    let b = net_bundle(&["httpd", "-f", "-p", "80", "-h", "/www"]);
+    let mut b = net_bundle(&["httpd", "-f", "-p", "80", "-h", "/www"]);
     add_www(&b, "page-142\n");
     let id = unique_name("twin");
     started(&first, &b, &id, &["--network", &net.name, "-p", "18147:80"]);
@@ -1208,6 +1208,9 @@ fn refused_create_of_a_live_id_leaves_the_other_root_alone() {
     let got = wait_http("127.0.0.1:18147", "page-142", WAIT);
     assert!(got.is_ok(), "{got:?}");
 
+    // A cgroup of its own: the same id would name the first container's
+    // cgroup, which is refused (not empty) before the network is reached.
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{}", unique_name("twin-cg")));
     let out = second.create(&b, &id, &["--network", &net.name, "-p", "18148:80"]);
     assert!(!out.success(), "a live id was created again: {out}");
     assert!(out.stderr.contains("still there"), "{out}");
