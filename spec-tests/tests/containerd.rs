@@ -273,3 +273,222 @@ fn ctr_task_exec_with_and_without_a_terminal() {
     ctd.run_ok(&["task", "rm", &id]);
     ctd.run_ok(&["container", "rm", &id]);
 }
+
+impl Containerd {
+    /// The pids `ctr task ps ID` lists (the shim asks the runtime's `ps
+    /// --format json`).
+    #[track_caller]
+    fn task_pids(&self, id: &str) -> Vec<u32> {
+        let (code, out, err) = self.run(&["task", "ps", id]);
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+
+    /// The runtime's own `state` of `id`, in the shim's root.
+    fn runtime_status(&self, id: &str) -> String {
+        let out = Command::new(runtime_under_test())
+            .arg("--root")
+            .arg(self.runtime_root())
+            .args(["state", id])
+            .output()
+            .unwrap();
+        let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        state["status"].as_str().unwrap_or("").to_owned()
+    }
+
+    /// Kills, deletes the task and the container `id` (all must succeed).
+    #[track_caller]
+    fn remove(&self, id: &str) {
+        let _ = self.run(&["task", "kill", "-s", "KILL", id]);
+        self.wait_task_status("STOPPED");
+        self.run_ok(&["task", "rm", id]);
+        self.run_ok(&["container", "rm", id]);
+        assert!(!self.runtime_root().join(id).exists());
+    }
+}
+
+/// The command line of `pid` on the host, as one string.
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// `ctr task ps` (the runtime's `ps`), `ctr task pause` and `resume` (the
+/// runtime's `pause`/`resume`, seen in `ctr task ls`, in the runtime's state
+/// and in the processes' freezer state), then `kill --all -s KILL` (the
+/// runtime's `kill --all ID 9`) kills every process, and once more on the
+/// stopped task succeeds (runc exits 0 there; the CRI plugin's StopContainer
+/// depends on it).
+#[test]
+fn ctr_task_ps_pause_resume_and_kill_all() {
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let id = unique_name("ctrp");
+    let (code, out, err) = ctd.run_sh(
+        "-d",
+        &rootfs,
+        &id,
+        "sleep 1001 & sleep 1002 & touch /started; wait",
+    );
+    assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
+    ctd.wait_task_status("RUNNING");
+    assert!(wait_until(WAIT, || rootfs.join("started").exists()));
+    let pids = ctd.task_pids(&id);
+    let mut lines: Vec<String> = pids.iter().map(|&p| cmdline(p)).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "sh -c sleep 1001 & sleep 1002 & touch /started; wait ",
+            "sleep 1001 ",
+            "sleep 1002 "
+        ],
+        "ctr task ps: {pids:?}"
+    );
+
+    ctd.run_ok(&["task", "pause", &id]);
+    ctd.wait_task_status("PAUSED");
+    assert_eq!(ctd.runtime_status(&id), "paused");
+    ctd.run_ok(&["task", "resume", &id]);
+    ctd.wait_task_status("RUNNING");
+    assert_eq!(ctd.runtime_status(&id), "running");
+
+    ctd.run_ok(&["task", "kill", "--all", "-s", "KILL", &id]);
+    ctd.wait_task_status("STOPPED");
+    let gone = wait_until(WAIT, || {
+        pids.iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+    });
+    assert!(gone, "kill --all left some of {pids:?}");
+    let (code, out, err) = ctd.run(&["task", "kill", "--all", "-s", "KILL", &id]);
+    assert_eq!(code, 0, "kill --all of a stopped task: {out} {err}");
+    ctd.run_ok(&["task", "rm", &id]);
+    ctd.run_ok(&["container", "rm", &id]);
+}
+
+/// `ctr task kill -s TERM` reaches the container's init only (its trap runs
+/// and it keeps going), `-s KILL` ends it: the attached `ctr run` exits with
+/// the task's status, 137.
+#[test]
+fn ctr_task_kill_term_then_kill() {
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let id = unique_name("ctrk");
+    let runtime = runtime_under_test();
+    let mut attached = ctd
+        .ctr(&[
+            "run",
+            "--rm",
+            "--env",
+            PATH_ENV,
+            "--runc-binary",
+            runtime.to_str().unwrap(),
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            "trap 'touch /got-term' TERM; touch /trap-set; while :; do sleep 0.1; done",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run ctr");
+    assert!(
+        wait_until(WAIT, || rootfs.join("trap-set").exists()),
+        "the script did not start: {}",
+        ctd.log()
+    );
+    ctd.run_ok(&["task", "kill", "-s", "TERM", &id]);
+    assert!(
+        wait_until(WAIT, || rootfs.join("got-term").exists()),
+        "TERM did not reach the trap"
+    );
+    assert_eq!(ctd.runtime_status(&id), "running");
+    ctd.run_ok(&["task", "kill", "-s", "KILL", &id]);
+    let status = callers::wait_for_child(&mut attached, WAIT);
+    assert_eq!(status.and_then(|s| s.code()), Some(137), "ctr run's exit");
+}
+
+/// A container whose binary is missing: ctr fails and shows the runtime's
+/// message, and nothing is left in the runtime's root.
+#[test]
+fn ctr_shows_the_runtimes_error() {
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let id = unique_name("ctrf");
+    let (code, out, err) = ctd.run(&[
+        "run",
+        "--rm",
+        "--runc-binary",
+        runtime_under_test().to_str().unwrap(),
+        "--rootfs",
+        rootfs.to_str().unwrap(),
+        &id,
+        "/no/such/binary",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("/no/such/binary") && err.contains("no such file or directory"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(ctd.runtime_root())
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in the runtime's root: {left:?}");
+}
+
+/// `ctr run --annotation berth.network=NET:ip=...`: berth attaches the
+/// container (in the network namespace the shim asked it to make) to a
+/// berth network, and the host reaches its listener over the bridge. The
+/// shim runs berth through a script that adds the test network's
+/// `--state-dir`.
+#[test]
+fn ctr_container_on_a_berth_network() {
+    if !callers::runtime_is_berth() {
+        // berth.network is berth's own annotation: runc has no networks.
+        return;
+    }
+    let net = spec_tests::net::TestNet::create(190, false, &[]);
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let berth = callers::berth_with_state_dir(ctd.dir.path(), spec_tests::net::state_dir());
+    let id = unique_name("ctrn");
+    let ip = net.ip(5);
+    let (code, out, err) = ctd.run(&[
+        "run",
+        "-d",
+        "--env",
+        PATH_ENV,
+        "--annotation",
+        &format!("berth.network={}:ip={ip}", net.name),
+        "--runc-binary",
+        berth.to_str().unwrap(),
+        "--rootfs",
+        rootfs.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "while :; do echo hello-190 | nc -l -p 8190; done",
+    ]);
+    assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
+    ctd.wait_task_status("RUNNING");
+    assert_eq!(
+        net.containers(),
+        std::slice::from_ref(&id),
+        "{:#}",
+        net.inspect()
+    );
+    let got = callers::nc_from_host(&ip, 8190, WAIT);
+    assert_eq!(
+        got.as_deref(),
+        Ok("hello-190\n"),
+        "the host over the bridge"
+    );
+    ctd.remove(&id);
+    net.assert_ipam_empty();
+}
