@@ -265,6 +265,12 @@ pub const EXEC_PROBE: &str =
     "echo $FROM_EXEC; grep Seccomp: /proc/self/status; [ -t 1 ] || echo no-tty; exit 4";
 pub const EXEC_PROBE_OUTPUT: &str = "yes\nSeccomp:\t2\nno-tty\n";
 
+/// A shell line that prints the memory limit of the container's cgroup
+/// from inside: v1's memory.limit_in_bytes (this machine) or v2's
+/// memory.max.
+pub const MEMORY_LIMIT: &str = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null \
+                                || cat /sys/fs/cgroup/memory.max";
+
 /// Runs a caller's command `line` in a terminal of its own (script(1)),
 /// asserts that it exits `code` and that the container's `tty` printed a
 /// pty; returns what it printed.

@@ -5,8 +5,12 @@
 //!
 //! `BERTH_TEST_RUNTIME=/usr/sbin/runc` runs the same tests with runc.
 
+#[path = "common/grpc.rs"]
+mod grpc;
+
 use spec_tests::callers::{self, runtime_under_test};
 use spec_tests::{make_busybox_rootfs, unique_name, wait_until, TestDir};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -76,7 +80,7 @@ impl Containerd {
         self.dir.path().join(SOCKET)
     }
 
-    fn ctr(&self, args: &[&str]) -> Command {
+    fn ctr<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new("/usr/bin/ctr");
         cmd.arg("--address")
             .arg(self.socket())
@@ -88,7 +92,7 @@ impl Containerd {
     }
 
     /// Runs ctr, returns (exit code, stdout, stderr).
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
+    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> (i32, String, String) {
         callers::outcome(self.ctr(args))
     }
 
@@ -102,20 +106,21 @@ impl Containerd {
     /// `ctr run FLAG --runc-binary berth --rootfs ROOTFS ID sh -c SCRIPT`:
     /// the shim runs the script with berth. Returns what [`Self::run`] does.
     fn run_sh(&self, flag: &str, rootfs: &Path, id: &str, script: &str) -> (i32, String, String) {
-        self.run(&[
-            "run",
-            flag,
-            "--env",
-            PATH_ENV,
-            "--runc-binary",
-            runtime_under_test().to_str().unwrap(),
-            "--rootfs",
-            rootfs.to_str().unwrap(),
+        self.run(&run_args(
+            &[flag],
+            &runtime_under_test(),
+            rootfs,
             id,
-            "sh",
-            "-c",
-            script,
-        ])
+            &["sh", "-c", script],
+        ))
+    }
+
+    /// What the runtime's root for our namespace holds: empty once every
+    /// container is deleted.
+    fn runtime_root_entries(&self) -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(self.runtime_root())
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default()
     }
 
     /// Waits until `ctr task ls` shows `status`; fails showing the listing.
@@ -129,6 +134,26 @@ impl Containerd {
     fn runtime_root(&self) -> PathBuf {
         PathBuf::from("/run/containerd/runc").join(&self.namespace)
     }
+}
+
+/// The arguments of `ctr run FLAGS --env PATH=... --runc-binary RUNTIME
+/// --rootfs ROOTFS ID COMMAND...`.
+fn run_args(
+    flags: &[&str],
+    runtime: &Path,
+    rootfs: &Path,
+    id: &str,
+    command: &[&str],
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["run".into()];
+    args.extend(flags.iter().map(OsString::from));
+    args.extend(["--env".into(), PATH_ENV.into(), "--runc-binary".into()]);
+    args.push(runtime.into());
+    args.push("--rootfs".into());
+    args.push(rootfs.into());
+    args.push(id.into());
+    args.extend(command.iter().map(OsString::from));
+    args
 }
 
 impl Drop for Containerd {
@@ -174,9 +199,7 @@ fn ctr_run_through_the_shim() {
     assert_eq!(out, "hello from berth under containerd\n");
     assert!(err.contains("to-stderr"), "{err:?}");
     // --rm: the shim deleted it through berth.
-    let left: Vec<_> = std::fs::read_dir(ctd.runtime_root())
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let left = ctd.runtime_root_entries();
     assert!(left.is_empty(), "left in berth's root: {left:?}");
 }
 
@@ -378,22 +401,18 @@ fn ctr_task_kill_term_then_kill() {
     let ctd = Containerd::start();
     let (_rootfs_dir, rootfs) = rootfs();
     let id = unique_name("ctrk");
-    let runtime = runtime_under_test();
     let mut attached = ctd
-        .ctr(&[
-            "run",
-            "--rm",
-            "--env",
-            PATH_ENV,
-            "--runc-binary",
-            runtime.to_str().unwrap(),
-            "--rootfs",
-            rootfs.to_str().unwrap(),
+        .ctr(&run_args(
+            &["--rm"],
+            &runtime_under_test(),
+            &rootfs,
             &id,
-            "sh",
-            "-c",
-            "trap 'touch /got-term' TERM; touch /trap-set; while :; do sleep 0.1; done",
-        ])
+            &[
+                "sh",
+                "-c",
+                "trap 'touch /got-term' TERM; touch /trap-set; while :; do sleep 0.1; done",
+            ],
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -421,24 +440,19 @@ fn ctr_shows_the_runtimes_error() {
     let ctd = Containerd::start();
     let (_rootfs_dir, rootfs) = rootfs();
     let id = unique_name("ctrf");
-    let (code, out, err) = ctd.run(&[
-        "run",
-        "--rm",
-        "--runc-binary",
-        runtime_under_test().to_str().unwrap(),
-        "--rootfs",
-        rootfs.to_str().unwrap(),
+    let (code, out, err) = ctd.run(&run_args(
+        &["--rm"],
+        &runtime_under_test(),
+        &rootfs,
         &id,
-        "/no/such/binary",
-    ]);
+        &["/no/such/binary"],
+    ));
     assert_ne!(code, 0, "{out}");
     assert!(
         err.contains("/no/such/binary") && err.contains("no such file or directory"),
         "{err}"
     );
-    let left: Vec<_> = std::fs::read_dir(ctd.runtime_root())
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let left = ctd.runtime_root_entries();
     assert!(left.is_empty(), "left in the runtime's root: {left:?}");
 }
 
@@ -459,22 +473,18 @@ fn ctr_container_on_a_berth_network() {
     let berth = callers::berth_with_state_dir(ctd.dir.path(), spec_tests::net::state_dir());
     let id = unique_name("ctrn");
     let ip = net.ip(5);
-    let (code, out, err) = ctd.run(&[
-        "run",
-        "-d",
-        "--env",
-        PATH_ENV,
-        "--annotation",
-        &format!("berth.network={}:ip={ip}", net.name),
-        "--runc-binary",
-        berth.to_str().unwrap(),
-        "--rootfs",
-        rootfs.to_str().unwrap(),
+    let annotation = format!("berth.network={}:ip={ip}", net.name);
+    let (code, out, err) = ctd.run(&run_args(
+        &["-d", "--annotation", &annotation],
+        &berth,
+        &rootfs,
         &id,
-        "sh",
-        "-c",
-        "while :; do echo hello-190 | nc -l -p 8190; done",
-    ]);
+        &[
+            "sh",
+            "-c",
+            "while :; do echo hello-190 | nc -l -p 8190; done",
+        ],
+    ));
     assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
     ctd.wait_task_status("RUNNING");
     assert_eq!(
@@ -491,4 +501,62 @@ fn ctr_container_on_a_berth_network() {
     );
     ctd.remove(&id);
     net.assert_ipam_empty();
+}
+
+/// A resource update through the shim (the runtime's `update --resources -
+/// ID`): containerd's `Tasks.Update` with a memory limit, read from inside
+/// before and after. ctr 1.6 has no `task update`, so the test calls the
+/// API as containerd's Go client does (the LinuxResources as JSON in an
+/// Any of containerd's type URL).
+#[test]
+fn task_update_through_the_shim() {
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let id = unique_name("ctru");
+    let (code, out, err) = ctd.run(&run_args(
+        &[
+            "-d",
+            "--memory-limit",
+            "67108864",
+            // ctr's default spec mounts no cgroupfs; this is runc spec's.
+            "--mount",
+            "type=cgroup,src=cgroup,dst=/sys/fs/cgroup,options=ro:nosuid:noexec:nodev",
+        ],
+        &runtime_under_test(),
+        &rootfs,
+        &id,
+        &["sleep", "1000"],
+    ));
+    assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
+    ctd.wait_task_status("RUNNING");
+    let limit = |exec_id: &str| {
+        let (code, out, err) = ctd.run(&[
+            "task",
+            "exec",
+            "--exec-id",
+            exec_id,
+            &id,
+            "sh",
+            "-c",
+            callers::MEMORY_LIMIT,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(limit("m1"), "67108864\n");
+    let tasks = grpc::Grpc::new(
+        ctd.socket(),
+        "containerd.services.tasks.v1.Tasks",
+        &[("containerd-namespace", &ctd.namespace)],
+    );
+    let resources = serde_json::json!({"memory": {"limit": 100_663_296}}).to_string();
+    let any = grpc::Msg::default()
+        .str(
+            1,
+            "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+        )
+        .bytes(2, resources.as_bytes());
+    tasks.ok("Update", grpc::Msg::default().str(1, &id).msg(2, any));
+    assert_eq!(limit("m2"), "100663296\n");
+    ctd.remove(&id);
 }
