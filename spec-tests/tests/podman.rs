@@ -72,6 +72,7 @@ impl Podman {
             containers_conf(&runtime(dir.path())) + &extra(dir.path()),
         )
         .unwrap();
+        *live_podmans() += 1;
         let podman = Self { dir };
         let rootfs = podman.dir.path().join("rootfs");
         make_busybox_rootfs(&rootfs);
@@ -119,14 +120,25 @@ impl Podman {
     }
 }
 
+/// How many [`Podman`]s of this test process are alive. podman's cgroupfs
+/// manager parents its containers' cgroups in `libpod_parent`: the last one
+/// dropped removes it, holding this lock so that no test makes a container
+/// (a cgroup not yet holding its process) in it meanwhile.
+fn live_podmans() -> std::sync::MutexGuard<'static, usize> {
+    static LIVE: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self
             .cmd(&["rm", "--all", "--force", "--time", "0"])
             .output();
-        // podman's cgroupfs manager parents its cgroups here; the last
-        // test to finish removes it.
-        spec_tests::remove_cgroup_tree("libpod_parent");
+        let mut live = live_podmans();
+        *live -= 1;
+        if *live == 0 {
+            spec_tests::remove_cgroup_tree("libpod_parent");
+        }
     }
 }
 
@@ -475,11 +487,6 @@ fn podman_kill_term_and_kill() {
     podman.run_ok(&["rm", &trapping, &sleeping]);
 }
 
-/// The memory limit the container's cgroup shows from inside: v1's
-/// memory.limit_in_bytes (this machine) or v2's memory.max.
-const MEMORY_LIMIT: &str = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null \
-                            || cat /sys/fs/cgroup/memory.max";
-
 /// `podman update --memory` (the runtime's `update --resources FILE`): the
 /// new limit is the container's cgroup's, read from inside.
 #[test]
@@ -497,9 +504,9 @@ fn podman_update_memory() {
         "sleep",
         "1000",
     ]);
-    assert_eq!(podman.exec_sh(&name, MEMORY_LIMIT), "67108864\n");
+    assert_eq!(podman.exec_sh(&name, callers::MEMORY_LIMIT), "67108864\n");
     podman.run_ok(&["update", "--memory", "96m", &name]);
-    assert_eq!(podman.exec_sh(&name, MEMORY_LIMIT), "100663296\n");
+    assert_eq!(podman.exec_sh(&name, callers::MEMORY_LIMIT), "100663296\n");
     podman.run_ok(&["rm", "--force", "--time", "0", &name]);
 }
 
