@@ -323,14 +323,14 @@ pub fn berth_with_state_dir(dir: &Path, state_dir: &Path) -> PathBuf {
     script
 }
 
-/// What `busybox nc IP PORT` on the host reads from a container's listener
+/// What the tests' busybox's `nc IP PORT` on the host reads from a container's listener
 /// within `timeout`: the first non-empty answer (the container may still
 /// be starting), else the last error.
 pub fn nc_from_host(ip: &str, port: u16, timeout: Duration) -> Result<String, String> {
     let mut last = Err("never tried".to_owned());
     wait_until(timeout, || {
         let (code, out, err) = outcome({
-            let mut cmd = Command::new("busybox");
+            let mut cmd = Command::new(crate::busybox());
             cmd.args(["nc", "-w", "2", ip, &port.to_string()])
                 .stdin(std::process::Stdio::null());
             cmd
