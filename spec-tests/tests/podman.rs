@@ -134,6 +134,10 @@ impl Drop for Podman {
         let _ = self
             .cmd(&["rm", "--all", "--force", "--time", "0"])
             .output();
+        // conmon runs `podman container cleanup` when a container exits,
+        // after `rm` returns: it would make the test's directory again.
+        let dir = self.dir.path().display().to_string();
+        callers::settled(|| callers::processes_mentioning(&dir));
         let mut live = live_podmans();
         *live -= 1;
         if *live == 0 {
