@@ -208,6 +208,11 @@ pub fn ip(args: &[&str]) {
 pub fn stop_by_pid(mut child: Child, timeout: Duration) -> Option<ExitStatus> {
     // SAFETY: kill(2) on the pid of a child the caller spawned and has not reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    wait_for_child(&mut child, timeout)
+}
+
+/// Waits up to `timeout` for `child` to exit; SIGKILL and None after that.
+pub fn wait_for_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let mut status = None;
     wait_until(timeout, || {
         status = child.try_wait().ok().flatten();
@@ -260,6 +265,12 @@ pub const EXEC_PROBE: &str =
     "echo $FROM_EXEC; grep Seccomp: /proc/self/status; [ -t 1 ] || echo no-tty; exit 4";
 pub const EXEC_PROBE_OUTPUT: &str = "yes\nSeccomp:\t2\nno-tty\n";
 
+/// A shell line that prints the memory limit of the container's cgroup
+/// from inside: v1's memory.limit_in_bytes (this machine) or v2's
+/// memory.max.
+pub const MEMORY_LIMIT: &str = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null \
+                                || cat /sys/fs/cgroup/memory.max";
+
 /// Runs a caller's command `line` in a terminal of its own (script(1)),
 /// asserts that it exits `code` and that the container's `tty` printed a
 /// pty; returns what it printed.
@@ -282,4 +293,54 @@ pub fn remove_daemon_remains(dir: &Path, bridge: &str, cgroup_parent: &str) {
         .stderr(std::process::Stdio::null())
         .status();
     crate::remove_cgroup_tree(cgroup_parent);
+}
+
+/// Whether the suites run berth (false under `$BERTH_TEST_RUNTIME`, e.g.
+/// runc, which has no berth networks).
+pub fn runtime_is_berth() -> bool {
+    std::env::var_os("BERTH_TEST_RUNTIME").is_none()
+}
+
+/// Writes `dir/berth` that runs the berth under test with `--state-dir
+/// state_dir` and the caller's arguments; returns its path. A caller names
+/// a binary only, without arguments: this is how a test points the berth
+/// that containerd or podman runs at the network state of the test's
+/// [`crate::net::TestNet`].
+pub fn berth_with_state_dir(dir: &Path, state_dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("berth");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec {} --state-dir {} \"$@\"\n",
+            berth_binary().display(),
+            state_dir.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("write {}: {e}", script.display()));
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", script.display()));
+    script
+}
+
+/// What the tests' busybox's `nc IP PORT` on the host reads from a container's listener
+/// within `timeout`: the first non-empty answer (the container may still
+/// be starting), else the last error.
+pub fn nc_from_host(ip: &str, port: u16, timeout: Duration) -> Result<String, String> {
+    let mut last = Err("never tried".to_owned());
+    wait_until(timeout, || {
+        let (code, out, err) = outcome({
+            let mut cmd = Command::new(crate::busybox());
+            cmd.args(["nc", "-w", "2", ip, &port.to_string()])
+                .stdin(std::process::Stdio::null());
+            cmd
+        });
+        last = if !out.is_empty() {
+            Ok(out)
+        } else {
+            Err(format!("busybox nc {ip} {port}: exit {code}: {err}"))
+        };
+        last.is_ok()
+    });
+    last
 }

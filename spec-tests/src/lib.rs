@@ -126,9 +126,9 @@ impl Drop for TestDir {
     }
 }
 
-/// Makes `rootfs` a busybox root: /bin/busybox (static), a symlink per
-/// applet where busybox would install it, a minimal /etc.
-pub fn make_busybox_rootfs(rootfs: &Path) {
+/// The static busybox the tests use: `$BUSYBOX`, else /bin/busybox
+/// (Debian's busybox-static); panics when it is missing.
+pub fn busybox() -> PathBuf {
     let busybox = std::env::var_os("BUSYBOX")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/bin/busybox"));
@@ -137,6 +137,13 @@ pub fn make_busybox_rootfs(rootfs: &Path) {
         "{} is missing: apt-get install busybox-static",
         busybox.display()
     );
+    busybox
+}
+
+/// Makes `rootfs` a busybox root: /bin/busybox (static), a symlink per
+/// applet where busybox would install it, a minimal /etc.
+pub fn make_busybox_rootfs(rootfs: &Path) {
+    let busybox = busybox();
     for dir in [
         "bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var",
         "run",

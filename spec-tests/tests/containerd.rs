@@ -5,8 +5,12 @@
 //!
 //! `BERTH_TEST_RUNTIME=/usr/sbin/runc` runs the same tests with runc.
 
+#[path = "common/grpc.rs"]
+mod grpc;
+
 use spec_tests::callers::{self, runtime_under_test};
 use spec_tests::{make_busybox_rootfs, unique_name, wait_until, TestDir};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -76,7 +80,7 @@ impl Containerd {
         self.dir.path().join(SOCKET)
     }
 
-    fn ctr(&self, args: &[&str]) -> Command {
+    fn ctr<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new("/usr/bin/ctr");
         cmd.arg("--address")
             .arg(self.socket())
@@ -88,7 +92,7 @@ impl Containerd {
     }
 
     /// Runs ctr, returns (exit code, stdout, stderr).
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
+    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> (i32, String, String) {
         callers::outcome(self.ctr(args))
     }
 
@@ -102,20 +106,21 @@ impl Containerd {
     /// `ctr run FLAG --runc-binary berth --rootfs ROOTFS ID sh -c SCRIPT`:
     /// the shim runs the script with berth. Returns what [`Self::run`] does.
     fn run_sh(&self, flag: &str, rootfs: &Path, id: &str, script: &str) -> (i32, String, String) {
-        self.run(&[
-            "run",
-            flag,
-            "--env",
-            PATH_ENV,
-            "--runc-binary",
-            runtime_under_test().to_str().unwrap(),
-            "--rootfs",
-            rootfs.to_str().unwrap(),
+        self.run(&run_args(
+            &[flag],
+            &runtime_under_test(),
+            rootfs,
             id,
-            "sh",
-            "-c",
-            script,
-        ])
+            &["sh", "-c", script],
+        ))
+    }
+
+    /// What the runtime's root for our namespace holds: empty once every
+    /// container is deleted.
+    fn runtime_root_entries(&self) -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(self.runtime_root())
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default()
     }
 
     /// Waits until `ctr task ls` shows `status`; fails showing the listing.
@@ -129,6 +134,26 @@ impl Containerd {
     fn runtime_root(&self) -> PathBuf {
         PathBuf::from("/run/containerd/runc").join(&self.namespace)
     }
+}
+
+/// The arguments of `ctr run FLAGS --env PATH=... --runc-binary RUNTIME
+/// --rootfs ROOTFS ID COMMAND...`.
+fn run_args(
+    flags: &[&str],
+    runtime: &Path,
+    rootfs: &Path,
+    id: &str,
+    command: &[&str],
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["run".into()];
+    args.extend(flags.iter().map(OsString::from));
+    args.extend(["--env".into(), PATH_ENV.into(), "--runc-binary".into()]);
+    args.push(runtime.into());
+    args.push("--rootfs".into());
+    args.push(rootfs.into());
+    args.push(id.into());
+    args.extend(command.iter().map(OsString::from));
+    args
 }
 
 impl Drop for Containerd {
@@ -174,9 +199,7 @@ fn ctr_run_through_the_shim() {
     assert_eq!(out, "hello from berth under containerd\n");
     assert!(err.contains("to-stderr"), "{err:?}");
     // --rm: the shim deleted it through berth.
-    let left: Vec<_> = std::fs::read_dir(ctd.runtime_root())
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let left = ctd.runtime_root_entries();
     assert!(left.is_empty(), "left in berth's root: {left:?}");
 }
 
@@ -272,4 +295,268 @@ fn ctr_task_exec_with_and_without_a_terminal() {
     ctd.wait_task_status("STOPPED");
     ctd.run_ok(&["task", "rm", &id]);
     ctd.run_ok(&["container", "rm", &id]);
+}
+
+impl Containerd {
+    /// The pids `ctr task ps ID` lists (the shim asks the runtime's `ps
+    /// --format json`).
+    #[track_caller]
+    fn task_pids(&self, id: &str) -> Vec<u32> {
+        let (code, out, err) = self.run(&["task", "ps", id]);
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+
+    /// The runtime's own `state` of `id`, in the shim's root.
+    fn runtime_status(&self, id: &str) -> String {
+        let out = Command::new(runtime_under_test())
+            .arg("--root")
+            .arg(self.runtime_root())
+            .args(["state", id])
+            .output()
+            .unwrap();
+        let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        state["status"].as_str().unwrap_or("").to_owned()
+    }
+
+    /// Kills, deletes the task and the container `id` (all must succeed).
+    #[track_caller]
+    fn remove(&self, id: &str) {
+        let _ = self.run(&["task", "kill", "-s", "KILL", id]);
+        self.wait_task_status("STOPPED");
+        self.run_ok(&["task", "rm", id]);
+        self.run_ok(&["container", "rm", id]);
+        assert!(!self.runtime_root().join(id).exists());
+    }
+}
+
+/// The command line of `pid` on the host, as one string.
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// `ctr task ps` (the runtime's `ps`), `ctr task pause` and `resume` (the
+/// runtime's `pause`/`resume`, seen in `ctr task ls`, in the runtime's state
+/// and in the processes' freezer state), then `kill --all -s KILL` (the
+/// runtime's `kill --all ID 9`) kills every process, and once more on the
+/// stopped task succeeds (runc exits 0 there; the CRI plugin's StopContainer
+/// depends on it).
+#[test]
+fn ctr_task_ps_pause_resume_and_kill_all() {
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let id = unique_name("ctrp");
+    let (code, out, err) = ctd.run_sh(
+        "-d",
+        &rootfs,
+        &id,
+        "sleep 1001 & sleep 1002 & touch /started; wait",
+    );
+    assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
+    ctd.wait_task_status("RUNNING");
+    assert!(wait_until(WAIT, || rootfs.join("started").exists()));
+    let pids = ctd.task_pids(&id);
+    let mut lines: Vec<String> = pids.iter().map(|&p| cmdline(p)).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "sh -c sleep 1001 & sleep 1002 & touch /started; wait ",
+            "sleep 1001 ",
+            "sleep 1002 "
+        ],
+        "ctr task ps: {pids:?}"
+    );
+
+    ctd.run_ok(&["task", "pause", &id]);
+    ctd.wait_task_status("PAUSED");
+    assert_eq!(ctd.runtime_status(&id), "paused");
+    ctd.run_ok(&["task", "resume", &id]);
+    ctd.wait_task_status("RUNNING");
+    assert_eq!(ctd.runtime_status(&id), "running");
+
+    ctd.run_ok(&["task", "kill", "--all", "-s", "KILL", &id]);
+    ctd.wait_task_status("STOPPED");
+    let gone = wait_until(WAIT, || {
+        pids.iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+    });
+    assert!(gone, "kill --all left some of {pids:?}");
+    let (code, out, err) = ctd.run(&["task", "kill", "--all", "-s", "KILL", &id]);
+    assert_eq!(code, 0, "kill --all of a stopped task: {out} {err}");
+    ctd.run_ok(&["task", "rm", &id]);
+    ctd.run_ok(&["container", "rm", &id]);
+}
+
+/// `ctr task kill -s TERM` reaches the container's init only (its trap runs
+/// and it keeps going), `-s KILL` ends it: the attached `ctr run` exits with
+/// the task's status, 137.
+#[test]
+fn ctr_task_kill_term_then_kill() {
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let id = unique_name("ctrk");
+    let mut attached = ctd
+        .ctr(&run_args(
+            &["--rm"],
+            &runtime_under_test(),
+            &rootfs,
+            &id,
+            &[
+                "sh",
+                "-c",
+                "trap 'touch /got-term' TERM; touch /trap-set; while :; do sleep 0.1; done",
+            ],
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run ctr");
+    assert!(
+        wait_until(WAIT, || rootfs.join("trap-set").exists()),
+        "the script did not start: {}",
+        ctd.log()
+    );
+    ctd.run_ok(&["task", "kill", "-s", "TERM", &id]);
+    assert!(
+        wait_until(WAIT, || rootfs.join("got-term").exists()),
+        "TERM did not reach the trap"
+    );
+    assert_eq!(ctd.runtime_status(&id), "running");
+    ctd.run_ok(&["task", "kill", "-s", "KILL", &id]);
+    let status = callers::wait_for_child(&mut attached, WAIT);
+    assert_eq!(status.and_then(|s| s.code()), Some(137), "ctr run's exit");
+}
+
+/// A container whose binary is missing: ctr fails and shows the runtime's
+/// message, and nothing is left in the runtime's root.
+#[test]
+fn ctr_shows_the_runtimes_error() {
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let id = unique_name("ctrf");
+    let (code, out, err) = ctd.run(&run_args(
+        &["--rm"],
+        &runtime_under_test(),
+        &rootfs,
+        &id,
+        &["/no/such/binary"],
+    ));
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("/no/such/binary") && err.contains("no such file or directory"),
+        "{err}"
+    );
+    let left = ctd.runtime_root_entries();
+    assert!(left.is_empty(), "left in the runtime's root: {left:?}");
+}
+
+/// `ctr run --annotation berth.network=NET:ip=...`: berth attaches the
+/// container (in the network namespace the shim asked it to make) to a
+/// berth network, and the host reaches its listener over the bridge. The
+/// shim runs berth through a script that adds the test network's
+/// `--state-dir`.
+#[test]
+fn ctr_container_on_a_berth_network() {
+    if !callers::runtime_is_berth() {
+        // berth.network is berth's own annotation: runc has no networks.
+        return;
+    }
+    let net = spec_tests::net::TestNet::create(190, false, &[]);
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let berth = callers::berth_with_state_dir(ctd.dir.path(), spec_tests::net::state_dir());
+    let id = unique_name("ctrn");
+    let ip = net.ip(5);
+    let annotation = format!("berth.network={}:ip={ip}", net.name);
+    let (code, out, err) = ctd.run(&run_args(
+        &["-d", "--annotation", &annotation],
+        &berth,
+        &rootfs,
+        &id,
+        &[
+            "sh",
+            "-c",
+            "while :; do echo hello-190 | nc -l -p 8190; done",
+        ],
+    ));
+    assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
+    ctd.wait_task_status("RUNNING");
+    assert_eq!(
+        net.containers(),
+        std::slice::from_ref(&id),
+        "{:#}",
+        net.inspect()
+    );
+    let got = callers::nc_from_host(&ip, 8190, WAIT);
+    assert_eq!(
+        got.as_deref(),
+        Ok("hello-190\n"),
+        "the host over the bridge"
+    );
+    ctd.remove(&id);
+    net.assert_ipam_empty();
+}
+
+/// A resource update through the shim (the runtime's `update --resources -
+/// ID`): containerd's `Tasks.Update` with a memory limit, read from inside
+/// before and after. ctr 1.6 has no `task update`, so the test calls the
+/// API as containerd's Go client does (the LinuxResources as JSON in an
+/// Any of containerd's type URL).
+#[test]
+fn task_update_through_the_shim() {
+    let ctd = Containerd::start();
+    let (_rootfs_dir, rootfs) = rootfs();
+    let id = unique_name("ctru");
+    let (code, out, err) = ctd.run(&run_args(
+        &[
+            "-d",
+            "--memory-limit",
+            "67108864",
+            // ctr's default spec mounts no cgroupfs; this is runc spec's.
+            "--mount",
+            "type=cgroup,src=cgroup,dst=/sys/fs/cgroup,options=ro:nosuid:noexec:nodev",
+        ],
+        &runtime_under_test(),
+        &rootfs,
+        &id,
+        &["sleep", "1000"],
+    ));
+    assert_eq!(code, 0, "{out} {err}\n{}", ctd.log());
+    ctd.wait_task_status("RUNNING");
+    let limit = |exec_id: &str| {
+        let (code, out, err) = ctd.run(&[
+            "task",
+            "exec",
+            "--exec-id",
+            exec_id,
+            &id,
+            "sh",
+            "-c",
+            callers::MEMORY_LIMIT,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(limit("m1"), "67108864\n");
+    let tasks = grpc::Grpc::new(
+        ctd.socket(),
+        "containerd.services.tasks.v1.Tasks",
+        &[("containerd-namespace", &ctd.namespace)],
+    );
+    let resources = serde_json::json!({"memory": {"limit": 100_663_296}}).to_string();
+    let any = grpc::Msg::default()
+        .str(
+            1,
+            "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+        )
+        .bytes(2, resources.as_bytes());
+    tasks.ok("Update", grpc::Msg::default().str(1, &id).msg(2, any));
+    assert_eq!(limit("m2"), "100663296\n");
+    ctd.remove(&id);
 }
