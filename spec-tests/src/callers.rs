@@ -344,3 +344,100 @@ pub fn nc_from_host(ip: &str, port: u16, timeout: Duration) -> Result<String, St
     });
     last
 }
+
+/// The berth network a caller's CNI config names with `type: berth-cni`,
+/// in a state dir of the test's own: the first ADD makes it (bridge,
+/// IPAM, firewall elements) from the config's inline keys. Dropping it
+/// runs `network rm --force` and deletes the bridge, also when the test
+/// failed before or after the network existed.
+pub struct CniNetwork {
+    pub state_dir: PathBuf,
+    pub name: String,
+    pub bridge: String,
+    /// The /24 the config gives the network.
+    pub subnet: String,
+}
+
+impl CniNetwork {
+    /// A network named after `tag` and this process, its bridge `bridge`,
+    /// its store under `state_dir`.
+    pub fn new(tag: &str, state_dir: PathBuf, bridge: String, subnet: &str) -> Self {
+        Self {
+            state_dir,
+            name: format!("{tag}{}", std::process::id()),
+            bridge,
+            subnet: subnet.to_owned(),
+        }
+    }
+
+    /// The `berth-cni` built next to the berth under test.
+    pub fn plugin() -> PathBuf {
+        let plugin = berth_binary().with_file_name("berth-cni");
+        assert!(
+            plugin.exists(),
+            "{} is missing: cargo build --release -p network --bin berth-cni",
+            plugin.display()
+        );
+        plugin
+    }
+
+    /// The plugin entry of a conflist: this network from berth-cni, with
+    /// `capabilities`.
+    pub fn plugin_config(&self, capabilities: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "type": "berth-cni",
+            "stateDir": self.state_dir,
+            "subnet": self.subnet,
+            "bridge": self.bridge,
+            "capabilities": capabilities,
+        })
+    }
+
+    fn berth(&self, args: &[&str]) -> std::process::Output {
+        Command::new(berth_binary())
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", berth_binary().display()))
+    }
+
+    /// `network inspect` of the network, after `what` (for the message).
+    /// It must print nothing on stderr: inspect reclaims the addresses of
+    /// attachments whose netns is gone and says so there, which would hide
+    /// a DEL that released nothing.
+    #[track_caller]
+    pub fn inspect(&self, what: &str) -> serde_json::Value {
+        let out = self.berth(&["network", "inspect", &self.name]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{what}: network inspect: {e}: {err}"));
+        assert!(err.is_empty(), "{what}: network inspect: {err}");
+        if v.is_array() {
+            v[0].clone()
+        } else {
+            v
+        }
+    }
+
+    /// `network rm --force`; its stderr when it failed.
+    pub fn remove(&self) -> Result<(), String> {
+        let out = self.berth(&["network", "rm", "--force", &self.name]);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for CniNetwork {
+    fn drop(&mut self) {
+        let _ = self.remove();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = fs::remove_dir_all(&self.state_dir);
+    }
+}

@@ -2,10 +2,11 @@
 //! `runtime.v1`) to a containerd it starts with its CRI plugin on, the
 //! runtime under test as the RuntimeClass handler `berth` (a
 //! `runtimes.berth` entry of type io.containerd.runc.v2 whose BinaryName is
-//! the runtime), pod networks from Debian's CNI plugins (bridge +
-//! host-local on 10.213.220.0/24, on a bridge the test makes), and the pause
-//! and busybox images built locally with umoci and imported with
-//! `ctr -n k8s.io images import`.
+//! the runtime), pod networks from a CNI plugin (`Cni`: Debian's bridge +
+//! host-local on 10.213.220.0/24, on a bridge the test makes, or berth's
+//! own `berth-cni` on 10.213.221.0/24), and the pause and busybox images
+//! built locally with umoci and imported with `ctr -n k8s.io images
+//! import`.
 //!
 //! One pod goes through kubelet's calls: RunPodSandbox, PodSandboxStatus,
 //! CreateContainer + StartContainer of three containers (an httpd, a
@@ -16,7 +17,8 @@
 //! is reached from the host. Then containerd is stopped by pid and nothing
 //! may be left: no process of its own, no mount under its directories, no
 //! link on the bridge, no cgroup under the pod's parent, no address held
-//! by host-local, no firewall rule naming the bridge or subnet.
+//! by host-local or by berth's IPAM, no firewall rule naming the bridge or
+//! subnet (with berth-cni: once the test has removed the network).
 //!
 //! The client is a few lines of protobuf and HTTP/2 (`common/grpc.rs`):
 //! the fields below carry the numbers of CRI's api.proto (k8s.io/cri-api,
@@ -26,22 +28,20 @@
 
 use spec_tests::callers::{self, runtime_under_test};
 use spec_tests::{unique_name, wait_until, TestDir};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
-/// The third octet of the pod network, 10.213.OCTET.0/24.
-const OCTET: u8 = 220;
 const PAUSE_IMAGE: &str = "localhost/berth:pause";
 const BUSYBOX_IMAGE: &str = "localhost/berth:busybox";
 
 /// The containerd config the test uses (README: "Using berth with
 /// Kubernetes"): the CRI plugin with the runtime under test as handler
-/// `berth`, CNI from Debian's plugins. `restrict_oom_score_adj`: this
+/// `berth`, CNI plugins from `cni_bin`. `restrict_oom_score_adj`: this
 /// machine gives root no CAP_SYS_RESOURCE, so the pause container's -998
 /// cannot be set; containerd then keeps every score at or above its own.
-fn containerd_config(dir: &Path, runtime: &Path) -> String {
+fn containerd_config(dir: &Path, runtime: &Path, cni_bin: &Path) -> String {
     format!(
         r#"version = 2
 root = "{d}/root"
@@ -66,11 +66,12 @@ state = "{d}/state"
       BinaryName = "{runtime}"
       Root = "{d}/runtime-root"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+    bin_dir = "{cni_bin}"
     conf_dir = "{d}/net.d"
 "#,
         d = dir.display(),
         runtime = runtime.display(),
+        cni_bin = cni_bin.display(),
     )
 }
 
@@ -91,15 +92,44 @@ fn cni_config(bridge: &str, data_dir: &Path) -> String {
       "ipam": {{
         "type": "host-local",
         "dataDir": "{data}",
-        "ranges": [[{{ "subnet": "10.213.{OCTET}.0/24", "rangeStart": "10.213.{OCTET}.10" }}]]
+        "ranges": [[{{ "subnet": "10.213.{octet}.0/24", "rangeStart": "10.213.{octet}.10" }}]]
       }}
     }}
   ]
 }}
 "#,
         data = data_dir.display(),
+        octet = Cni::Debian.octet(),
     )
 }
+
+/// The CNI plugins the node's pods get their network from.
+#[derive(Clone, Copy)]
+enum Cni {
+    /// Debian's bridge and host-local (`cni_config`).
+    Debian,
+    /// berth's `berth-cni`: a berth network of the test's own state dir,
+    /// made by the first ADD from the conflist's inline keys.
+    Berth,
+}
+
+impl Cni {
+    /// The third octet of the pod network, 10.213.OCTET.0/24.
+    fn octet(self) -> u8 {
+        match self {
+            Cni::Debian => 220,
+            Cni::Berth => 221,
+        }
+    }
+
+    /// The pod network's addresses: `10.213.OCTET.`.
+    fn prefix(self) -> String {
+        format!("10.213.{}.", self.octet())
+    }
+}
+
+/// Where Debian's containernetworking-plugins are.
+const DEBIAN_CNI_BIN: &str = "/usr/lib/cni";
 
 /// The directory of the README's node: its containerd's own root, state,
 /// socket, runtime root and CNI config.
@@ -108,7 +138,11 @@ const README_NODE: &str = "/var/lib/berth-node";
 #[test]
 fn readme_shows_the_containerd_and_cni_configs() {
     let dir = Path::new(README_NODE);
-    callers::assert_readme_shows(&containerd_config(dir, Path::new(callers::README_BERTH)));
+    callers::assert_readme_shows(&containerd_config(
+        dir,
+        Path::new(callers::README_BERTH),
+        Path::new(DEBIAN_CNI_BIN),
+    ));
     callers::assert_readme_shows(&cni_config("cni-berth0", &dir.join("cni-ipam")));
 }
 
@@ -120,6 +154,10 @@ use grpc::{int_at, string_at, Grpc, Msg};
 
 struct Node {
     child: Option<Child>,
+    cni: Cni,
+    /// With `Cni::Berth`: the network, removed when dropped (before `dir`,
+    /// which holds its state dir).
+    berth_network: Option<callers::CniNetwork>,
     dir: TestDir,
     bridge: String,
     cgroup_parent: String,
@@ -128,7 +166,7 @@ struct Node {
 }
 
 impl Node {
-    fn start() -> Self {
+    fn start(cni: Cni) -> Self {
         for (binary, package) in [
             ("/usr/bin/containerd", "containerd"),
             ("/usr/bin/ctr", "containerd"),
@@ -142,33 +180,34 @@ impl Node {
         let lock = callers::lock_host("/run/berth-cri-tests.lock");
         let dir = TestDir::new("cri");
         let d = dir.path().to_owned();
-        let bridge = format!("bcri{}", std::process::id() % 1_000_000);
-        callers::ip(&["link", "add", &bridge, "type", "bridge"]);
-        let node = Self {
+        let pid = std::process::id() % 1_000_000;
+        let bridge = match cni {
+            Cni::Debian => format!("bcri{pid}"),
+            Cni::Berth => format!("bcnet{pid}"),
+        };
+        let mut node = Self {
             child: None,
+            cni,
+            berth_network: None,
             cri: Grpc::new(d.join("containerd.sock"), "runtime.v1.RuntimeService", &[]),
             dir,
             bridge,
             cgroup_parent: format!("/{}", unique_name("berth-cri")),
             _lock: lock,
         };
-        callers::ip(&[
-            "addr",
-            "add",
-            &format!("10.213.{OCTET}.1/24"),
-            "dev",
-            &node.bridge,
-        ]);
-        callers::ip(&["link", "set", &node.bridge, "up"]);
         std::fs::create_dir_all(d.join("net.d")).unwrap();
-        std::fs::write(
-            d.join("net.d/10-berth-pods.conflist"),
-            cni_config(&node.bridge, &d.join("cni-ipam")),
-        )
-        .unwrap();
+        let (conflist, cni_bin) = match cni {
+            Cni::Debian => {
+                node.make_bridge();
+                let conflist = cni_config(&node.bridge, &d.join("cni-ipam"));
+                (conflist, Path::new(DEBIAN_CNI_BIN).to_owned())
+            }
+            Cni::Berth => node.berth_cni(),
+        };
+        std::fs::write(d.join("net.d/10-berth-pods.conflist"), conflist).unwrap();
         std::fs::write(
             d.join("config.toml"),
-            containerd_config(&d, &runtime_under_test()),
+            containerd_config(&d, &runtime_under_test(), &cni_bin),
         )
         .unwrap();
         let log = std::fs::File::create(d.join("containerd.log")).unwrap();
@@ -180,7 +219,6 @@ impl Node {
             .stderr(log)
             .spawn()
             .expect("start containerd");
-        let mut node = node;
         node.child = Some(child);
         let up = wait_until(WAIT, || {
             node.cri
@@ -190,6 +228,41 @@ impl Node {
         assert!(up, "containerd's CRI did not come up: {}", node.log());
         node.import_images();
         node
+    }
+
+    /// Debian's bridge plugin's bridge, made and addressed by the test.
+    fn make_bridge(&self) {
+        callers::ip(&["link", "add", &self.bridge, "type", "bridge"]);
+        let gateway = format!("{}1/24", self.cni.prefix());
+        callers::ip(&["addr", "add", &gateway, "dev", &self.bridge]);
+        callers::ip(&["link", "set", &self.bridge, "up"]);
+    }
+
+    /// The conflist naming berth-cni and the CNI bin dir holding it (and
+    /// the loopback plugin, which containerd runs for every pod's `lo`).
+    fn berth_cni(&mut self) -> (String, PathBuf) {
+        let d = self.dir.path();
+        let bin = d.join("cni-bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(callers::CniNetwork::plugin(), bin.join("berth-cni")).unwrap();
+        std::os::unix::fs::symlink(
+            Path::new(DEBIAN_CNI_BIN).join("loopback"),
+            bin.join("loopback"),
+        )
+        .unwrap();
+        let net = callers::CniNetwork::new(
+            "bcripods",
+            d.join("berth-state"),
+            self.bridge.clone(),
+            &format!("{}0/24", self.cni.prefix()),
+        );
+        let conflist = serde_json::json!({
+            "cniVersion": "1.0.0",
+            "name": net.name,
+            "plugins": [net.plugin_config(serde_json::json!({}))],
+        });
+        self.berth_network = Some(net);
+        (conflist.to_string(), bin)
     }
 
     fn log(&self) -> String {
@@ -274,10 +347,11 @@ impl Node {
     }
 
     /// What the stopped node left: processes, mounts, links on the bridge,
-    /// cgroups, addresses held by host-local, firewall rules.
+    /// cgroups, addresses held by host-local, firewall rules; with
+    /// berth-cni, once the test removed the network, its bridge.
     fn leftovers(&self) -> Vec<String> {
         let d = self.dir.path();
-        let subnet = format!("10.213.{OCTET}.");
+        let subnet = self.cni.prefix();
         let mut left = callers::leftovers(d, &self.bridge, &self.cgroup_parent, &[&subnet]);
         let held = d.join("cni-ipam/berth-pods");
         if let Ok(rd) = std::fs::read_dir(&held) {
@@ -288,10 +362,22 @@ impl Node {
                     .map(|n| format!("host-local still holds {n}")),
             );
         }
+        if self.berth_network.is_some() {
+            left.extend(
+                spec_tests::net::ip_links()
+                    .into_iter()
+                    .filter(|(name, _)| *name == self.bridge)
+                    .map(|(name, _)| format!("berth's bridge {name}")),
+            );
+        }
         left
     }
 
     fn clean_up(&mut self) {
+        // berth's network first: its `rm` also takes its firewall elements.
+        if let Some(net) = &self.berth_network {
+            let _ = net.remove();
+        }
         callers::remove_daemon_remains(self.dir.path(), &self.bridge, &self.cgroup_parent);
     }
 }
@@ -384,7 +470,21 @@ impl Node {
 
 #[test]
 fn cri_pod_lifecycle_on_a_kubernetes_node() {
-    let mut node = Node::start();
+    pod_lifecycle(Cni::Debian);
+}
+
+/// The same pod on a berth network: berth-cni gives the pod its address
+/// from berth's IPAM and takes it back on StopPodSandbox, whatever the
+/// runtime; the test then removes the network, and the node's leftovers
+/// include berth's firewall elements of the network and its bridge.
+#[test]
+fn cri_pod_lifecycle_with_berth_cni() {
+    pod_lifecycle(Cni::Berth);
+}
+
+/// kubelet's calls on one pod (the module's doc), its network from `cni`.
+fn pod_lifecycle(cni: Cni) {
+    let mut node = Node::start(cni);
     let logs = node.dir.path().join("pod-logs");
     std::fs::create_dir_all(&logs).unwrap();
     let config = pod_config(&unique_name("pod"), &logs, &node.cgroup_parent);
@@ -399,11 +499,23 @@ fn cri_pod_lifecycle_on_a_kubernetes_node() {
     let status = node.cri.ok("PodSandboxStatus", Msg::default().str(1, &pod));
     let pod_ip = string_at(&status, &[1, 5, 1]);
     assert!(
-        pod_ip.starts_with(&format!("10.213.{OCTET}.")),
+        pod_ip.starts_with(&cni.prefix()),
         "the pod's IP {pod_ip:?} is not from CNI's range\n{}",
         node.log()
     );
     assert_eq!(string_at(&status, &[1, 9]), "berth", "runtime_handler");
+    if let Some(net) = &node.berth_network {
+        let v = net.inspect("RunPodSandbox");
+        assert_eq!(v["bridge"], serde_json::json!(net.bridge), "{v:#}");
+        assert_eq!(v["addressesInUse"], 1, "{v:#}");
+        assert_eq!(
+            v["containers"][0]["ipv4"],
+            serde_json::json!(format!("{pod_ip}/24")),
+            "{v:#}"
+        );
+        let id = v["containers"][0]["id"].as_str().unwrap_or("");
+        assert!(id.starts_with("cni:"), "{v:#}");
+    }
 
     // Two long-running containers in the pod: they share its netns.
     let web = node.create_and_start(
@@ -507,9 +619,18 @@ fn cri_pod_lifecycle_on_a_kubernetes_node() {
     }
     node.cri.ok("StopPodSandbox", Msg::default().str(1, &pod));
     node.cri.ok("RemovePodSandbox", Msg::default().str(1, &pod));
+    if let Some(net) = &node.berth_network {
+        let v = net.inspect("RemovePodSandbox");
+        assert_eq!(v["addressesInUse"], 0, "{v:#}");
+        assert_eq!(v["containers"], serde_json::json!([]), "{v:#}");
+    }
 
     // The node, stopped: nothing of the pod or of containerd is left.
     assert!(node.stop(), "containerd did not stop: {}", node.log());
+    if let Some(net) = &node.berth_network {
+        net.remove()
+            .unwrap_or_else(|e| panic!("network rm {}: {e}", net.name));
+    }
     let left = callers::settled(|| node.leftovers());
     node.clean_up();
     assert!(left.is_empty(), "left behind: {left:#?}");

@@ -9,7 +9,7 @@
 //! `BERTH_TEST_RUNTIME=/usr/sbin/runc` runs the same tests with runc.
 
 use spec_tests::callers::{self, runtime_under_test};
-use spec_tests::{berth_binary, make_busybox_rootfs, unique_name, wait_until, TestDir};
+use spec_tests::{make_busybox_rootfs, unique_name, wait_until, TestDir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -301,41 +301,20 @@ fn cni_backend(plugins: &Path, confs: &Path) -> String {
     )
 }
 
-/// Removes a berth network of a state dir when dropped.
-struct RemoveNetwork {
-    state_dir: std::path::PathBuf,
-    name: String,
-}
-
-impl Drop for RemoveNetwork {
-    fn drop(&mut self) {
-        let _ = Command::new(berth_binary())
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .args(["network", "rm", "--force", &self.name])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.state_dir);
-    }
-}
-
 /// podman's CNI backend with a conflist naming berth-cni: `podman run
 /// --network NAME -p` gets its address from berth's IPAM on berth's bridge
 /// (the network made by the first ADD), answers on the published port from
 /// the host, and `podman rm` (DEL) releases the address and the port.
 #[test]
 fn podman_cni_backend_with_berth_cni() {
-    let plugin = berth_binary().with_file_name("berth-cni");
-    assert!(
-        plugin.exists(),
-        "{} is missing: cargo build --release -p network --bin berth-cni",
-        plugin.display()
-    );
+    let plugin = callers::CniNetwork::plugin();
     let pid = std::process::id();
-    let net = RemoveNetwork {
-        state_dir: std::env::temp_dir().join(format!("berth-podman-cni-{pid}")),
-        name: format!("bcpod{pid}"),
-    };
-    let bridge = format!("bcp{}", pid % 100_000);
+    let net = callers::CniNetwork::new(
+        "bcpod",
+        std::env::temp_dir().join(format!("berth-podman-cni-{pid}")),
+        format!("bcp{}", pid % 100_000),
+        "10.213.179.0/24",
+    );
     let podman = Podman::with_conf(|dir| {
         let (bin, confs) = (dir.join("cni-bin"), dir.join("cni-net.d"));
         std::fs::create_dir_all(&bin).unwrap();
@@ -344,13 +323,7 @@ fn podman_cni_backend_with_berth_cni() {
         let conflist = serde_json::json!({
             "cniVersion": "1.0.0",
             "name": net.name,
-            "plugins": [{
-                "type": "berth-cni",
-                "stateDir": net.state_dir,
-                "subnet": "10.213.179.0/24",
-                "bridge": bridge,
-                "capabilities": {"portMappings": true},
-            }],
+            "plugins": [net.plugin_config(serde_json::json!({"portMappings": true}))],
         });
         std::fs::write(confs.join("50-berth.conflist"), conflist.to_string()).unwrap();
         cni_backend(&bin, &confs)
@@ -384,23 +357,8 @@ fn podman_cni_backend_with_berth_cni() {
     ]);
     let ip = ip.trim().to_owned();
     assert!(ip.starts_with("10.213.179."), "{ip:?}");
-    let inspect = |what: &str| -> serde_json::Value {
-        let out = Command::new(berth_binary())
-            .arg("--state-dir")
-            .arg(&net.state_dir)
-            .args(["network", "inspect", &net.name])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{what}: network inspect: {e}"));
-        if v.is_array() {
-            v[0].clone()
-        } else {
-            v
-        }
-    };
-    let v = inspect("running");
-    assert_eq!(v["bridge"], serde_json::json!(bridge), "{v:#}");
+    let v = net.inspect("running");
+    assert_eq!(v["bridge"], serde_json::json!(net.bridge), "{v:#}");
     assert_eq!(
         v["containers"][0]["ipv4"],
         serde_json::json!(format!("{ip}/24")),
@@ -415,7 +373,7 @@ fn podman_cni_backend_with_berth_cni() {
     );
     let (code, _, err) = podman.run(&["rm", "--force", "--time", "0", &name]);
     assert_eq!(code, 0, "{err}");
-    let v = inspect("removed");
+    let v = net.inspect("removed");
     assert_eq!(v["addressesInUse"], 0, "{v:#}");
     assert_eq!(v["ports"], serde_json::json!([]), "{v:#}");
 }
