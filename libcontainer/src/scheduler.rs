@@ -85,18 +85,26 @@ const FLAGS: &[(&str, &str, LinuxSchedulerFlag, u64)] = &[
     ),
 ];
 
-/// Rewrites the runtime-spec's names in `process.scheduler.flags` of a
-/// config to the spelling oci-spec parses, refusing any other name (also
-/// oci-spec's own misspellings) with the field it is in.
+/// Rewrites the runtime-spec's names in `scheduler.flags` of the process
+/// object at the JSON pointer `process_at` of a document (`/process` in a
+/// config.json, the top of exec's process.json) to the spelling oci-spec
+/// parses, refusing any other name (also oci-spec's own misspellings) with
+/// the field it is in.
 pub fn translate_flag_names(
-    config: &mut serde_json::Value,
+    document: &mut serde_json::Value,
+    process_at: &str,
 ) -> Result<(), (String, serde_json::Error)> {
-    let Some(flags) = config
-        .pointer_mut("/process/scheduler/flags")
+    let Some(flags) = document
+        .pointer_mut(&format!("{process_at}/scheduler/flags"))
         .and_then(|f| f.as_array_mut())
     else {
         return Ok(());
     };
+    let field_prefix: String = process_at
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{p}."))
+        .collect();
     for (i, flag) in flags.iter_mut().enumerate() {
         let Some(name) = flag.as_str() else {
             continue; // the typed parse names the wrong type
@@ -109,7 +117,7 @@ pub fn translate_flag_names(
                 known.join(", ")
             );
             return Err((
-                format!("process.scheduler.flags[{i}]"),
+                format!("{field_prefix}scheduler.flags[{i}]"),
                 serde::de::Error::custom(reason),
             ));
         };
@@ -241,7 +249,7 @@ mod tests {
 
     fn sched(v: serde_json::Value) -> Scheduler {
         let mut config = json!({"process": {"scheduler": v}});
-        translate_flag_names(&mut config).unwrap();
+        translate_flag_names(&mut config, "/process").unwrap();
         serde_json::from_value(config["process"]["scheduler"].take()).unwrap()
     }
 
@@ -254,10 +262,19 @@ mod tests {
         for bad in ["SCHED_RESET_ON_FORK", "SCHED_FLAG_D_L_OVERRUN", "NOPE"] {
             let mut config = json!({"process": {"scheduler": {"policy": "SCHED_OTHER",
                 "flags": ["SCHED_FLAG_RECLAIM", bad]}}});
-            let (field, err) = translate_flag_names(&mut config).unwrap_err();
+            let (field, err) = translate_flag_names(&mut config, "/process").unwrap_err();
             assert_eq!(field, "process.scheduler.flags[1]");
             assert!(err.to_string().contains(bad), "{err}");
         }
+        // exec's process.json: the process object is the document.
+        let mut process = json!({"scheduler": {"policy": "SCHED_OTHER",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK", "NOPE"]}});
+        let (field, _) = translate_flag_names(&mut process, "").unwrap_err();
+        assert_eq!(field, "scheduler.flags[1]");
+        let mut process = json!({"scheduler": {"policy": "SCHED_OTHER",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK"]}});
+        translate_flag_names(&mut process, "").unwrap();
+        assert_eq!(process["scheduler"]["flags"][0], "SCHED_RESET_ON_FORK");
     }
 
     #[test]

@@ -134,12 +134,16 @@ impl ParseError {
 /// Parses config.json text; a type error names the field it is in
 /// (`process.user.uid`, `linux.namespaces[0].type`).
 pub fn parse(bytes: &[u8]) -> Result<Spec, ParseError> {
-    parse_json(bytes)
+    parse_json(bytes, "/process")
 }
 
-/// Parses JSON text into `T` (config.json, exec's process.json); a type
-/// error names the field it is in.
-pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
+/// Parses JSON text into `T` (config.json, exec's process.json, whose
+/// process object is at the JSON pointer `process_at`); a type error names
+/// the field it is in.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    process_at: &str,
+) -> Result<T, ParseError> {
     // oci-spec spells two scheduler flags unlike the runtime-spec: only a
     // config that may have them takes the detour through a Value, and is
     // parsed again from the translated text when it is bad, so that the
@@ -147,7 +151,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Par
     if bytes.windows(SCHEDULER.len()).any(|w| w == SCHEDULER) {
         let mut value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(ParseError::Syntax)?;
-        crate::scheduler::translate_flag_names(&mut value)
+        crate::scheduler::translate_flag_names(&mut value, process_at)
             .map_err(|(field, source)| ParseError::Field(field, source))?;
         let text = serde_json::to_vec(&value).map_err(ParseError::Syntax)?;
         return serde_json::from_slice(&text).map_err(|e| located(&text, e));

@@ -74,7 +74,7 @@ fn from_file(path: &Path, defaults: &ExecDefaults, tty_flag: bool) -> Result<Pro
         path: path.to_owned(),
         source,
     })?;
-    let mut process: Process = crate::spec::parse_json(&bytes).map_err(|e| e.at(path))?;
+    let mut process: Process = crate::spec::parse_json(&bytes, "").map_err(|e| e.at(path))?;
     // --tty only says what process.json says (podman passes both).
     if tty_flag && !process.terminal().unwrap_or(false) {
         return Err(ExecError::TtyContradicts(path.to_owned()));
