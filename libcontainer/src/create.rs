@@ -327,24 +327,25 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     }
     // Moving init into a v1 cgroup waits for an RCU grace period (the
     // first cgroup.procs write in a while), so it overlaps init's rootfs
-    // mounts, which need nothing of the cgroup. prestart and createRuntime
-    // hooks must find init in its cgroup (a device hook writes its devices
-    // cgroup), and a new cgroup namespace is unshared by init right after
-    // Proceed: then init joins first, as it always did.
+    // mounts. The limits are written first, while init waits: its device
+    // nodes are made either in berth's cgroup or in the container's with
+    // its final device rules, never while those are being rewritten.
+    // prestart and createRuntime hooks must find init in its cgroup (a
+    // device hook writes its devices cgroup), and a new cgroup namespace is
+    // unshared by init right after Proceed: then init joins first, as it
+    // always did.
     let join_first = namespaces.new_cgroup
         || spec.hooks().as_ref().is_some_and(|h| {
             h.prestart().as_ref().is_some_and(|v| !v.is_empty())
                 || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
         });
-    let join_cgroup = |cgroup: &CgroupManager| -> Result<(), Error> {
-        cgroup.add_task(pid)?;
+    if let Some(cgroup) = &cgroup {
         if let Some(resources) = resources {
             cgroup.apply(resources)?;
         }
-        Ok(())
-    };
-    if join_first {
-        cgroup.as_ref().map(join_cgroup).transpose()?;
+        if join_first {
+            cgroup.add_task(pid)?;
+        }
     }
     if let Some(net) = &state.network {
         net.create(pid)?;
@@ -369,7 +370,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         cgroup_pending,
     })?;
     if let (true, Some(cgroup)) = (cgroup_pending, &cgroup) {
-        join_cgroup(cgroup)?;
+        cgroup.add_task(pid)?;
         // Init may have failed meanwhile and gone: its message is read
         // below, where a send that found no one would only hide it.
         let _ = parent_end.send_to_init(ParentMsg::CgroupJoined);
