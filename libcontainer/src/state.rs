@@ -178,16 +178,7 @@ pub struct StateDir {
 
 impl StateDir {
     fn lock(id: &str, path: PathBuf) -> Result<Self, StateError> {
-        let dir = File::open(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                StateError::NotFound(id.to_owned())
-            } else {
-                StateError::Io {
-                    path: path.clone(),
-                    source: e,
-                }
-            }
-        })?;
+        let dir = File::open(&path).map_err(missing_or_io(id, &path))?;
         // SAFETY: flock on a valid fd we own.
         if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(StateError::Io {
@@ -257,17 +248,26 @@ impl StateDir {
 /// its lock (`state`, `list`; [`StateDir::load`] under it).
 pub fn read(dir: &Path, id: &str) -> Result<ContainerState, StateError> {
     let path = dir.join(STATE_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| {
+    let bytes = std::fs::read(&path).map_err(missing_or_io(id, &path))?;
+    serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })
+}
+
+/// An I/O error on container `id`'s `path`: a missing file is the
+/// container not existing (runc's "container does not exist").
+fn missing_or_io<'a>(
+    id: &'a str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> StateError + 'a {
+    move |e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             StateError::NotFound(id.to_owned())
         } else {
             StateError::Io {
-                path: path.clone(),
+                path: path.to_owned(),
                 source: e,
             }
         }
-    })?;
-    serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })
+    }
 }
 
 /// Mode of the directories berth makes for its state (as runc's root).
