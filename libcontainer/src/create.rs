@@ -134,7 +134,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let annotations = spec.annotations().clone().unwrap_or_default();
     let mut net_request = opts.network.clone();
     net_request.add_annotations(&annotations)?;
+    net_request.hostname = spec.hostname().clone();
     net_request.validate()?;
+    crate::network_files::check(spec, &net_request).map_err(Error::Config)?;
     check_joined_user_namespace(spec)?;
     let rootless = crate::userns::unprivileged();
     if rootless {
@@ -234,6 +236,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // Id-mapped mounts are made with the host's privileges, by short-lived
     // children that must not land in the container's pid namespace.
     let idmapped_mounts = crate::idmapped_mounts::prepare(spec, &bundle.dir)?;
+    let network_files = crate::network_files::plan(spec, state.network.as_ref());
 
     // 3. One clone. Joined pid and time namespaces apply to children, so the
     //    parent enters them first; time offsets need a namespace made here.
@@ -296,6 +299,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 idmapped_mounts: &idmapped_mounts,
+                network_files: &network_files,
                 seccomp: seccomp.as_ref(),
                 state: &state,
             })

@@ -7,7 +7,8 @@
 //! - namespaces: [`namespaces`]; user namespace maps, rootless: [`userns`];
 //!   id-mapped mounts: [`idmapped_mounts`]; rootfs and pivot_root: [`rootfs`];
 //!   `mounts`: [`mounts`], [`cgroup_mount`]; devices: [`devices`];
-//!   masked and read-only paths: [`masked_paths`]; console: [`console`]
+//!   masked and read-only paths: [`masked_paths`]; console: [`console`];
+//!   /etc/hosts, resolv.conf, hostname of networked containers: [`network_files`]
 //! - process: [`capabilities`], [`credentials`], [`rlimits`], [`sysctl`],
 //!   [`seccomp`]; writes into procfs through a verified handle: [`procfs`]
 //! - hooks: [`hooks`]; cgroups: [`cgroups`]
@@ -37,6 +38,7 @@ pub mod memory_policy;
 pub mod mounts;
 pub mod namespaces;
 pub mod net_devices;
+pub mod network_files;
 pub mod notify_socket;
 pub mod passwd;
 pub mod pause;

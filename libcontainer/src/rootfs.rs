@@ -1,5 +1,5 @@
 //! The container's root file system: propagation, the rootfs mount, the
-//! `mounts` list, /dev, pivot_root, and the finishing touches after it
+//! `mounts` list, the network layer's files, /dev, pivot_root, and the finishing touches after it
 //! (masked and read-only paths, read-only root).
 
 use crate::devices::{self, DeviceNode};
@@ -74,6 +74,8 @@ pub struct RootfsSetup<'a> {
     /// The id-mapped copies of `mounts` sources made by the parent, by
     /// index (empty when there are none).
     pub idmapped_mounts: &'a [Option<OwnedFd>],
+    /// Files of the network layer mounted after `mounts` ([`crate::network_files`]).
+    pub network_files: &'a [crate::network_files::NetworkFile],
     /// True when init joined a mount namespace by path.
     pub joined_mount_ns: bool,
     /// The container's cgroup; None for a rootless container without one.
@@ -146,6 +148,7 @@ pub fn prepare(setup: &RootfsSetup) -> Result<PreparedRootfs, RootfsError> {
         let detached = setup.idmapped_mounts.get(i).and_then(Option::as_ref);
         mounts::mount_entry(&ctx, mount, detached.map(|fd| fd.as_fd()))?;
     }
+    crate::network_files::mount(root.as_fd(), setup.network_files)?;
 
     let dev_is_bind = spec_mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")

@@ -541,6 +541,8 @@ fn network_request(config: &Config, ifname: &str) -> Result<NetworkRequest> {
         ip,
         mac,
         ifname: Some(ifname.to_owned()),
+        endpoint_name: None,
+        aliases: Vec::new(),
     })
 }
 
@@ -633,7 +635,13 @@ fn add(env: &Env, config: &Config) -> Result<Value> {
     let publish = publish_requests(config)?;
     ensure_network(&nets, config)?;
     let plan = nets
-        .prepare_parsed(&key, netns_path, vec![req], &publish)
+        .prepare_parsed(
+            &key,
+            netns_path,
+            vec![req],
+            &publish,
+            &crate::names::NamesRequest::default(),
+        )
         .map_err(CniError::from_network)?;
     let made = plan.create_in(NetnsRef::Fd(netns.as_fd())).and_then(|()| {
         let mut nl = Netlink::open_in_netns(netns.as_fd())?;

@@ -24,6 +24,7 @@ pub mod host;
 pub mod ipam;
 pub mod listeners;
 pub mod model;
+pub mod names;
 pub mod netlink;
 pub mod networks;
 pub mod request;
@@ -39,6 +40,14 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/berth";
 pub const ANNOTATION_NETWORK: &str = "berth.network";
 /// Annotation listing ports to publish: comma-separated port specs.
 pub const ANNOTATION_PUBLISH: &str = "berth.publish";
+/// Annotation listing nameservers for the container's resolv.conf
+/// (`--dns`): comma-separated addresses.
+pub const ANNOTATION_DNS: &str = "berth.dns";
+/// Annotation listing search domains (`--dns-search`): comma-separated.
+pub const ANNOTATION_DNS_SEARCH: &str = "berth.dns-search";
+/// Annotation listing the container's own hosts entries (`--add-host`):
+/// comma-separated `NAME:IP`.
+pub const ANNOTATION_ADD_HOST: &str = "berth.add-host";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -64,6 +73,8 @@ pub enum Error {
     #[error(transparent)]
     Firewall(#[from] firewall::Error),
     #[error(transparent)]
+    Names(#[from] names::Error),
+    #[error(transparent)]
     Listeners(#[from] listeners::Error),
     #[error(
         "host port {port} is in use on the host: {holder} listens on {address}; \
@@ -80,30 +91,55 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// What a container asked for: from `--network`/`--publish` and annotations.
+/// What a container asked for: from `--network`/`--publish`/`--dns`/
+/// `--dns-search`/`--add-host` and annotations.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerNetworkRequest {
     /// Raw `--network` values, in order.
     pub networks: Vec<String>,
     /// Raw `--publish` values, in order.
     pub publish: Vec<String>,
+    /// Raw `--dns` values: the nameservers of the container's resolv.conf.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// Raw `--dns-search` values: its search domains.
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// Raw `--add-host NAME:IP` values: entries of its own /etc/hosts.
+    #[serde(default)]
+    pub add_hosts: Vec<String>,
+    /// The config's hostname: an alias of the container's endpoint on its
+    /// first network, and its /etc/hostname.
+    #[serde(default)]
+    pub hostname: Option<String>,
+}
+
+/// The comma-separated entries of an annotation's value.
+fn annotation_list(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
 }
 
 impl ContainerNetworkRequest {
-    /// Adds the requests found in the `berth.network` / `berth.publish` annotations.
+    /// Adds the requests found in the `berth.network`, `berth.publish`,
+    /// `berth.dns`, `berth.dns-search` and `berth.add-host` annotations.
     pub fn add_annotations(&mut self, annotations: &HashMap<String, String>) -> Result<()> {
         if let Some(value) = annotations.get(ANNOTATION_NETWORK) {
             self.networks
                 .extend(request::split_network_annotation(value));
         }
-        if let Some(value) = annotations.get(ANNOTATION_PUBLISH) {
-            self.publish.extend(
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from),
-            );
+        for (key, list) in [
+            (ANNOTATION_PUBLISH, &mut self.publish),
+            (ANNOTATION_DNS, &mut self.dns),
+            (ANNOTATION_DNS_SEARCH, &mut self.dns_search),
+            (ANNOTATION_ADD_HOST, &mut self.add_hosts),
+        ] {
+            if let Some(value) = annotations.get(key) {
+                list.extend(annotation_list(value));
+            }
         }
         Ok(())
     }
@@ -116,7 +152,29 @@ impl ContainerNetworkRequest {
         for p in &self.publish {
             request::parse_publish(p)?;
         }
+        if self.is_empty() {
+            if self.asks_for_names() {
+                return Err(names::Error::WithoutNetwork.into());
+            }
+            return Ok(());
+        }
+        self.names()?;
         Ok(())
+    }
+
+    /// Whether `--dns`, `--dns-search` or `--add-host` were given.
+    pub fn asks_for_names(&self) -> bool {
+        !(self.dns.is_empty() && self.dns_search.is_empty() && self.add_hosts.is_empty())
+    }
+
+    /// The name files' part of the request, parsed.
+    pub fn names(&self) -> Result<names::NamesRequest> {
+        Ok(names::NamesRequest::parse(
+            self.hostname.as_deref(),
+            &self.dns,
+            &self.dns_search,
+            &self.add_hosts,
+        )?)
     }
 
     pub fn is_empty(&self) -> bool {

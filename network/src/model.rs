@@ -122,6 +122,14 @@ pub struct Endpoint {
     /// Parent device (macvlan, ipvlan).
     pub parent: Option<String>,
     pub mode: Option<String>,
+    /// The name other containers on the network resolve to this endpoint's
+    /// addresses (`--network NET:name=N`, the container id by default);
+    /// empty for endpoints recorded before names existed.
+    #[serde(default)]
+    pub name: String,
+    /// More names for the endpoint (`--network NET:alias=A`, repeatable).
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// The MAC docker derives from an IPv4 address: 02:42 followed by the address.

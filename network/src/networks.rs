@@ -21,6 +21,7 @@ use crate::model::{
     format_mac, mac_from_ipv4, Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping,
     Protocol,
 };
+use crate::names::{self, NamesRequest};
 use crate::netlink::{Netlink, NetnsRef};
 use crate::request::{self, NetworkRequest, PublishRequest};
 use crate::store::{EndpointRow, Store, Tx};
@@ -40,6 +41,12 @@ pub const DEFAULT_POOL: &str = "10.213.0.0/16";
 /// The kernel's bridge port numbers are 10 bits and port 0 is never used
 /// (BR_MAX_PORTS in net/bridge/br_private.h).
 pub const MAX_BRIDGE_PORTS: u32 = 1023;
+/// The longest container id that is an endpoint's name by default (a
+/// longer one leaves the endpoint without a name unless `name=` gives one).
+pub const DEFAULT_NAME_MAX: usize = 64;
+/// The container's copy of its first network's hosts file, in its state
+/// directory, when it has `--add-host` entries.
+const HOSTS_COPY: &str = "hosts";
 
 /// `berth network create` options.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +69,8 @@ pub struct NetworkCreate {
 /// Handle on the persistent network state.
 pub struct Networks {
     store: RefCell<Store>,
+    /// Where the store and the networks' hosts files are.
+    state_dir: PathBuf,
 }
 
 /// A container's endpoints and published ports, decided before the init is
@@ -73,12 +82,17 @@ pub struct ContainerNetwork {
     pub ports: Vec<(String, PortMapping)>,
     /// The definitions of the networks the endpoints are on.
     pub networks: Vec<NetworkDef>,
+    /// The container's /etc/hosts, /etc/resolv.conf and /etc/hostname
+    /// (`names.rs`); none for a CNI attachment.
+    #[serde(default)]
+    pub files: Option<names::ContainerFiles>,
 }
 
 impl Networks {
     pub fn open(state_dir: &Path) -> Result<Self> {
         Ok(Self {
             store: RefCell::new(Store::open(state_dir)?),
+            state_dir: state_dir.to_owned(),
         })
     }
 
@@ -403,6 +417,8 @@ impl Networks {
                 let ep = &r.endpoint;
                 json!({
                     "id": r.container,
+                    "name": (!ep.name.is_empty()).then_some(&ep.name),
+                    "aliases": ep.aliases,
                     "ifname": ep.ifname,
                     "hostIfname": ep.host_ifname,
                     "mac": format_mac(&ep.mac),
@@ -469,7 +485,18 @@ impl Networks {
             }
         }
         self.remove_host_objects(&mut nl, &def)?;
-        self.store.borrow_mut().write(|tx| tx.delete_network(name))
+        self.store
+            .borrow_mut()
+            .write(|tx| tx.delete_network(name))?;
+        // Containers that still bind it keep their inode.
+        let hosts = names::hosts_path(&self.state_dir, name);
+        match std::fs::remove_file(&hosts) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!("network {name}: removing {}: {e}", hosts.display())
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Releases allocations on `network` whose container is gone.
@@ -519,16 +546,26 @@ impl Networks {
             .iter()
             .map(|p| request::parse_publish(p))
             .collect::<Result<_>>()?;
-        self.prepare_parsed(container_id, owner, nets, &publish)
+        let names = req.names()?;
+        let mut plan = self.prepare_parsed(container_id, owner, nets, &publish, &names)?;
+        let hosts = match names.add_hosts.is_empty() {
+            true => names::hosts_path(&self.state_dir, &plan.endpoints[0].network),
+            false => owner.join(HOSTS_COPY),
+        };
+        let ipv6 = plan.endpoints.iter().any(|e| e.ipv6.is_some());
+        plan.files = Some(names::write_container_files(owner, hosts, &names, ipv6)?);
+        Ok(plan)
     }
 
-    /// [`Networks::prepare`] of requests already parsed (the CNI plugin's).
+    /// [`Networks::prepare`] of requests already parsed (the CNI plugin's),
+    /// with the endpoints' lines written in their networks' hosts files.
     pub fn prepare_parsed(
         &self,
         container_id: &str,
         owner: &Path,
         nets: Vec<NetworkRequest>,
         publish: &[PublishRequest],
+        names: &NamesRequest,
     ) -> Result<ContainerNetwork> {
         let nets = if nets.is_empty() {
             // Publishing without naming a network means the default one.
@@ -537,6 +574,8 @@ impl Networks {
                 ip: None,
                 mac: None,
                 ifname: None,
+                endpoint_name: None,
+                aliases: Vec::new(),
             }]
         } else {
             nets
@@ -574,7 +613,7 @@ impl Networks {
         let mut attempt = 0;
         let plan = loop {
             let result = self.store.borrow_mut().write_with(|tx| {
-                plan_endpoints(tx, container_id, owner, &nets, publish, &listening)
+                plan_endpoints(tx, container_id, owner, &nets, publish, names, &listening)
             });
             match result {
                 Ok(plan) => break plan,
@@ -588,8 +627,57 @@ impl Networks {
                 }
             }
         };
-        self.refresh_after_reboot(&plan.networks)?;
+        if let Err(e) = self
+            .write_names(container_id, &plan, names)
+            .and_then(|()| self.refresh_after_reboot(&plan.networks))
+        {
+            if let Err(undo) = self.release(container_id) {
+                tracing::warn!("undoing the endpoints of {container_id}: {undo}");
+            }
+            return Err(e);
+        }
         Ok(plan)
+    }
+
+    /// Writes the lines of `container_id`'s endpoints into their networks'
+    /// hosts files and the copies of them, and makes the container's own
+    /// copy (with its `--add-host` entries) of its first network's file.
+    fn write_names(
+        &self,
+        container_id: &str,
+        plan: &ContainerNetwork,
+        names: &NamesRequest,
+    ) -> Result<()> {
+        let rows = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.endpoints_of(container_id))?;
+        for (i, ep) in plan.endpoints.iter().enumerate() {
+            let (Some(row), Some(def)) = (
+                rows.iter().find(|r| r.network == ep.network),
+                plan.def(&ep.network),
+            ) else {
+                continue;
+            };
+            let Some(slot) = row.slot else { continue };
+            // The hostname names the container's address on its first
+            // network: the file it sees.
+            let lines = names::endpoint_lines(ep, names.hostname.as_deref().filter(|_| i == 0))?;
+            // Under the file's lock: a copy registered since is in the list,
+            // or made after this line is written.
+            let file = names::HostsFile::lock(&self.state_dir, def)?;
+            let mut copies = self
+                .store
+                .borrow_mut()
+                .read(|tx| tx.hosts_copies_on(&def.name))?;
+            copies.retain(|c| Some(c) != row.hosts_copy.as_ref());
+            names::add_everywhere(&file, &copies, slot, &lines)?;
+            if let Some(copy) = &row.hosts_copy {
+                let extra = names::add_host_lines(&names.add_hosts, ep.gateway4);
+                file.copy_to(copy, &def.name, &extra)?;
+            }
+        }
+        Ok(())
     }
 
     /// After a reboot the store still has the networks but the host lost
@@ -677,6 +765,15 @@ impl Networks {
                     let mine = ports_on(&ports, &def.name);
                     firewall::detach(def, ep, &mine)?;
                 }
+                if let Some(slot) = row.slot {
+                    let file = names::HostsFile::lock(&self.state_dir, def)?;
+                    let mut copies = self
+                        .store
+                        .borrow_mut()
+                        .read(|tx| tx.hosts_copies_on(&def.name))?;
+                    copies.retain(|c| Some(c) != row.hosts_copy.as_ref());
+                    names::remove_everywhere(&file, &copies, slot)?;
+                }
             }
         }
         self.store
@@ -730,6 +827,7 @@ fn plan_endpoints(
     owner: &Path,
     nets: &[NetworkRequest],
     publish: &[PublishRequest],
+    names: &NamesRequest,
     listening: &Listeners,
 ) -> std::result::Result<ContainerNetwork, Conflict> {
     // `prepare` released a dead predecessor's rows and refused a live one's;
@@ -792,6 +890,23 @@ fn plan_endpoints(
         if endpoints.iter().any(|e: &Endpoint| e.ifname == ifname) {
             return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
         }
+        let name = match &req.endpoint_name {
+            Some(name) => name.clone(),
+            // The id when it is a name a hosts line can hold.
+            None if names::valid_name(container_id) && container_id.len() <= DEFAULT_NAME_MAX => {
+                container_id.to_string()
+            }
+            None => String::new(),
+        };
+        if !name.is_empty() {
+            if let Some(holder) = tx.endpoint_named(&def.name, &name)? {
+                return Err(Error::Invalid(format!(
+                    "name {name} is already taken on network {} by container {holder}",
+                    def.name
+                ))
+                .into());
+            }
+        }
         let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
         let ep = Endpoint {
             network: def.name.clone(),
@@ -817,13 +932,22 @@ fn plan_endpoints(
             bridge: def.bridge.clone(),
             parent: def.parent.clone(),
             mode: def.mode.clone(),
+            name,
+            aliases: req.aliases.clone(),
         };
+        // Refused here, before anything is recorded, if the names do not fit.
+        names::endpoint_lines(&ep, names.hostname.as_deref().filter(|_| i == 0))
+            .map_err(Error::from)?;
         tx.insert_endpoint(&EndpointRow {
             container: container_id.to_string(),
             network: def.name.clone(),
             offset,
             owner: owner.to_path_buf(),
             endpoint: ep.clone(),
+            slot: Some(tx.take_slot(&def.name)?),
+            // The container sees its first network's file: its own copy
+            // when it has entries of its own.
+            hosts_copy: (i == 0 && !names.add_hosts.is_empty()).then(|| owner.join(HOSTS_COPY)),
         })?;
         endpoints.push(ep);
         defs.push(def);
@@ -879,6 +1003,7 @@ fn plan_endpoints(
         endpoints,
         ports,
         networks: defs,
+        files: None,
     })
 }
 
@@ -1070,6 +1195,8 @@ impl ContainerNetwork {
             .map(|ep| {
                 json!({
                     "network": ep.network,
+                    "name": (!ep.name.is_empty()).then_some(&ep.name),
+                    "aliases": ep.aliases,
                     "ifname": ep.ifname,
                     "hostIfname": (ep.driver == Driver::Bridge).then_some(&ep.host_ifname),
                     "mac": format_mac(&ep.mac),

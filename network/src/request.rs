@@ -1,4 +1,4 @@
-//! What a container asks for, as text: `--network NAME[:ip=A.B.C.D,mac=M,ifname=eth0]`,
+//! What a container asks for, as text: `--network NAME[:ip=A.B.C.D,mac=M,ifname=eth0,name=N,alias=A]`,
 //! `--publish [hostIP:]hostPort[-range]:containerPort[-range][/tcp|udp]`, and
 //! the same through the `berth.network` / `berth.publish` annotations.
 //! Parsing only: nothing here looks at the host or the store.
@@ -14,6 +14,10 @@ pub struct NetworkRequest {
     pub ip: Option<Ipv4Addr>,
     pub mac: Option<[u8; 6]>,
     pub ifname: Option<String>,
+    /// `name=`: the endpoint's name on the network (default: the container id).
+    pub endpoint_name: Option<String>,
+    /// `alias=`, repeatable: more names of the endpoint.
+    pub aliases: Vec<String>,
 }
 
 /// One `--publish` entry: a host port range mapped onto a container port range.
@@ -87,6 +91,8 @@ pub fn parse_network(text: &str) -> Result<NetworkRequest> {
         ip: None,
         mac: None,
         ifname: None,
+        endpoint_name: None,
+        aliases: Vec::new(),
     };
     for option in options.into_iter().flat_map(|o| o.split(',')) {
         let (key, value) = option
@@ -109,9 +115,20 @@ pub fn parse_network(text: &str) -> Result<NetworkRequest> {
                 }
                 req.ifname = Some(value.to_string())
             }
+            "name" | "alias" => {
+                if !crate::names::valid_name(value) {
+                    return Err(bad(&format!(
+                        "{key} {value:?}: 1-253 characters of [A-Za-z0-9_.+-], starting with a letter or digit"
+                    )));
+                }
+                match key {
+                    "name" => req.endpoint_name = Some(value.to_string()),
+                    _ => req.aliases.push(value.to_string()),
+                }
+            }
             _ => {
                 return Err(bad(&format!(
-                    "unknown option {key:?} (known: ip, mac, ifname)"
+                    "unknown option {key:?} (known: ip, mac, ifname, name, alias)"
                 )))
             }
         }
@@ -244,7 +261,15 @@ mod tests {
         assert_eq!(r.mac, Some([2, 0, 0, 0, 0, 1]));
         assert_eq!(r.ifname.as_deref(), Some("eth1"));
         assert_eq!(parse_network("back").unwrap().ip, None);
+        let r = parse_network("web:name=db,alias=data,alias=store.local").unwrap();
+        assert_eq!(r.endpoint_name.as_deref(), Some("db"));
+        assert_eq!(r.aliases, vec!["data", "store.local"]);
+        assert_eq!(parse_network("web").unwrap().endpoint_name, None);
         for bad in [
+            "x:name=",
+            "x:name=a b",
+            "x:alias=#c",
+            "x:alias=-lead",
             "",
             "a b",
             "x:ip=300.1.1.1",
@@ -263,6 +288,10 @@ mod tests {
         assert_eq!(
             split_network_annotation("a:ip=10.213.0.9,mac=02:42:0a:d5:00:09, b ,c:ifname=e2"),
             vec!["a:ip=10.213.0.9,mac=02:42:0a:d5:00:09", "b", "c:ifname=e2"]
+        );
+        assert_eq!(
+            split_network_annotation("web:name=db,alias=data,back:alias=db2"),
+            vec!["web:name=db,alias=data", "back:alias=db2"]
         );
         assert!(split_network_annotation(" , ").is_empty());
     }

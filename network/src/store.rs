@@ -12,8 +12,16 @@
 //! - `ipam`: allocation bitmap words per network (missing word = all clear).
 //! - `endpoints`: one row per (container, network): the host offset, the
 //!   owner (the container's state directory, to detect leaked allocations)
-//!   and the endpoint (JSON).
+//!   and the endpoint (JSON); since version 2 its name (unique on its
+//!   network), its slot in the network's hosts file and the container's copy
+//!   of that file (`names.rs`).
 //! - `ports`: published host ports, keyed for conflict lookup.
+//! - `name_slots` (version 2): the hosts file slots in use, a bitmap per
+//!   network as `ipam`'s.
+//!
+//! The schema's version is SQLite's `user_version`: a new database gets the
+//! first schema and every migration after it, an older one the migrations
+//! it lacks, in one transaction; a newer one is refused.
 
 use crate::ipam;
 use crate::model::{Endpoint, NetworkDef, PortMapping};
@@ -22,8 +30,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
+/// Version 1: networks, IPAM, endpoints, ports.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS networks(
     name TEXT PRIMARY KEY,
@@ -60,6 +69,22 @@ CREATE TABLE IF NOT EXISTS ports(
 CREATE INDEX IF NOT EXISTS ports_by_container ON ports(container);
 ";
 
+/// The migrations after version 1, in order: `MIGRATIONS[i]` makes version
+/// `i + 2`. Endpoints recorded before version 2 have no name and no slot.
+const MIGRATIONS: &[&str] = &["
+ALTER TABLE endpoints ADD COLUMN name TEXT;
+ALTER TABLE endpoints ADD COLUMN slot INTEGER;
+ALTER TABLE endpoints ADD COLUMN hosts_copy TEXT;
+CREATE UNIQUE INDEX endpoints_by_name ON endpoints(network, name) WHERE name IS NOT NULL;
+CREATE INDEX endpoints_with_hosts_copy ON endpoints(network) WHERE hosts_copy IS NOT NULL;
+CREATE TABLE name_slots(
+    network TEXT NOT NULL,
+    word INTEGER NOT NULL,
+    bits INTEGER NOT NULL,
+    PRIMARY KEY(network, word)
+) WITHOUT ROWID;
+"];
+
 /// The WAL size past which a commit empties it into the database: each
 /// berth process reads the whole WAL when it opens the store, and each
 /// checkpoint costs an fsync.
@@ -78,6 +103,11 @@ pub struct EndpointRow {
     pub offset: u32,
     pub owner: PathBuf,
     pub endpoint: Endpoint,
+    /// The endpoint's slot in its network's hosts file (none before v2).
+    pub slot: Option<u32>,
+    /// The container's copy of the network's hosts file, which attaches and
+    /// detaches on the network write too.
+    pub hosts_copy: Option<PathBuf>,
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
@@ -125,14 +155,20 @@ impl Store {
             let version: i32 = conn
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .map_err(db_err(&path))?;
+            if version > SCHEMA_VERSION {
+                return Err(Error::Invalid(format!(
+                    "network state {}: schema version {version} is a newer berth's (this one knows {SCHEMA_VERSION})",
+                    path.display()
+                )));
+            }
             if version != SCHEMA_VERSION {
-                // WAL is a property of the file: set once, with the schema.
-                conn.execute_batch("PRAGMA journal_mode=WAL;")
+                if version == 0 {
+                    // WAL is a property of the file: set once, with the schema.
+                    conn.execute_batch("PRAGMA journal_mode=WAL;")
+                        .map_err(db_err(&path))?;
+                }
+                conn.execute_batch(&migration_sql(version))
                     .map_err(db_err(&path))?;
-                let tx_sql = format!(
-                    "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
-                );
-                conn.execute_batch(&tx_sql).map_err(db_err(&path))?;
             }
         }
         conn.execute_batch(
@@ -208,12 +244,43 @@ impl Store {
     }
 }
 
+/// The transaction that takes a database of `version` (0: new) to
+/// [`SCHEMA_VERSION`].
+fn migration_sql(version: i32) -> String {
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    if version == 0 {
+        sql.push_str(SCHEMA);
+    }
+    for migration in &MIGRATIONS[(version.max(1) - 1) as usize..] {
+        sql.push_str(migration);
+    }
+    sql + &format!("PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+}
+
 /// An exclusive flock on `DIR/network.db.init`, held while the database's
 /// schema is made.
 fn init_lock(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
     let path = dir.join("network.db.init");
     crate::host::lock_file(&path)
         .map_err(|e| Error::Invalid(format!("network state {}: {e}", path.display())))
+}
+
+/// The tables that are bitmaps of 64-bit words per network.
+#[derive(Clone, Copy)]
+enum Bitmap {
+    /// Addresses in use (offsets in the subnet).
+    Ipam,
+    /// Hosts file slots in use.
+    Slots,
+}
+
+impl Bitmap {
+    fn name(self) -> &'static str {
+        match self {
+            Bitmap::Ipam => "ipam",
+            Bitmap::Slots => "name_slots",
+        }
+    }
 }
 
 /// The operations, all inside a transaction.
@@ -312,6 +379,7 @@ impl Tx<'_> {
             "DELETE FROM ports WHERE network=?1",
             "DELETE FROM endpoints WHERE network=?1",
             "DELETE FROM ipam WHERE network=?1",
+            "DELETE FROM name_slots WHERE network=?1",
             "DELETE FROM networks WHERE name=?1",
         ] {
             self.tx.execute(sql, [name]).map_err(self.err())?;
@@ -347,10 +415,22 @@ impl Tx<'_> {
     // ---- IPAM ----
 
     fn word(&self, network: &str, word: u32) -> Result<u64> {
+        self.bitmap_word(Bitmap::Ipam, network, word)
+    }
+
+    fn set_word(&self, network: &str, word: u32, bits: u64) -> Result<()> {
+        self.set_bitmap_word(Bitmap::Ipam, network, word, bits)
+    }
+
+    /// A word of one of the bitmaps (a missing row is all clear).
+    fn bitmap_word(&self, table: Bitmap, network: &str, word: u32) -> Result<u64> {
         let bits: Option<i64> = self
             .tx
             .query_row(
-                "SELECT bits FROM ipam WHERE network=?1 AND word=?2",
+                &format!(
+                    "SELECT bits FROM {} WHERE network=?1 AND word=?2",
+                    table.name()
+                ),
                 params![network, word],
                 |r| r.get(0),
             )
@@ -359,19 +439,23 @@ impl Tx<'_> {
         Ok(bits.unwrap_or(0) as u64)
     }
 
-    fn set_word(&self, network: &str, word: u32, bits: u64) -> Result<()> {
+    /// Writes a word of one of the bitmaps; an all-clear word is no row.
+    fn set_bitmap_word(&self, table: Bitmap, network: &str, word: u32, bits: u64) -> Result<()> {
+        let table = table.name();
         if bits == 0 {
             self.tx
                 .execute(
-                    "DELETE FROM ipam WHERE network=?1 AND word=?2",
+                    &format!("DELETE FROM {table} WHERE network=?1 AND word=?2"),
                     params![network, word],
                 )
                 .map_err(self.err())?;
         } else {
             self.tx
                 .execute(
-                    "INSERT INTO ipam(network, word, bits) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(network, word) DO UPDATE SET bits=excluded.bits",
+                    &format!(
+                        "INSERT INTO {table}(network, word, bits) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(network, word) DO UPDATE SET bits=excluded.bits"
+                    ),
                     params![network, word, bits as i64],
                 )
                 .map_err(self.err())?;
@@ -453,13 +537,17 @@ impl Tx<'_> {
         let json = serde_json::to_string(&row.endpoint).map_err(json_err)?;
         self.tx
             .execute(
-                "INSERT INTO endpoints(container, network, offset, owner, endpoint) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO endpoints(container, network, offset, owner, endpoint, name, slot, hosts_copy)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     row.container,
                     row.network,
                     row.offset,
                     row.owner.to_string_lossy(),
-                    json
+                    json,
+                    Some(&row.endpoint.name).filter(|n| !n.is_empty()),
+                    row.slot,
+                    row.hosts_copy.as_ref().map(|p| p.to_string_lossy()),
                 ],
             )
             .map_err(self.err())?;
@@ -476,17 +564,22 @@ impl Tx<'_> {
                     r.get::<_, u32>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
+                    r.get::<_, Option<u32>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             })
             .map_err(self.err())?;
         rows.map(|r| {
-            let (container, network, offset, owner, endpoint) = r.map_err(self.err())?;
+            let (container, network, offset, owner, endpoint, slot, hosts_copy) =
+                r.map_err(self.err())?;
             Ok(EndpointRow {
                 container,
                 network,
                 offset,
                 owner: owner.into(),
                 endpoint: serde_json::from_str(&endpoint).map_err(json_err)?,
+                slot,
+                hosts_copy: hosts_copy.map(PathBuf::from),
             })
         })
         .collect()
@@ -494,14 +587,14 @@ impl Tx<'_> {
 
     pub fn endpoints_of(&self, container: &str) -> Result<Vec<EndpointRow>> {
         self.endpoint_rows(
-            "SELECT container, network, offset, owner, endpoint FROM endpoints WHERE container=?1",
+            "SELECT container, network, offset, owner, endpoint, slot, hosts_copy FROM endpoints WHERE container=?1",
             container,
         )
     }
 
     pub fn endpoints_on(&self, network: &str) -> Result<Vec<EndpointRow>> {
         self.endpoint_rows(
-            "SELECT container, network, offset, owner, endpoint FROM endpoints WHERE network=?1 ORDER BY offset",
+            "SELECT container, network, offset, owner, endpoint, slot, hosts_copy FROM endpoints WHERE network=?1 ORDER BY offset",
             network,
         )
     }
@@ -516,9 +609,78 @@ impl Tx<'_> {
             .map_err(self.err())
     }
 
+    /// The container whose endpoint on `network` is named `name`, if any
+    /// (an index lookup).
+    pub fn endpoint_named(&self, network: &str, name: &str) -> Result<Option<String>> {
+        self.tx
+            .query_row(
+                "SELECT container FROM endpoints WHERE network=?1 AND name=?2",
+                params![network, name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The containers' copies of `network`'s hosts file (an index lookup:
+    /// only the endpoints that have one).
+    pub fn hosts_copies_on(&self, network: &str) -> Result<Vec<PathBuf>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT hosts_copy FROM endpoints WHERE network=?1 AND hosts_copy IS NOT NULL",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([network], |r| r.get::<_, String>(0))
+            .map_err(self.err())?;
+        rows.map(|r| r.map(PathBuf::from).map_err(self.err()))
+            .collect()
+    }
+
+    /// Takes the lowest free slot of `network`'s hosts file: the file stays
+    /// as long as the most endpoints the network had at once. Reads one
+    /// bitmap word per 64 slots in use.
+    pub fn take_slot(&self, network: &str) -> Result<u32> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT word, bits FROM name_slots WHERE network=?1 ORDER BY word")
+            .map_err(self.err())?;
+        let words = stmt
+            .query_map([network], |r| {
+                Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(self.err())?;
+        let mut word = 0;
+        let mut bits = 0u64;
+        for w in words {
+            let (w, b) = w.map_err(self.err())?;
+            if w != word {
+                break; // a missing word: all free
+            }
+            if b as u64 != u64::MAX {
+                bits = b as u64;
+                break;
+            }
+            word += 1;
+        }
+        let bit = (!bits).trailing_zeros();
+        self.set_bitmap_word(Bitmap::Slots, network, word, bits | (1 << bit))?;
+        Ok(word * ipam::WORD_BITS + bit)
+    }
+
+    pub fn release_slot(&self, network: &str, slot: u32) -> Result<()> {
+        let (word, mask) = ipam::locate(slot);
+        let bits = self.bitmap_word(Bitmap::Slots, network, word)?;
+        self.set_bitmap_word(Bitmap::Slots, network, word, bits & !mask)
+    }
+
     pub fn delete_container(&self, container: &str) -> Result<()> {
         for row in self.endpoints_of(container)? {
             self.release_offset(&row.network, row.offset)?;
+            if let Some(slot) = row.slot {
+                self.release_slot(&row.network, slot)?;
+            }
         }
         for sql in [
             "DELETE FROM endpoints WHERE container=?1",
@@ -680,6 +842,111 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn slots_are_the_lowest_free() {
+        let dir = tempdir();
+        let mut store = Store::open(&dir).unwrap();
+        let taken: Vec<u32> = store
+            .write(|tx| (0..130).map(|_| tx.take_slot("n")).collect())
+            .unwrap();
+        assert_eq!(taken, (0..130).collect::<Vec<_>>());
+        store
+            .write(|tx| {
+                tx.release_slot("n", 5)?;
+                tx.release_slot("n", 70)
+            })
+            .unwrap();
+        assert_eq!(store.write(|tx| tx.take_slot("n")).unwrap(), 5);
+        assert_eq!(store.write(|tx| tx.take_slot("n")).unwrap(), 70);
+        assert_eq!(store.write(|tx| tx.take_slot("n")).unwrap(), 130);
+        assert_eq!(store.write(|tx| tx.take_slot("other")).unwrap(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A store made by a berth of schema version 1, with an endpoint of a
+    /// running container, opens as version 2 with that endpoint unnamed.
+    #[test]
+    fn a_version_1_store_is_migrated() {
+        let dir = tempdir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let ep = Endpoint {
+            network: "n".into(),
+            driver: Driver::Bridge,
+            ifname: "eth0".into(),
+            host_ifname: "bv0".into(),
+            temp_ifname: "eth0".into(),
+            mac: [2, 0, 0, 0, 0, 2],
+            mtu: 1500,
+            ipv4: "10.213.20.2".parse().unwrap(),
+            prefix4: 24,
+            gateway4: "10.213.20.1".parse().unwrap(),
+            ipv6: None,
+            prefix6: 0,
+            gateway6: None,
+            bridge: Some("br-n".into()),
+            parent: None,
+            mode: None,
+            name: String::new(),
+            aliases: Vec::new(),
+        };
+        // The JSON as version 1 wrote it: without name and aliases.
+        let mut json = serde_json::to_value(&ep).unwrap();
+        json.as_object_mut().unwrap().remove("name");
+        json.as_object_mut().unwrap().remove("aliases");
+        {
+            let conn = Connection::open(dir.join("network.db")).unwrap();
+            conn.execute_batch(&format!(
+                "PRAGMA journal_mode=WAL; BEGIN; {SCHEMA} PRAGMA user_version=1; COMMIT;"
+            ))
+            .unwrap();
+            conn.execute(
+                "INSERT INTO endpoints(container, network, offset, owner, endpoint) VALUES ('c1', 'n', 2, '/run/x/c1', ?1)",
+                [json.to_string()],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&dir).unwrap();
+        let rows = store.read(|tx| tx.endpoints_of("c1")).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].slot, None);
+        assert_eq!(rows[0].endpoint, ep);
+        let version: i32 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        // Names are unique per network from now on.
+        let row = |c: &str, slot| EndpointRow {
+            container: c.into(),
+            network: "n".into(),
+            offset: 3,
+            owner: "/run/x".into(),
+            endpoint: Endpoint {
+                name: "db".into(),
+                ..ep.clone()
+            },
+            slot: Some(slot),
+            hosts_copy: None,
+        };
+        store.write(|tx| tx.insert_endpoint(&row("c2", 0))).unwrap();
+        assert!(store.write(|tx| tx.insert_endpoint(&row("c3", 1))).is_err());
+        assert_eq!(
+            store
+                .read(|tx| tx.endpoint_named("n", "db"))
+                .unwrap()
+                .as_deref(),
+            Some("c2")
+        );
+        drop(store);
+        // A newer berth's store is refused, not misread.
+        Connection::open(dir.join("network.db"))
+            .unwrap()
+            .execute_batch("PRAGMA user_version=99;")
+            .unwrap();
+        assert!(Store::open(&dir).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

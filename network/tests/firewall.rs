@@ -159,6 +159,8 @@ fn endpoint(def: &NetworkDef, host: u8) -> Endpoint {
         bridge: def.bridge.clone(),
         parent: None,
         mode: None,
+        name: String::new(),
+        aliases: Vec::new(),
     }
 }
 

@@ -210,6 +210,8 @@ fn endpoint(def: &NetworkDef, host: u8, ifname: &str) -> Endpoint {
         bridge: def.bridge.clone(),
         parent: def.parent.clone(),
         mode: def.mode.clone(),
+        name: String::new(),
+        aliases: Vec::new(),
     }
 }
 

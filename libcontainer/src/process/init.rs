@@ -29,6 +29,8 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     /// Detached id-mapped mounts, by index in `mounts` (see `idmapped_mounts`).
     pub idmapped_mounts: &'a [Option<OwnedFd>],
+    /// /etc/hosts, resolv.conf and hostname of a container on a berth network.
+    pub network_files: &'a [crate::network_files::NetworkFile],
     /// `linux.seccomp`, compiled by the parent.
     pub seccomp: Option<&'a crate::seccomp::Program>,
     /// The container's state as the parent had it at the clone (no pid yet):
@@ -134,6 +136,7 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
         in_user_ns,
         console_socket: args.console_socket,
         idmapped_mounts: args.idmapped_mounts,
+        network_files: args.network_files,
         joined_mount_ns: ns
             .init_joins
             .iter()

@@ -383,6 +383,8 @@ mod tests {
             bridge: Some("bt1".into()),
             parent: None,
             mode: None,
+            name: String::new(),
+            aliases: Vec::new(),
         }
     }
 

@@ -265,6 +265,8 @@ mod tests {
             bridge: (driver == Driver::Bridge).then(|| "berth0".into()),
             parent: (driver != Driver::Bridge).then(|| "eth1".into()),
             mode: None,
+            name: String::new(),
+            aliases: Vec::new(),
         }
     }
 

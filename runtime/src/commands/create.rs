@@ -23,12 +23,23 @@ pub struct CreateArgs {
     /// Pass N more fds (from 3 on) to the container
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub preserve_fds: u32,
-    /// Attach to a berth network: NAME[:ip=A.B.C.D,mac=M,ifname=eth0] (repeatable)
+    /// Attach to a berth network: NAME[:ip=A.B.C.D,mac=M,ifname=eth0,name=N,alias=A...]
+    /// (repeatable). Containers on a network resolve each other by name
+    /// (default: the container id) and aliases through /etc/hosts
     #[arg(long = "network", value_name = "NETWORK")]
     pub networks: Vec<String>,
     /// Publish a port: [hostIP:]hostPort[-range]:containerPort[/tcp|udp] (repeatable)
     #[arg(long, short = 'p', value_name = "SPEC")]
     pub publish: Vec<String>,
+    /// Nameserver of the container's /etc/resolv.conf instead of the host's (repeatable; with --network)
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Search domain of the container's /etc/resolv.conf instead of the host's; "." for none (repeatable; with --network)
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// An entry of the container's own /etc/hosts: NAME:IP, IP may be host-gateway (repeatable; with --network)
+    #[arg(long, value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
     /// Container id
     pub id: String,
 }
@@ -47,6 +58,10 @@ impl CreateArgs {
             network: network::ContainerNetworkRequest {
                 networks: self.networks,
                 publish: self.publish,
+                dns: self.dns,
+                dns_search: self.dns_search,
+                add_hosts: self.add_host,
+                hostname: None,
             },
             network_state_dir: g.state_dir.clone(),
         }
