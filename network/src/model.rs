@@ -144,3 +144,51 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
         .collect::<Vec<_>>()
         .join(":")
 }
+
+/// A bridge network `name` on `subnet` (IPv4 only), for tests.
+#[cfg(test)]
+pub(crate) fn test_network(name: &str, subnet: &str) -> NetworkDef {
+    let subnet = Ipv4Net::parse(subnet).expect("a subnet");
+    NetworkDef {
+        name: name.into(),
+        driver: Driver::Bridge,
+        bridge: Some(format!("br-{name}")),
+        parent: None,
+        mode: None,
+        subnet,
+        gateway: subnet.nth(1),
+        subnet6: None,
+        gateway6: None,
+        mtu: 1500,
+        internal: false,
+        masquerade: true,
+        labels: Default::default(),
+        index: 0,
+    }
+}
+
+/// An endpoint 10.213.20.HOST (fd00:213:20::HOST with `v6`) on network
+/// `n`, for tests.
+#[cfg(test)]
+pub(crate) fn test_endpoint(host: u8, name: &str, aliases: &[&str], v6: bool) -> Endpoint {
+    Endpoint {
+        network: "n".into(),
+        driver: Driver::Bridge,
+        ifname: "eth0".into(),
+        host_ifname: String::new(),
+        temp_ifname: "eth0".into(),
+        mac: [2, 0, 0, 0, 0, host],
+        mtu: 1500,
+        ipv4: Ipv4Addr::new(10, 213, 20, host),
+        prefix4: 24,
+        gateway4: Ipv4Addr::new(10, 213, 20, 1),
+        ipv6: v6.then(|| format!("fd00:213:20::{host:x}").parse().unwrap()),
+        prefix6: 64,
+        gateway6: None,
+        bridge: None,
+        parent: None,
+        mode: None,
+        name: name.into(),
+        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+    }
+}

@@ -622,49 +622,17 @@ pub fn write_container_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Driver, Ipv4Net, Ipv6Net};
+    use crate::model::Ipv6Net;
 
     fn def(v6: bool) -> NetworkDef {
-        let subnet = Ipv4Net::parse("10.213.20.0/24").unwrap();
         NetworkDef {
-            name: "n".into(),
-            driver: Driver::Bridge,
-            bridge: None,
-            parent: None,
-            mode: None,
-            subnet,
-            gateway: subnet.nth(1),
             subnet6: v6.then(|| Ipv6Net::parse("fd00:213:20::/64").unwrap()),
-            gateway6: None,
-            mtu: 1500,
-            internal: false,
-            masquerade: true,
-            labels: Default::default(),
-            index: 0,
+            ..crate::model::test_network("n", "10.213.20.0/24")
         }
     }
 
     fn endpoint(host: u8, name: &str, aliases: &[&str], v6: bool) -> Endpoint {
-        Endpoint {
-            network: "n".into(),
-            driver: Driver::Bridge,
-            ifname: "eth0".into(),
-            host_ifname: String::new(),
-            temp_ifname: "eth0".into(),
-            mac: [2, 0, 0, 0, 0, host],
-            mtu: 1500,
-            ipv4: Ipv4Addr::new(10, 213, 20, host),
-            prefix4: 24,
-            gateway4: Ipv4Addr::new(10, 213, 20, 1),
-            ipv6: v6.then(|| format!("fd00:213:20::{host:x}").parse().unwrap()),
-            prefix6: 64,
-            gateway6: None,
-            bridge: None,
-            parent: None,
-            mode: None,
-            name: name.into(),
-            aliases: aliases.iter().map(|a| a.to_string()).collect(),
-        }
+        crate::model::test_endpoint(host, name, aliases, v6)
     }
 
     fn tempdir(tag: &str) -> PathBuf {
@@ -776,7 +744,7 @@ mod tests {
         assert!(e.contains(&("10.213.20.1".into(), vec!["gw".into()])));
         assert!(e.contains(&("10.213.20.2".into(), vec!["a".into()])));
         assert!(e.contains(&("10.213.20.3".into(), vec!["b".into()])));
-        remove_everywhere(&file, &[copy.clone()], 0).unwrap();
+        remove_everywhere(&file, std::slice::from_ref(&copy), 0).unwrap();
         let e = entries(&std::fs::read_to_string(&copy).unwrap());
         assert!(!e.iter().any(|(_, n)| n == &["a"]));
         // The network's own file never has a copy's entries.

@@ -663,14 +663,7 @@ impl Networks {
             // The hostname names the container's address on its first
             // network: the file it sees.
             let lines = names::endpoint_lines(ep, names.hostname.as_deref().filter(|_| i == 0))?;
-            // Under the file's lock: a copy registered since is in the list,
-            // or made after this line is written.
-            let file = names::HostsFile::lock(&self.state_dir, def)?;
-            let mut copies = self
-                .store
-                .borrow_mut()
-                .read(|tx| tx.hosts_copies_on(&def.name))?;
-            copies.retain(|c| Some(c) != row.hosts_copy.as_ref());
+            let (file, copies) = self.lock_hosts(def, row)?;
             names::add_everywhere(&file, &copies, slot, &lines)?;
             if let Some(copy) = &row.hosts_copy {
                 let extra = names::add_host_lines(&names.add_hosts, ep.gateway4);
@@ -678,6 +671,23 @@ impl Networks {
             }
         }
         Ok(())
+    }
+
+    /// `def`'s hosts file, locked, and the containers' copies of it other
+    /// than `row`'s own. Under the lock, a copy registered since this read
+    /// is made after the caller's writes, and so has them.
+    fn lock_hosts(
+        &self,
+        def: &NetworkDef,
+        row: &EndpointRow,
+    ) -> Result<(names::HostsFile, Vec<PathBuf>)> {
+        let file = names::HostsFile::lock(&self.state_dir, def)?;
+        let mut copies = self
+            .store
+            .borrow_mut()
+            .read(|tx| tx.hosts_copies_on(&def.name))?;
+        copies.retain(|c| Some(c) != row.hosts_copy.as_ref());
+        Ok((file, copies))
     }
 
     /// After a reboot the store still has the networks but the host lost
@@ -766,12 +776,7 @@ impl Networks {
                     firewall::detach(def, ep, &mine)?;
                 }
                 if let Some(slot) = row.slot {
-                    let file = names::HostsFile::lock(&self.state_dir, def)?;
-                    let mut copies = self
-                        .store
-                        .borrow_mut()
-                        .read(|tx| tx.hosts_copies_on(&def.name))?;
-                    copies.retain(|c| Some(c) != row.hosts_copy.as_ref());
+                    let (file, copies) = self.lock_hosts(def, row)?;
                     names::remove_everywhere(&file, &copies, slot)?;
                 }
             }

@@ -742,26 +742,10 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Driver, Ipv4Net, Protocol};
+    use crate::model::Protocol;
 
     fn def(name: &str, subnet: &str) -> NetworkDef {
-        let subnet = Ipv4Net::parse(subnet).unwrap();
-        NetworkDef {
-            name: name.into(),
-            driver: Driver::Bridge,
-            bridge: Some(format!("br-{name}")),
-            parent: None,
-            mode: None,
-            subnet,
-            gateway: subnet.nth(1),
-            subnet6: None,
-            gateway6: None,
-            mtu: 1500,
-            internal: false,
-            masquerade: true,
-            labels: Default::default(),
-            index: 0,
-        }
+        crate::model::test_network(name, subnet)
     }
 
     fn tempdir() -> PathBuf {
@@ -872,26 +856,7 @@ mod tests {
     fn a_version_1_store_is_migrated() {
         let dir = tempdir();
         std::fs::create_dir_all(&dir).unwrap();
-        let ep = Endpoint {
-            network: "n".into(),
-            driver: Driver::Bridge,
-            ifname: "eth0".into(),
-            host_ifname: "bv0".into(),
-            temp_ifname: "eth0".into(),
-            mac: [2, 0, 0, 0, 0, 2],
-            mtu: 1500,
-            ipv4: "10.213.20.2".parse().unwrap(),
-            prefix4: 24,
-            gateway4: "10.213.20.1".parse().unwrap(),
-            ipv6: None,
-            prefix6: 0,
-            gateway6: None,
-            bridge: Some("br-n".into()),
-            parent: None,
-            mode: None,
-            name: String::new(),
-            aliases: Vec::new(),
-        };
+        let ep = crate::model::test_endpoint(2, "", &[], false);
         // The JSON as version 1 wrote it: without name and aliases.
         let mut json = serde_json::to_value(&ep).unwrap();
         json.as_object_mut().unwrap().remove("name");
