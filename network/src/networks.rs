@@ -659,12 +659,19 @@ impl Networks {
             ) else {
                 continue;
             };
-            let Some(slot) = row.slot else { continue };
-            // The hostname names the container's address on its first
-            // network: the file it sees.
-            let lines = names::endpoint_lines(ep, names.hostname.as_deref().filter(|_| i == 0))?;
+            // The first network's file is the one the container sees: it
+            // exists (locking makes it) even when this endpoint has no line.
+            if row.slot.is_none() && i != 0 {
+                continue;
+            }
             let (file, copies) = self.lock_hosts(def, row)?;
-            names::add_everywhere(&file, &copies, slot, &lines)?;
+            if let Some(slot) = row.slot {
+                // The hostname names the container's address on its first
+                // network: the file it sees.
+                let hostname = names.hostname.as_deref().filter(|_| i == 0);
+                let lines = names::endpoint_lines(ep, hostname)?;
+                names::add_everywhere(&file, &copies, slot, &lines)?;
+            }
             if let Some(copy) = &row.hosts_copy {
                 let extra = names::add_host_lines(&names.add_hosts, ep.gateway4);
                 file.copy_to(copy, &def.name, &extra)?;
@@ -940,16 +947,19 @@ fn plan_endpoints(
             name,
             aliases: req.aliases.clone(),
         };
-        // Refused here, before anything is recorded, if the names do not fit.
-        names::endpoint_lines(&ep, names.hostname.as_deref().filter(|_| i == 0))
-            .map_err(Error::from)?;
+        // Refused here, before anything is recorded, if the names do not
+        // fit; a line only for an endpoint with a name to resolve (not a
+        // CNI attachment's, whose key is no name).
+        let hostname = names.hostname.as_deref().filter(|_| i == 0);
+        names::endpoint_lines(&ep, hostname).map_err(Error::from)?;
+        let named = !ep.name.is_empty() || !ep.aliases.is_empty() || hostname.is_some();
         tx.insert_endpoint(&EndpointRow {
             container: container_id.to_string(),
             network: def.name.clone(),
             offset,
             owner: owner.to_path_buf(),
             endpoint: ep.clone(),
-            slot: Some(tx.take_slot(&def.name)?),
+            slot: named.then(|| tx.take_slot(&def.name)).transpose()?,
             // The container sees its first network's file: its own copy
             // when it has entries of its own.
             hosts_copy: (i == 0 && !names.add_hosts.is_empty()).then(|| owner.join(HOSTS_COPY)),

@@ -491,3 +491,44 @@ fn no_files_without_a_network() {
     ];
     rt.exec(&args).fails_with(&["--dns", "--network"]);
 }
+
+#[test]
+fn an_endpoint_without_a_name_or_hostname_still_gets_the_files() {
+    let net = TestNet::create(27, false, &[]);
+    let rt = runtime();
+    let mut bundle = net_bundle(&["true"]);
+    bundle.config.as_object_mut().unwrap().remove("hostname");
+    bundle.save();
+    // Longer than a default name may be.
+    let id = format!("{}-{}", unique_name("long"), "x".repeat(64));
+    let script = "echo ==HOSTS; cat /etc/hosts; echo ==MOUNTS; cat /proc/self/mountinfo";
+    let mut config = bundle.config.clone();
+    config["process"]["args"] = json!(["sh", "-c", script]);
+    std::fs::write(bundle.config_path(), config.to_string()).unwrap();
+    let out = rt
+        .exec(&[
+            "run",
+            "--bundle",
+            bundle.path().to_str().unwrap(),
+            "--network",
+            &net.name,
+            &id,
+        ])
+        .ok();
+    let hosts = section(&out.stdout, "==HOSTS\n", "==MOUNTS");
+    assert_eq!(
+        addresses_of(hosts, "localhost"),
+        ["127.0.0.1", "::1"],
+        "{out}"
+    );
+    assert!(!hosts.contains("10.213.27."), "{out}");
+    let mounts = parse_mountinfo(section(&out.stdout, "==MOUNTS\n", "\u{0}"));
+    assert!(
+        mounts.iter().any(|m| m.mount_point == "/etc/hosts"),
+        "{out}"
+    );
+    assert!(
+        !mounts.iter().any(|m| m.mount_point == "/etc/hostname"),
+        "{out}"
+    );
+}
