@@ -791,6 +791,56 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Readers take no lock: while a writer churns slots, every line a
+    /// reader sees is a comment or a whole entry, never a mix of two.
+    #[test]
+    fn readers_never_see_a_torn_line() {
+        let dir = tempdir("torn");
+        let d = def(false);
+        let path = hosts_path(&dir, "n");
+        drop(HostsFile::lock(&dir, &d).unwrap());
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (path, done) = (path.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for line in text.lines().skip(HEADER_LINES) {
+                        assert_eq!(line.len(), LINE - 1, "{line:?}");
+                        if line.starts_with('#') {
+                            continue;
+                        }
+                        // 10.213.20.(slot+2) s(slot)-(generation), padded.
+                        let mut w = line.split_whitespace();
+                        let ip: Ipv4Addr = w.next().unwrap().parse().unwrap();
+                        let name = w.next().unwrap();
+                        let slot = name[1..].split('-').next().unwrap();
+                        let slot: u8 = slot.parse().unwrap();
+                        assert_eq!(ip.octets()[3], slot + 2, "{line:?}");
+                        assert_eq!(w.next(), None, "{line:?}");
+                    }
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        let file = HostsFile::lock(&dir, &d).unwrap();
+        for generation in 0..400u32 {
+            for slot in 0..40u8 {
+                let name = format!("s{slot}-{}", "g".repeat((generation % 90) as usize));
+                let ep = endpoint(slot + 2, &name, &[], false);
+                file.remove(slot.into()).unwrap();
+                file.add(slot.into(), &endpoint_lines(&ep, None).unwrap())
+                    .unwrap();
+            }
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let reads = reader.join().unwrap();
+        assert!(reads > 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn resolv_conf_drops_loopback_and_keeps_the_rest() {
         let host = "# generated\nnameserver 127.0.0.53\nnameserver 10.255.255.53\n\
