@@ -86,9 +86,16 @@ impl CniError {
     fn from_network(e: crate::Error) -> Self {
         use crate::Error as E;
         let code = match &e {
-            E::Netlink(_) | E::Sysctl { .. } | E::Firewall(_) | E::Random(_) | E::Listeners(_) => {
-                code::IO_FAILURE
-            }
+            E::Netlink(_)
+            | E::Sysctl { .. }
+            | E::Firewall(_)
+            | E::Random(_)
+            | E::Listeners(_)
+            | E::Store { .. }
+            | E::StoreRecord(_)
+            | E::Json { .. }
+            | E::Corrupt { .. }
+            | E::Io { .. } => code::IO_FAILURE,
             _ => BERTH_REFUSED,
         };
         Self {
