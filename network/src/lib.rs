@@ -14,7 +14,8 @@
 //! 4. [`Networks::release`] on delete (and `delete --force`, and after a
 //!    crash): undoes everything recorded for the container. Idempotent.
 //!
-//! A netns without any requested network still gets [`initialize_loopback`].
+//! A netns without any requested network still gets [`initialize_loopback`]
+//! (the `loopback` strategy of [`strategy`]).
 
 pub mod bridge;
 pub mod cni;
@@ -159,36 +160,8 @@ impl ContainerNetworkRequest {
 
 pub use networks::{ContainerNetwork, NetworkCreate, Networks};
 
-/// Brings `lo` up in the current network namespace.
+/// Sets up the current network namespace when it gets no network: `lo` up
+/// (the `loopback` strategy, see [`strategy::initialize_netns`]).
 pub fn initialize_loopback() -> Result<()> {
-    // SIOCSIFFLAGS on any socket of the netns: the cheapest way to do it.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(Error::Io {
-            what: "loopback: socket".into(),
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *d = *s as libc::c_char;
-    }
-    let r = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) };
-    let r = if r == 0 {
-        unsafe {
-            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, &req)
-        }
-    } else {
-        r
-    };
-    let err = std::io::Error::last_os_error();
-    unsafe { libc::close(fd) };
-    if r != 0 {
-        return Err(Error::Io {
-            what: "loopback: bringing lo up".into(),
-            source: err,
-        });
-    }
-    Ok(())
+    strategy::initialize_netns(&mut netlink::Netlink::open()?)
 }
