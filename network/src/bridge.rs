@@ -14,6 +14,11 @@ use crate::model::{mac_from_ipv4, NetworkDef};
 use crate::netlink::{req, Netlink};
 use crate::{Error, Result};
 
+/// The kernel numbers bridge ports 1..1023 (BR_MAX_PORTS in
+/// net/bridge/br_private.h is 1024, port 0 is never used); enslaving one
+/// more fails with EXFULL.
+pub const MAX_PORTS: u32 = 1023;
+
 /// Makes sure `def`'s bridge exists, has the MTU, the gateway address(es)
 /// with the subnet prefix, `route_localnet` (so DNAT of 127.0.0.1 works),
 /// and is up. Cost when it already exists: two round trips and one sysctl.

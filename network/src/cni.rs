@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::model::{format_mac, Driver, Endpoint, Ipv4Net, PortMapping, Protocol};
+use crate::model::{format_mac, Endpoint, Ipv4Net, PortMapping, Protocol};
 use crate::netlink::{Netlink, NetnsRef};
 use crate::networks::{ContainerNetwork, NetworkCreate, Networks};
 use crate::request::{NetworkRequest, PublishRequest};
@@ -438,7 +438,7 @@ fn ensure_network(nets: &Networks, config: &Config) -> Result<crate::model::Netw
             },
         },
     };
-    if def.driver != Driver::Bridge {
+    if !def.driver.has_bridge() {
         return Err(CniError::new(
             code::INVALID_CONFIG,
             format!(

@@ -77,6 +77,12 @@ pub trait NetworkStrategy: Sync {
     }
     /// Inside the container's netns, before exec: rename temp_ifname → ifname, MAC, MTU, addresses, up, default routes.
     fn initialize(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()>;
+    /// The endpoint's device on the host side, if the strategy makes one
+    /// (a veth's host end): while it exists, the container's netns does.
+    /// Default: none.
+    fn host_end<'a>(&self, _ep: &'a Endpoint) -> Option<&'a str> {
+        None
+    }
     /// Undo `create` from the host. Idempotent: a missing device is not an
     /// error. Default: nothing (a device made in init's netns dies with it).
     fn teardown(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
