@@ -3,8 +3,9 @@
 //!
 //! [`ensure_bridge`] is idempotent (safe to run on every use, and by several
 //! berth processes at once). Forwarding is host-wide: [`enable_forwarding`]
-//! returns what it changed, as a serialisable [`PreviousSysctls`] for the
-//! store, so that [`restore`] can put it back when the last network goes.
+//! returns what it changed, as a serialisable [`PreviousSysctls`] that
+//! [`crate::forwarding`] records (`/run/berth/forwarding.json`), so that
+//! [`restore`] can put it back when the host's last bridge network goes.
 //! The per-bridge `route_localnet` needs no restore: it goes with the bridge.
 
 use std::net::IpAddr;

@@ -28,7 +28,7 @@
 //! maps (plain hash maps with concatenated keys and data) and a table
 //! lookup. Constants are those of `linux/netfilter/nfnetlink.h` and
 //! `linux/netfilter/nf_tables.h`; the netlink framing (`linux/netlink.h`
-//! constants, the attribute walker) is [`crate::netlink::wire`]'s.
+//! constants, the attribute walker) is `crate::netlink::wire`'s.
 
 use std::io;
 use std::net::IpAddr;
@@ -495,7 +495,7 @@ pub enum Found {
 const GETS_PER_SEND: usize = 32;
 
 /// Looks up the key of each element: one `GETSETELEM` per element, sent
-/// [`GETS_PER_SEND`] at a time.
+/// `GETS_PER_SEND` at a time.
 pub fn lookup(elements: &[PortElement]) -> io::Result<Vec<Found>> {
     let mut out = Vec::with_capacity(elements.len());
     for chunk in elements.chunks(GETS_PER_SEND) {

@@ -191,8 +191,9 @@ impl Netlink {
         Ok(out)
     }
 
-    /// The main table's routes of a family (inspection only: a dump). Used
-    /// to refuse subnets that overlap the host's routes.
+    /// The main table's routes of a family (inspection only: a dump; the
+    /// CNI plugin's CHECK looks for the default route with it). The overlap
+    /// check of `network create` reads `/proc` instead ([`crate::host`]).
     pub fn routes(&mut self, family: AddressFamily) -> Result<Vec<RouteDetails>> {
         let mut out = Vec::new();
         for reply in self.execute(req::dump_routes(family))? {

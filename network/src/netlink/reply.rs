@@ -44,7 +44,7 @@ impl Reply {
     }
 }
 
-/// What [`Netlink::link`] tells about a device.
+/// What [`Netlink::link`](super::Netlink::link) tells about a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkDetails {
     pub index: u32,
@@ -57,7 +57,7 @@ pub struct LinkDetails {
     pub kind: Option<String>,
 }
 
-/// One address as [`Netlink::addresses`] reports it.
+/// One address as [`Netlink::addresses`](super::Netlink::addresses) reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressDetails {
     pub index: u32,
@@ -70,7 +70,7 @@ pub struct AddressDetails {
     pub global: bool,
 }
 
-/// One route as [`Netlink::routes`] reports it (main table only).
+/// One route as [`Netlink::routes`](super::Netlink::routes) reports it (main table only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteDetails {
     /// `None` for a default route.

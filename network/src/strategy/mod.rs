@@ -27,19 +27,25 @@
 //! parent, mode), so that bad input is refused before anything is created;
 //! [`validate_mode`] does the mode part for `network create`.
 //!
-//! How the create path uses it:
+//! Where the rest of the network layer uses it:
 //!
 //! ```text
-//! prepare (before clone):   strategy::validate(ep)? for every endpoint
+//! network create, reboot:   bridge::ensure_bridge (bridge networks, from
+//!                           Networks::make_host_objects; not per container)
 //! parent, init has a netns: let mut nl = Netlink::open()?;          // host netns
-//!                           bridge::ensure_bridge(&mut nl, &def)?;   // bridge networks
 //!                           strategy::create_and_attach(&mut nl, ep, netns)?
-//!                           (on error: teardown the endpoints already made)
+//!                           // validate, create, attach; on error the
+//!                           // endpoints already made are torn down
 //! container side, either    in the init before exec: Netlink::open()?, or
-//!                           from the parent: Netlink::open_in_netns(/proc/PID/ns/net fd)?
+//!                           from outside (CNI): Netlink::open_in_netns(netns fd)?
 //!                           strategy(ep.driver).initialize(&mut inside, ep)?
-//! delete / after a crash:   strategy(ep.driver).teardown(&mut nl, ep)?
+//!                           // lo up at the head of each batch
+//! netns without networks:   strategy::initialize_netns(&mut Netlink::open()?)?
+//! network rm --force, CNI DEL, a failed create:
+//!                           strategy(ep.driver).teardown(&mut nl, ep)?
 //! ```
+//!
+//! Container delete does not tear down: the devices die with the netns.
 //!
 //! Teardown is one failed `RTM_DELLINK` (~25 µs) once the netns is gone;
 //! while anything holds the netns (a process, an open `/proc/PID/ns/net`
