@@ -111,17 +111,21 @@ pub struct EndpointRow {
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::Invalid(format!("network state {}: {e}", path.display()))
+    move |source| Error::Store {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn json_err(e: serde_json::Error) -> Error {
-    Error::Invalid(format!("network state: malformed record: {e}"))
+    Error::StoreRecord(e)
 }
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::Invalid(format!("network state directory {}: {e}", dir.display()))
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            what: format!("network state directory {}", dir.display()),
+            source,
         })?;
         let path = dir.join("network.db");
         let conn = Connection::open(&path).map_err(db_err(&path))?;
@@ -156,10 +160,12 @@ impl Store {
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .map_err(db_err(&path))?;
             if version > SCHEMA_VERSION {
-                return Err(Error::Invalid(format!(
-                    "network state {}: schema version {version} is a newer berth's (this one knows {SCHEMA_VERSION})",
-                    path.display()
-                )));
+                return Err(Error::Corrupt {
+                    path: path.clone(),
+                    reason: format!(
+                        "schema version {version} is a newer berth's (this one knows {SCHEMA_VERSION})"
+                    ),
+                });
             }
             if version != SCHEMA_VERSION {
                 if version == 0 {
@@ -261,8 +267,10 @@ fn migration_sql(version: i32) -> String {
 /// schema is made.
 fn init_lock(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
     let path = dir.join("network.db.init");
-    crate::host::lock_file(&path)
-        .map_err(|e| Error::Invalid(format!("network state {}: {e}", path.display())))
+    crate::host::lock_file(&path).map_err(|source| Error::Io {
+        what: format!("network state {}", path.display()),
+        source,
+    })
 }
 
 /// The tables that are bitmaps of 64-bit words per network.
