@@ -781,6 +781,9 @@ fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool>
     Ok(nl.link_index(host_end)?.is_some())
 }
 
+/// Why the allocation transaction failed. `Full` and `Port` name the
+/// network whose leaked allocations, once reclaimed, may make room (a full
+/// subnet, a name taken by a vanished container; a taken host port).
 enum Conflict {
     Full(String, Error),
     Port(String, Error),
@@ -875,11 +878,12 @@ fn plan_endpoints(
         };
         if !name.is_empty() {
             if let Some(holder) = tx.endpoint_named(&def.name, &name)? {
-                return Err(Error::Invalid(format!(
+                // Reclaimed and tried again if its container is gone.
+                let e = Error::Invalid(format!(
                     "name {name} is already taken on network {} by container {holder}",
                     def.name
-                ))
-                .into());
+                ));
+                return Err(Conflict::Full(def.name.clone(), e));
             }
         }
         let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
