@@ -5,7 +5,9 @@
 //!
 //! 1. [`Networks::prepare`] in the parent, before the init is cloned: resolves
 //!    the requested networks, allocates addresses and records the endpoints
-//!    (write-ahead) so that a crash at any later point can be undone.
+//!    (write-ahead) so that a crash at any later point can be undone; writes
+//!    the endpoints' names into their networks' hosts files and the
+//!    container's resolv.conf and hostname ([`names`]), which init mounts.
 //! 2. [`ContainerNetwork::create`] in the parent, once init has its network
 //!    namespace: host-side work (veth pair created with its peer directly in
 //!    init's netns, bridge attach, firewall elements).
