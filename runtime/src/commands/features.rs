@@ -24,7 +24,7 @@ pub fn features() -> serde_json::Value {
             "netDevices": {"enabled": true}
         },
         "annotations": {
-            "io.github.berth.network": "berth.network and berth.publish annotations attach the container to berth networks"
+            "io.github.berth.network": "berth.network and berth.publish annotations attach the container to berth networks; berth.dns, berth.dns-search and berth.add-host shape its /etc/resolv.conf and /etc/hosts"
         }
     })
 }
