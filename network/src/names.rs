@@ -64,6 +64,7 @@ pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A network's hosts file or a copy of it.
     #[error("hosts file {}: {what}: {source}", .path.display())]
     Io {
         path: PathBuf,
@@ -71,8 +72,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A container's resolv.conf, hostname or hosts copy, or the host's
+    /// resolv.conf.
     #[error("{path}: {what}: {source}", path = .path.display())]
-    Write {
+    File {
         path: PathBuf,
         what: &'static str,
         #[source]
@@ -463,7 +466,7 @@ impl HostsFile {
         let header = header(network, extra)?;
         let body = text.get(HEADER as usize..).unwrap_or(&[]);
         let werr = |what| {
-            move |source| Error::Write {
+            move |source| Error::File {
                 path: path.to_owned(),
                 what,
                 source,
@@ -587,7 +590,7 @@ pub fn write_container_files(
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(source) => {
-            return Err(Error::Write {
+            return Err(Error::File {
                 path: HOST_RESOLV_CONF.into(),
                 what: "read",
                 source,
@@ -596,7 +599,7 @@ pub fn write_container_files(
     };
     let write = |name: &str, text: String| {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|source| Error::Write {
+        std::fs::write(&path, text).map_err(|source| Error::File {
             path: path.clone(),
             what: "write",
             source,
