@@ -532,3 +532,76 @@ fn an_endpoint_without_a_name_or_hostname_still_gets_the_files() {
         "{out}"
     );
 }
+
+/// A container on two networks sees its first network's file; the
+/// containers of each network resolve it there by its name on that network
+/// (network/README.md, "What a container sees").
+#[test]
+fn a_container_on_two_networks_sees_its_first() {
+    let first = TestNet::create(28, false, &[]);
+    let second = TestNet::create(29, false, &[]);
+    let rt = runtime();
+    let peer1 = unique_name("peer1");
+    let _p1 = started(
+        &rt,
+        &["sleep", "1000"],
+        &peer1,
+        &["--network", &format!("{}:name=peer1", first.name)],
+    );
+    let peer2 = unique_name("peer2");
+    let _p2 = started(
+        &rt,
+        &["sleep", "1000"],
+        &peer2,
+        &["--network", &format!("{}:name=peer2", second.name)],
+    );
+    let dual = unique_name("dual");
+    let _d = started(
+        &rt,
+        &["sleep", "1000"],
+        &dual,
+        &[
+            "--network",
+            &format!("{}:name=dual1", first.name),
+            "--network",
+            &format!("{}:name=dual2", second.name),
+        ],
+    );
+    let st = rt.state(&dual);
+    let ip_on = |i: usize| {
+        st["network"]["interfaces"][i]["ipv4"]
+            .as_str()
+            .and_then(|a| a.split('/').next())
+            .unwrap_or_else(|| panic!("no interface {i}: {st:#}"))
+            .to_owned()
+    };
+    let (dual_ip1, dual_ip2) = (ip_on(0), ip_on(1));
+    let own = rt.exec(&["exec", &dual, "cat", "/etc/hosts"]).ok();
+    assert_eq!(addresses_of(&own.stdout, "peer1").len(), 1, "{own}");
+    assert!(addresses_of(&own.stdout, "peer2").is_empty(), "{own}");
+    assert_eq!(
+        addresses_of(&own.stdout, "dual1"),
+        [dual_ip1.as_str()],
+        "{own}"
+    );
+    // Each network's containers find it by its name there.
+    let from1 = rt.exec(&["exec", &peer1, "cat", "/etc/hosts"]).ok();
+    assert_eq!(
+        addresses_of(&from1.stdout, "dual1"),
+        [dual_ip1.as_str()],
+        "{from1}"
+    );
+    let from2 = rt
+        .exec(&[
+            "exec",
+            &peer2,
+            "sh",
+            "-c",
+            "ping -c1 -W1 dual2 2>&1 | head -1",
+        ])
+        .ok();
+    assert!(
+        from2.stdout.contains(&format!("PING dual2 ({dual_ip2})")),
+        "{from2}"
+    );
+}
