@@ -625,19 +625,49 @@ impl Networks {
             if row.slot.is_none() && i != 0 {
                 continue;
             }
-            let (file, copies) = self.lock_hosts(def, row)?;
-            if let Some(slot) = row.slot {
-                // The hostname names the container's address on its first
-                // network: the file it sees.
-                let hostname = names.hostname.as_deref().filter(|_| i == 0);
-                let lines = names::endpoint_lines(ep, hostname)?;
-                names::add_everywhere(&file, &copies, slot, &lines)?;
-            }
-            if let Some(copy) = &row.hosts_copy {
-                let extra = names::add_host_lines(&names.add_hosts, ep.gateway4);
-                file.copy_to(copy, &def.name, &extra)?;
-            }
+            // The hostname names the container's address on its first
+            // network: the file it sees.
+            let hostname = names.hostname.as_deref().filter(|_| i == 0);
+            self.publish_names(def, row, hostname, &names.add_hosts)?;
         }
+        Ok(())
+    }
+
+    /// Makes `row`'s endpoint resolvable on its network `def`: its lines
+    /// (with `hostname` as one more name) in the network's hosts file and in
+    /// every container's copy of it, and the container's own copy (with its
+    /// `add_hosts`) if `row` has one. What `prepare` does for each endpoint
+    /// once the allocation is committed, and what connecting a running
+    /// container to a network does (with the slot [`reserve_name`] took).
+    pub fn publish_names(
+        &self,
+        def: &NetworkDef,
+        row: &EndpointRow,
+        hostname: Option<&str>,
+        add_hosts: &[names::AddHost],
+    ) -> Result<()> {
+        let (file, copies) = self.lock_hosts(def, row)?;
+        if let Some(slot) = row.slot {
+            let lines = names::endpoint_lines(&row.endpoint, hostname)?;
+            names::add_everywhere(&file, &copies, slot, &lines)?;
+        }
+        if let Some(copy) = &row.hosts_copy {
+            let extra = names::add_host_lines(add_hosts, row.endpoint.gateway4);
+            file.copy_to(copy, &def.name, &extra)?;
+        }
+        Ok(())
+    }
+
+    /// Takes `row`'s endpoint's lines out of its network's hosts file and
+    /// of the containers' copies of it. What `release` does for each
+    /// endpoint, and what disconnecting a running container does, before
+    /// the row goes (with its slot: `Tx::release_slot`).
+    pub fn withdraw_names(&self, def: &NetworkDef, row: &EndpointRow) -> Result<()> {
+        let Some(slot) = row.slot else {
+            return Ok(());
+        };
+        let (file, copies) = self.lock_hosts(def, row)?;
+        names::remove_everywhere(&file, &copies, slot)?;
         Ok(())
     }
 
@@ -743,10 +773,7 @@ impl Networks {
                     let mine = ports_on(&ports, &def.name);
                     firewall::detach(def, ep, &mine)?;
                 }
-                if let Some(slot) = row.slot {
-                    let (file, copies) = self.lock_hosts(def, row)?;
-                    names::remove_everywhere(&file, &copies, slot)?;
-                }
+                self.withdraw_names(def, row)?;
             }
         }
         self.store
@@ -868,24 +895,6 @@ fn plan_endpoints(
         if endpoints.iter().any(|e: &Endpoint| e.ifname == ifname) {
             return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
         }
-        let name = match &req.endpoint_name {
-            Some(name) => name.clone(),
-            // The id when it is a name a hosts line can hold.
-            None if names::valid_name(container_id) && container_id.len() <= DEFAULT_NAME_MAX => {
-                container_id.to_string()
-            }
-            None => String::new(),
-        };
-        if !name.is_empty() {
-            if let Some(holder) = tx.endpoint_named(&def.name, &name)? {
-                // Reclaimed and tried again if its container is gone.
-                let e = Error::Invalid(format!(
-                    "name {name} is already taken on network {} by container {holder}",
-                    def.name
-                ));
-                return Err(Conflict::Full(def.name.clone(), e));
-            }
-        }
         let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
         let ep = Endpoint {
             network: def.name.clone(),
@@ -911,22 +920,18 @@ fn plan_endpoints(
             bridge: def.bridge.clone(),
             parent: def.parent.clone(),
             mode: def.mode.clone(),
-            name,
+            name: endpoint_name(container_id, req),
             aliases: req.aliases.clone(),
         };
-        // Refused here, before anything is recorded, if the names do not
-        // fit; a line only for an endpoint with a name to resolve (not a
-        // CNI attachment's, whose key is no name).
         let hostname = names.hostname.as_deref().filter(|_| i == 0);
-        names::endpoint_lines(&ep, hostname).map_err(Error::from)?;
-        let named = !ep.name.is_empty() || !ep.aliases.is_empty() || hostname.is_some();
+        let slot = reserve_name(tx, &ep, hostname)?;
         tx.insert_endpoint(&EndpointRow {
             container: container_id.to_string(),
             network: def.name.clone(),
             offset,
             owner: owner.to_path_buf(),
             endpoint: ep.clone(),
-            slot: named.then(|| tx.take_slot(&def.name)).transpose()?,
+            slot,
             // The container sees its first network's file: its own copy
             // when it has entries of its own.
             hosts_copy: (i == 0 && !names.add_hosts.is_empty()).then(|| owner.join(HOSTS_COPY)),
@@ -987,6 +992,42 @@ fn plan_endpoints(
         networks: defs,
         files: None,
     })
+}
+
+/// An endpoint's name: `name=`, else the container id when it is a name a
+/// hosts line can hold (a CNI attachment's key, `cni:ID:IF`, is not).
+fn endpoint_name(container_id: &str, req: &NetworkRequest) -> String {
+    match &req.endpoint_name {
+        Some(name) => name.clone(),
+        None if names::valid_name(container_id) && container_id.len() <= DEFAULT_NAME_MAX => {
+            container_id.to_string()
+        }
+        None => String::new(),
+    }
+}
+
+/// In the allocation transaction: refuses `ep`'s name if another endpoint
+/// of its network has it (a conflict that reclaiming a vanished container
+/// may solve) and its names (with `hostname`) if they do not fit a hosts
+/// line; takes a hosts file slot when it has a name to resolve. For the
+/// endpoints of `prepare`, and of connecting a running container.
+fn reserve_name(
+    tx: &Tx,
+    ep: &Endpoint,
+    hostname: Option<&str>,
+) -> std::result::Result<Option<u32>, Conflict> {
+    if !ep.name.is_empty() {
+        if let Some(holder) = tx.endpoint_named(&ep.network, &ep.name)? {
+            let e = Error::Invalid(format!(
+                "name {} is already taken on network {} by container {holder}",
+                ep.name, ep.network
+            ));
+            return Err(Conflict::Full(ep.network.clone(), e));
+        }
+    }
+    names::endpoint_lines(ep, hostname).map_err(Error::from)?;
+    let named = !ep.name.is_empty() || !ep.aliases.is_empty() || hostname.is_some();
+    Ok(named.then(|| tx.take_slot(&ep.network)).transpose()?)
 }
 
 /// Whether two mappings take the same host port (as `Tx::port_holder` sees
