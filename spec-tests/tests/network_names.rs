@@ -12,7 +12,7 @@
 //! leaves the host. Run with `--test-threads=2`.
 
 use serde_json::{json, Value};
-use spec_tests::net::{ipv4_of, net_bundle, runtime, TestNet};
+use spec_tests::net::{ipv4_of, link_exists, net_bundle, runtime, TestNet};
 use spec_tests::{parse_mountinfo, unique_name, Bundle, Output, Runtime};
 
 /// A container made with `create` + `start` with `flags`; its bundle must
@@ -318,6 +318,45 @@ fn containers_resolve_each_other_by_name_and_alias_until_deleted() {
         addresses_of(&gone.stdout, &anon),
         [anon_ip.as_str()],
         "{gone}"
+    );
+
+    // A name held by a container that vanished (killed, its state directory
+    // gone) is reclaimed by the next container that asks for it.
+    let ghost = unique_name("ghost");
+    let _ghost = started(
+        &rt,
+        &["sleep", "1000"],
+        &ghost,
+        &["--network", &format!("{}:name=ghost", net.name)],
+    );
+    let st = rt.state(&ghost);
+    let host_end = st["network"]["interfaces"][0]["hostIfname"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{st:#}"))
+        .to_owned();
+    let pid = st["pid"].as_i64().unwrap_or_else(|| panic!("{st:#}")) as i32;
+    // SAFETY: a plain kill(2) of the container's init, which this test made.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    std::fs::remove_dir_all(rt.root().join(&ghost)).unwrap();
+    assert!(
+        spec_tests::wait_until(std::time::Duration::from_secs(10), || !link_exists(
+            &host_end
+        )),
+        "the vanished container's veth stays"
+    );
+    let heir = unique_name("heir");
+    let _heir = started(
+        &rt,
+        &["sleep", "1000"],
+        &heir,
+        &["--network", &format!("{}:name=ghost", net.name)],
+    );
+    let heir_ip = ipv4_of(&rt, &heir);
+    let hosts = rt.exec(&["exec", &late, "cat", "/etc/hosts"]).ok();
+    assert_eq!(
+        addresses_of(&hosts.stdout, "ghost"),
+        [heir_ip.as_str()],
+        "{hosts}"
     );
 }
 
