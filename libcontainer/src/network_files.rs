@@ -1,6 +1,6 @@
 //! `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname` of a container
 //! that berth attached to a network, as docker gives them: the network layer
-//! makes them in the container's state directory (`network/src/names.rs`);
+//! makes them in the container's state directory (`network/src/names.rs`, `hostsfile.rs`);
 //! init bind-mounts them after the config's `mounts`, each one unless the
 //! config mounts that destination itself. `/etc/hosts` is the network's
 //! shared hosts file (or the container's copy of it), updated in place as

@@ -24,6 +24,7 @@ pub mod cni;
 pub mod firewall;
 pub mod forwarding;
 pub mod host;
+pub mod hostsfile;
 pub mod ipam;
 pub mod listeners;
 pub mod model;

@@ -16,6 +16,7 @@
 //! lives on (its state directory was removed behind berth's back) and keeps
 //! its addresses and ports.
 
+use crate::hostsfile;
 use crate::listeners::{self, Listeners};
 use crate::model::{
     format_mac, mac_from_ipv4, Driver, Endpoint, Ipv4Net, Ipv6Net, NetworkDef, PortMapping,
@@ -450,7 +451,7 @@ impl Networks {
             .borrow_mut()
             .write(|tx| tx.delete_network(name))?;
         // Containers that still bind it keep their inode.
-        let hosts = names::hosts_path(&self.state_dir, name);
+        let hosts = hostsfile::hosts_path(&self.state_dir, name);
         match std::fs::remove_file(&hosts) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 tracing::warn!("network {name}: removing {}: {e}", hosts.display())
@@ -510,7 +511,7 @@ impl Networks {
         let names = req.names()?;
         let mut plan = self.prepare_parsed(container_id, owner, nets, &publish, &names)?;
         let hosts = match names.add_hosts.is_empty() {
-            true => names::hosts_path(&self.state_dir, &plan.endpoints[0].network),
+            true => hostsfile::hosts_path(&self.state_dir, &plan.endpoints[0].network),
             false => owner.join(HOSTS_COPY),
         };
         let ipv6 = plan.endpoints.iter().any(|e| e.ipv6.is_some());
@@ -648,11 +649,11 @@ impl Networks {
     ) -> Result<()> {
         let (file, copies) = self.lock_hosts(def, row)?;
         if let Some(slot) = row.slot {
-            let lines = names::endpoint_lines(&row.endpoint, hostname)?;
-            names::add_everywhere(&file, &copies, slot, &lines)?;
+            let lines = hostsfile::endpoint_lines(&row.endpoint, hostname)?;
+            hostsfile::add_everywhere(&file, &copies, slot, &lines)?;
         }
         if let Some(copy) = &row.hosts_copy {
-            let extra = names::add_host_lines(add_hosts, row.endpoint.gateway4);
+            let extra = hostsfile::add_host_lines(add_hosts, row.endpoint.gateway4);
             file.copy_to(copy, &def.name, &extra)?;
         }
         Ok(())
@@ -667,7 +668,7 @@ impl Networks {
             return Ok(());
         };
         let (file, copies) = self.lock_hosts(def, row)?;
-        names::remove_everywhere(&file, &copies, slot)?;
+        hostsfile::remove_everywhere(&file, &copies, slot)?;
         Ok(())
     }
 
@@ -678,8 +679,8 @@ impl Networks {
         &self,
         def: &NetworkDef,
         row: &EndpointRow,
-    ) -> Result<(names::HostsFile, Vec<PathBuf>)> {
-        let file = names::HostsFile::lock(&self.state_dir, def)?;
+    ) -> Result<(hostsfile::HostsFile, Vec<PathBuf>)> {
+        let file = hostsfile::HostsFile::lock(&self.state_dir, def)?;
         let mut copies = self
             .store
             .borrow_mut()
@@ -1025,7 +1026,7 @@ fn reserve_name(
             return Err(Conflict::Full(ep.network.clone(), e));
         }
     }
-    names::endpoint_lines(ep, hostname).map_err(Error::from)?;
+    hostsfile::endpoint_lines(ep, hostname).map_err(Error::from)?;
     let named = !ep.name.is_empty() || !ep.aliases.is_empty() || hostname.is_some();
     Ok(named.then(|| tx.take_slot(&ep.network)).transpose()?)
 }

@@ -14,7 +14,7 @@
 //!   owner (the container's state directory, to detect leaked allocations)
 //!   and the endpoint (JSON); since version 2 its name (unique on its
 //!   network), its slot in the network's hosts file and the container's copy
-//!   of that file (`names.rs`).
+//!   of that file (`hostsfile.rs`).
 //! - `ports`: published host ports, keyed for conflict lookup.
 //! - `name_slots` (version 2): the hosts file slots in use, a bitmap per
 //!   network as `ipam`'s.
