@@ -290,6 +290,10 @@ fn containers_resolve_each_other_by_name_and_alias_until_deleted() {
         .unwrap_or(Value::Null);
     assert_eq!(c["name"], json!("db"), "{v:#}");
     assert_eq!(c["aliases"], json!(["store"]), "{v:#}");
+    // And so does the container's state.
+    let iface = rt.state(&db)["network"]["interfaces"][0].clone();
+    assert_eq!(iface["name"], json!("db"), "{iface:#}");
+    assert_eq!(iface["aliases"], json!(["store"]), "{iface:#}");
 
     // A name is one endpoint's on a network.
     let taken = net_bundle(&["true"]);
