@@ -8,8 +8,9 @@
 //!   ([`crate::hostsfile`]), or the container's own copy of it when it has
 //!   `--add-host` entries.
 //!
-//! - **`/etc/resolv.conf`** ([`resolv_conf`]): the host's file with the
-//!   loopback nameservers dropped (and IPv6 ones when the container has no
+//! - **`/etc/resolv.conf`** ([`resolv_conf`]): the host's file (or
+//!   systemd-resolved's upstream list when the host's names only its stub),
+//!   with the loopback nameservers dropped (and IPv6 ones when the container has no
 //!   IPv6), as docker does; `--dns` and `--dns-search` replace the
 //!   nameservers and the search list. No public resolver is ever added,
 //!   and nothing is queried: the host's file is only read.
@@ -25,6 +26,10 @@ pub const MAX_ADD_HOSTS: usize = 25;
 
 /// Where the host's resolver configuration is read from.
 pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
+/// systemd-resolved's list of the upstream nameservers: read instead of
+/// [`HOST_RESOLV_CONF`] when that names only resolved's stub (127.0.0.53),
+/// which means nothing in the container's network namespace, as docker does.
+pub const SYSTEMD_RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -253,6 +258,29 @@ pub fn resolv_conf(host: &str, dns: &[IpAddr], search: &[String], ipv6: bool) ->
     text + &out
 }
 
+/// Whether the nameservers of a resolv.conf text are only
+/// systemd-resolved's stub listener.
+fn only_systemd_resolved(text: &str) -> bool {
+    let mut servers = text.lines().filter_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some("nameserver")).then(|| w.next()).flatten()
+    });
+    servers.next() == Some("127.0.0.53") && servers.next().is_none()
+}
+
+/// The text of `path`; `None` if there is no such file.
+fn read_if_there(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::File {
+            path: path.to_owned(),
+            what: "read",
+            source,
+        }),
+    }
+}
+
 /// The name files of a container, in its state directory.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ContainerFiles {
@@ -272,17 +300,12 @@ pub fn write_container_files(
     req: &NamesRequest,
     ipv6: bool,
 ) -> Result<ContainerFiles> {
-    let host = match std::fs::read_to_string(HOST_RESOLV_CONF) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(Error::File {
-                path: HOST_RESOLV_CONF.into(),
-                what: "read",
-                source,
-            })
+    let mut host = read_if_there(Path::new(HOST_RESOLV_CONF))?.unwrap_or_default();
+    if only_systemd_resolved(&host) {
+        if let Some(upstream) = read_if_there(Path::new(SYSTEMD_RESOLVED_UPSTREAM))? {
+            host = upstream;
         }
-    };
+    }
     let write = |name: &str, text: String| {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|source| Error::File {
@@ -345,6 +368,18 @@ mod tests {
             resolv_conf(host, &[], &[".".into()], false),
             "nameserver 10.255.255.53\noptions edns0 trust-ad\n"
         );
+    }
+
+    #[test]
+    fn a_stub_resolver_alone_means_its_upstream_list() {
+        assert!(only_systemd_resolved(
+            "# stub\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n"
+        ));
+        assert!(!only_systemd_resolved(
+            "nameserver 127.0.0.53\nnameserver 10.213.20.53\n"
+        ));
+        assert!(!only_systemd_resolved("nameserver 10.255.255.53\n"));
+        assert!(!only_systemd_resolved(""));
     }
 
     #[test]

@@ -83,7 +83,18 @@ fn section<'a>(out: &'a str, start: &str, end: &str) -> &'a str {
 /// and, for a container without IPv6, the IPv6 ones dropped; search and
 /// options kept.
 fn host_resolv_conf_filtered() -> (Vec<String>, Vec<String>, Vec<String>) {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    // systemd-resolved's stub alone: its upstream list is the host's.
+    let servers: Vec<&str> = host
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver "))
+        .map(str::trim)
+        .collect();
+    if servers == ["127.0.0.53"] {
+        if let Ok(upstream) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf") {
+            host = upstream;
+        }
+    }
     let (mut ns, mut search, mut options) = (Vec::new(), Vec::new(), Vec::new());
     for line in host.lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
