@@ -18,6 +18,7 @@
 
 pub mod bridge;
 pub mod cni;
+pub mod connect;
 pub mod firewall;
 pub mod forwarding;
 pub mod host;

@@ -61,7 +61,7 @@ pub struct NetworkCreate {
 
 /// Handle on the persistent network state.
 pub struct Networks {
-    store: RefCell<Store>,
+    pub(crate) store: RefCell<Store>,
 }
 
 /// A container's endpoints and published ports, decided before the init is
@@ -570,16 +570,38 @@ impl Networks {
         protocols.sort_by_key(|p| p.name());
         protocols.dedup();
         let listening = Listeners::dump(&protocols)?;
+        let ephemeral = if publish.iter().any(|p| p.host_ports.is_none()) {
+            Some(host::ephemeral_ports().map_err(|source| Error::Sysctl {
+                path: host::EPHEMERAL_PORTS.into(),
+                source,
+            })?)
+        } else {
+            None
+        };
+        let ports = PortContext {
+            listening: &listening,
+            ephemeral,
+        };
 
+        let plan = self.write_reclaiming(|tx| {
+            plan_endpoints(tx, container_id, owner, &nets, publish, &ports)
+        })?;
+        self.refresh_after_reboot(&plan.networks)?;
+        Ok(plan)
+    }
+
+    /// One allocation transaction; on a full subnet or a taken host port,
+    /// the leaks on that network are reclaimed and the transaction is run
+    /// once more.
+    pub(crate) fn write_reclaiming<T>(
+        &self,
+        mut f: impl FnMut(&Tx) -> std::result::Result<T, Conflict>,
+    ) -> Result<T> {
         let mut attempt = 0;
-        let plan = loop {
-            let result = self.store.borrow_mut().write_with(|tx| {
-                plan_endpoints(tx, container_id, owner, &nets, publish, &listening)
-            });
-            match result {
-                Ok(plan) => break plan,
+        loop {
+            match self.store.borrow_mut().write_with(&mut f) {
+                Ok(value) => return Ok(value),
                 Err(Conflict::Other(e)) => return Err(e),
-                // A full subnet or a taken port: reclaim leaks once and retry.
                 Err(Conflict::Full(network, e)) | Err(Conflict::Port(network, e)) => {
                     attempt += 1;
                     if attempt > 1 || self.reclaim_on(&network)? == 0 {
@@ -587,15 +609,13 @@ impl Networks {
                     }
                 }
             }
-        };
-        self.refresh_after_reboot(&plan.networks)?;
-        Ok(plan)
+        }
     }
 
     /// After a reboot the store still has the networks but the host lost
     /// their bridges and rules: make them again, once per boot, and once
     /// more when berth's host setup changed ([`host_setup_id`]).
-    fn refresh_after_reboot(&self, defs: &[NetworkDef]) -> Result<()> {
+    pub(crate) fn refresh_after_reboot(&self, defs: &[NetworkDef]) -> Result<()> {
         let boot = host_setup_id();
         for def in defs {
             let stale = self
@@ -711,7 +731,7 @@ fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool>
     Ok(nl.link_index(&ep.host_ifname)?.is_some())
 }
 
-enum Conflict {
+pub(crate) enum Conflict {
     Full(String, Error),
     Port(String, Error),
     Other(Error),
@@ -723,6 +743,13 @@ impl From<Error> for Conflict {
     }
 }
 
+/// What choosing host ports needs besides the store: the host's listening
+/// sockets, and the kernel's ephemeral range when a port has no host port.
+struct PortContext<'a> {
+    listening: &'a Listeners,
+    ephemeral: Option<(u16, u16)>,
+}
+
 /// The allocation transaction of `prepare`.
 fn plan_endpoints(
     tx: &Tx,
@@ -730,7 +757,7 @@ fn plan_endpoints(
     owner: &Path,
     nets: &[NetworkRequest],
     publish: &[PublishRequest],
-    listening: &Listeners,
+    host_ports: &PortContext,
 ) -> std::result::Result<ContainerNetwork, Conflict> {
     // `prepare` released a dead predecessor's rows and refused a live one's;
     // a create of the same id that committed since (another root) wins.
@@ -744,87 +771,11 @@ fn plan_endpoints(
     }
     let mut endpoints = Vec::new();
     let mut defs: Vec<NetworkDef> = Vec::new();
-    for (i, req) in nets.iter().enumerate() {
-        let def = tx
-            .network(&req.name)?
-            .ok_or_else(|| unknown_network(&req.name))?;
-        if defs.iter().any(|d| d.name == def.name) {
-            return Err(Error::Invalid(format!("network {} is requested twice", def.name)).into());
+    for req in nets {
+        if defs.iter().any(|d| d.name == req.name) {
+            return Err(Error::Invalid(format!("network {} is requested twice", req.name)).into());
         }
-        if def.driver == Driver::Bridge && tx.endpoint_count(&def.name)? >= MAX_BRIDGE_PORTS {
-            return Err(Error::Invalid(format!(
-                "network {} has {MAX_BRIDGE_PORTS} containers, the most a kernel bridge takes: put more containers on another network",
-                def.name
-            ))
-            .into());
-        }
-        let offset = match req.ip {
-            Some(ip) => {
-                let offset = def.subnet.offset_of(ip).ok_or_else(|| {
-                    Error::Invalid(format!("ip {ip} is not in {} ({})", def.subnet, def.name))
-                })?;
-                if ipam::reserved_offsets(def.subnet, def.gateway).contains(&offset) {
-                    return Err(Error::Invalid(format!(
-                        "ip {ip} is reserved on {} (network, gateway or broadcast address)",
-                        def.name
-                    ))
-                    .into());
-                }
-                if !tx.take_offset(&def.name, offset)? {
-                    let e = Error::Invalid(format!("ip {ip} is already in use on {}", def.name));
-                    return Err(Conflict::Full(def.name.clone(), e));
-                }
-                offset
-            }
-            None => match tx.allocate(&def)? {
-                Some(o) => o,
-                None => {
-                    let e = Error::Invalid(format!(
-                        "network {} ({}) has no free address",
-                        def.name, def.subnet
-                    ));
-                    return Err(Conflict::Full(def.name.clone(), e));
-                }
-            },
-        };
-        let ipv4 = def.subnet.nth(offset);
-        let ifname = req.ifname.clone().unwrap_or_else(|| format!("eth{i}"));
-        if endpoints.iter().any(|e: &Endpoint| e.ifname == ifname) {
-            return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
-        }
-        let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
-        let ep = Endpoint {
-            network: def.name.clone(),
-            driver: def.driver,
-            ifname: ifname.clone(),
-            host_ifname: format!(
-                "bv{}",
-                suffix
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            ),
-            // Created directly in the container's netns: no clash possible.
-            temp_ifname: ifname,
-            mac: req.mac.unwrap_or_else(|| mac_from_ipv4(ipv4)),
-            mtu: def.mtu,
-            ipv4,
-            prefix4: def.subnet.prefix,
-            gateway4: def.gateway,
-            ipv6: def.subnet6.map(|s| s.nth(offset)),
-            prefix6: def.subnet6.map(|s| s.prefix).unwrap_or(0),
-            gateway6: def.gateway6,
-            bridge: def.bridge.clone(),
-            parent: def.parent.clone(),
-            mode: def.mode.clone(),
-        };
-        tx.insert_endpoint(&EndpointRow {
-            container: container_id.to_string(),
-            network: def.name.clone(),
-            offset,
-            owner: owner.to_path_buf(),
-            endpoint: ep.clone(),
-        })?;
+        let (ep, def) = allocate_endpoint(tx, container_id, owner, req, &endpoints)?;
         endpoints.push(ep);
         defs.push(def);
     }
@@ -844,11 +795,11 @@ fn plan_endpoints(
         for p in publish {
             let mappings = match p.pairwise() {
                 Some(m) => m,
-                None => vec![pick_host_port(tx, p, listening)
-                    .map_err(|e| Conflict::Port(def.name.clone(), e))?],
+                None => pick_host_ports(tx, p, &ports, host_ports)
+                    .map_err(|e| Conflict::Port(def.name.clone(), e))?,
             };
             for m in mappings {
-                if let Some(l) = listening.hidden_by(&m) {
+                if let Some(l) = host_ports.listening.hidden_by(&m) {
                     return Err(port_in_use(&m, l).into());
                 }
                 // Before the store lookup, which would find this request's
@@ -882,6 +833,110 @@ fn plan_endpoints(
     })
 }
 
+/// Allocates and records `container_id`'s endpoint on the network `req`
+/// names, beside its endpoints `existing`: an address (the one asked for,
+/// or the next free one), an interface name (the one asked for, or
+/// `eth<number of existing endpoints>`, or the next free `ethN`), and the
+/// default routes when no existing endpoint has them (docker's rule: the
+/// first network's gateway). The step `prepare` runs per network and
+/// `connect` runs once.
+pub(crate) fn allocate_endpoint(
+    tx: &Tx,
+    container_id: &str,
+    owner: &Path,
+    req: &NetworkRequest,
+    existing: &[Endpoint],
+) -> std::result::Result<(Endpoint, NetworkDef), Conflict> {
+    let def = tx
+        .network(&req.name)?
+        .ok_or_else(|| unknown_network(&req.name))?;
+    if def.driver == Driver::Bridge && tx.endpoint_count(&def.name)? >= MAX_BRIDGE_PORTS {
+        return Err(Error::Invalid(format!(
+            "network {} has {MAX_BRIDGE_PORTS} containers, the most a kernel bridge takes: put more containers on another network",
+            def.name
+        ))
+        .into());
+    }
+    let ifname = match &req.ifname {
+        Some(name) => name.clone(),
+        None => (existing.len()..)
+            .map(|n| format!("eth{n}"))
+            .find(|name| !existing.iter().any(|e| &e.ifname == name))
+            .unwrap_or_default(),
+    };
+    if existing.iter().any(|e| e.ifname == ifname) {
+        return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
+    }
+    let offset = match req.ip {
+        Some(ip) => {
+            let offset = def.subnet.offset_of(ip).ok_or_else(|| {
+                Error::Invalid(format!("ip {ip} is not in {} ({})", def.subnet, def.name))
+            })?;
+            if ipam::reserved_offsets(def.subnet, def.gateway).contains(&offset) {
+                return Err(Error::Invalid(format!(
+                    "ip {ip} is reserved on {} (network, gateway or broadcast address)",
+                    def.name
+                ))
+                .into());
+            }
+            if !tx.take_offset(&def.name, offset)? {
+                let e = Error::Invalid(format!("ip {ip} is already in use on {}", def.name));
+                return Err(Conflict::Full(def.name.clone(), e));
+            }
+            offset
+        }
+        None => match tx.allocate(&def)? {
+            Some(o) => o,
+            None => {
+                let e = Error::Invalid(format!(
+                    "network {} ({}) has no free address",
+                    def.name, def.subnet
+                ));
+                return Err(Conflict::Full(def.name.clone(), e));
+            }
+        },
+    };
+    let ipv4 = def.subnet.nth(offset);
+    let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
+    let mut ep = Endpoint {
+        network: def.name.clone(),
+        driver: def.driver,
+        ifname: ifname.clone(),
+        host_ifname: format!(
+            "bv{}",
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+        // Created directly in the container's netns: no clash possible.
+        temp_ifname: ifname,
+        mac: req.mac.unwrap_or_else(|| mac_from_ipv4(ipv4)),
+        mtu: def.mtu,
+        ipv4,
+        prefix4: def.subnet.prefix,
+        gateway4: def.gateway,
+        ipv6: def.subnet6.map(|s| s.nth(offset)),
+        prefix6: def.subnet6.map(|s| s.prefix).unwrap_or(0),
+        gateway6: def.gateway6,
+        bridge: def.bridge.clone(),
+        parent: def.parent.clone(),
+        mode: def.mode.clone(),
+        default_route4: false,
+        default_route6: false,
+    };
+    ep.default_route4 = !existing.iter().any(Endpoint::routes_default4);
+    ep.default_route6 = !existing.iter().any(Endpoint::routes_default6);
+    tx.insert_endpoint(&EndpointRow {
+        container: container_id.to_string(),
+        network: def.name.clone(),
+        offset,
+        owner: owner.to_path_buf(),
+        endpoint: ep.clone(),
+    })?;
+    Ok((ep, def))
+}
+
 /// Whether two mappings take the same host port (as `Tx::port_holder` sees
 /// it: the same protocol and port, on the same address or on every address).
 fn same_host_port(a: &PortMapping, b: &PortMapping) -> bool {
@@ -901,26 +956,66 @@ fn port_in_use(m: &PortMapping, l: &listeners::Listener) -> Error {
     }
 }
 
-/// One free host port of a range, for `hostRange:containerPort`: neither
-/// published nor listened on by the host.
-fn pick_host_port(tx: &Tx, p: &PublishRequest, listening: &Listeners) -> Result<PortMapping> {
-    for port in p.host_ports.0..=p.host_ports.1 {
-        let m = PortMapping {
-            host_ip: p.host_ip,
-            host_port: port,
-            container_port: p.container_ports.0,
-            protocol: p.protocol,
-        };
-        if tx.port_holder(&m)?.is_none() && listening.hidden_by(&m).is_none() {
-            return Ok(m);
+/// Host ports for a request that does not pair host and container ports
+/// one to one: for `hostRange:containerPort`, one port of the range (the
+/// first free one); without host ports (`80`, `HOSTIP::80-81`), one port of
+/// the kernel's ephemeral range for each container port, from a random
+/// point of it on, so that the first probe is almost always free however
+/// many ports the host has published. A port is free when no container
+/// publishes it (the store, and `chosen`: this request's ports so far) and
+/// no host socket listens on it.
+fn pick_host_ports(
+    tx: &Tx,
+    p: &PublishRequest,
+    chosen: &[(String, PortMapping)],
+    context: &PortContext,
+) -> Result<Vec<PortMapping>> {
+    let (first, last) = match (p.host_ports, context.ephemeral) {
+        (Some(range), _) | (None, Some(range)) => range,
+        (None, None) => {
+            return Err(Error::Invalid(
+                "a port without a host port, but no ephemeral port range was read".into(),
+            ))
         }
+    };
+    let size = u32::from(last - first) + 1;
+    let start = match p.host_ports {
+        Some(_) => 0,
+        None => u32::from_ne_bytes(host::random_bytes().map_err(Error::Random)?) % size,
+    };
+    let mut out: Vec<PortMapping> = Vec::new();
+    for container_port in p.container_ports.0..=p.container_ports.1 {
+        let mut found = None;
+        for k in 0..size {
+            let m = PortMapping {
+                host_ip: p.host_ip,
+                host_port: first + ((start + k) % size) as u16,
+                container_port,
+                protocol: p.protocol,
+            };
+            let mine = chosen
+                .iter()
+                .map(|(_, q)| q)
+                .chain(&out)
+                .any(|q| same_host_port(q, &m));
+            if !mine && tx.port_holder(&m)?.is_none() && context.listening.hidden_by(&m).is_none() {
+                found = Some(m);
+                break;
+            }
+        }
+        out.push(found.ok_or_else(|| {
+            Error::Invalid(format!(
+                "every host port of {first}-{last}/{}{} is already published or in use on the host",
+                p.protocol.name(),
+                if p.host_ports.is_none() {
+                    format!(" (the kernel's ephemeral range, {})", host::EPHEMERAL_PORTS)
+                } else {
+                    String::new()
+                }
+            ))
+        })?);
     }
-    Err(Error::Invalid(format!(
-        "every host port of {}-{}/{} is already published or in use on the host",
-        p.host_ports.0,
-        p.host_ports.1,
-        p.protocol.name()
-    )))
+    Ok(out)
 }
 
 fn check_driver_options(driver: Driver, opts: &NetworkCreate) -> Result<()> {
@@ -983,7 +1078,7 @@ fn ports_on(ports: &[(String, PortMapping)], network: &str) -> Vec<PortMapping> 
         .collect()
 }
 
-fn unknown_network(name: &str) -> Error {
+pub(crate) fn unknown_network(name: &str) -> Error {
     Error::Invalid(format!(
         "network {name} does not exist (make it with `berth network create {name} --subnet CIDR`)"
     ))
@@ -1064,25 +1159,26 @@ impl ContainerNetwork {
 
     /// What `berth state` shows.
     pub fn summary(&self) -> serde_json::Value {
-        let interfaces: Vec<_> = self
-            .endpoints
-            .iter()
-            .map(|ep| {
-                json!({
-                    "network": ep.network,
-                    "ifname": ep.ifname,
-                    "hostIfname": (ep.driver == Driver::Bridge).then_some(&ep.host_ifname),
-                    "mac": format_mac(&ep.mac),
-                    "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
-                    "gateway": ep.gateway4.to_string(),
-                    "ipv6": ep.ipv6.map(|a| format!("{a}/{}", ep.prefix6)),
-                    "ipv6Gateway": ep.gateway6.map(|g| g.to_string()),
-                })
-            })
-            .collect();
+        let interfaces: Vec<_> = self.endpoints.iter().map(interface_summary).collect();
         let ports: Vec<_> = self.ports.iter().map(|(_, m)| format_port(m)).collect();
         json!({ "interfaces": interfaces, "ports": ports })
     }
+}
+
+/// One interface of [`ContainerNetwork::summary`]; what `berth network
+/// connect` prints.
+pub fn interface_summary(ep: &Endpoint) -> serde_json::Value {
+    json!({
+        "network": ep.network,
+        "ifname": ep.ifname,
+        "hostIfname": (ep.driver == Driver::Bridge).then_some(&ep.host_ifname),
+        "mac": format_mac(&ep.mac),
+        "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
+        "gateway": ep.gateway4.to_string(),
+        "ipv6": ep.ipv6.map(|a| format!("{a}/{}", ep.prefix6)),
+        "ipv6Gateway": ep.gateway6.map(|g| g.to_string()),
+        "defaultRoute": ep.routes_default4() || ep.routes_default6(),
+    })
 }
 
 /// Where the state directory of a container lives, for [`Networks::prepare`].
