@@ -599,7 +599,8 @@ impl Networks {
     ) -> Result<T> {
         let mut attempt = 0;
         loop {
-            match self.store.borrow_mut().write_with(&mut f) {
+            let result = self.store.borrow_mut().write_with(&mut f);
+            match result {
                 Ok(value) => return Ok(value),
                 Err(Conflict::Other(e)) => return Err(e),
                 Err(Conflict::Full(network, e)) | Err(Conflict::Port(network, e)) => {
