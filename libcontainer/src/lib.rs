@@ -86,6 +86,8 @@ pub enum Error {
     #[error(transparent)]
     NetDevice(#[from] net_devices::NetDeviceError),
     #[error(transparent)]
+    Connect(#[from] network_connect::ConnectError),
+    #[error(transparent)]
     Notify(#[from] notify_socket::NotifyError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),

@@ -49,6 +49,20 @@ pub fn disconnect(
     )
 }
 
+/// Why a container's networks cannot be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot {op} container {id}: it was created without berth's networks, so its network namespace is not berth's to change (create it with --network or the berth.network annotation)")]
+    NotBerths { op: &'static str, id: String },
+    #[error("cannot {op} container {id}: its networks are in the network state directory {} (--state-dir {} was given)", .recorded.display(), .given.display())]
+    OtherStateDir {
+        op: &'static str,
+        id: String,
+        recorded: PathBuf,
+        given: PathBuf,
+    },
+}
+
 /// Runs `change` on container `id`'s network under its lock, with its
 /// netns open, and saves the state it leaves. Refuses a stopped container
 /// and one whose network is not berth's.
@@ -69,30 +83,29 @@ fn with_netns(
     if status(&dir.path, &state) == Status::Stopped {
         return Err(Error::NotRunning(id.to_owned()));
     }
-    let recorded = match (&state.network_state_dir, &mut state.network) {
-        (Some(recorded), Some(_)) => crate::create::absolute(recorded),
-        _ => {
-            return Err(Error::Config(format!(
-                "cannot {op} container {id}: it was created without berth's networks, so its network namespace is not berth's to change (create it with --network or the berth.network annotation)"
-            )))
-        }
-    };
-    let given = crate::create::absolute(state_dir);
-    if recorded != given {
-        return Err(Error::Config(format!(
-            "cannot {op} container {id}: its networks are in the network state directory {} (--state-dir {} was given)",
-            recorded.display(),
-            given.display()
-        )));
-    }
     let netns = open_netns(&dir.path, &state)?;
+    let (Some(recorded), Some(plan)) = (&state.network_state_dir, &mut state.network) else {
+        return Err(ConnectError::NotBerths {
+            op,
+            id: id.to_owned(),
+        }
+        .into());
+    };
+    let (recorded, given) = (
+        crate::create::absolute(recorded),
+        crate::create::absolute(state_dir),
+    );
+    if recorded != given {
+        return Err(ConnectError::OtherStateDir {
+            op,
+            id: id.to_owned(),
+            recorded,
+            given,
+        }
+        .into());
+    }
     let owner = crate::create::absolute(&dir.path);
-    let networks = Networks::open(&recorded)?;
-    let plan = state
-        .network
-        .as_mut()
-        .ok_or_else(|| Error::Config(format!("cannot {op} container {id}: no network recorded")))?;
-    let ep = change(&networks, &owner, netns.as_fd(), plan)?;
+    let ep = change(&Networks::open(&recorded)?, &owner, netns.as_fd(), plan)?;
     dir.save(&state)?;
     Ok(ep)
 }

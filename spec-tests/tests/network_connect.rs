@@ -14,7 +14,7 @@
 //! kernel's ephemeral range, as docker's do.
 
 use serde_json::{json, Value};
-use spec_tests::net::{add_www, link_exists, must_within, net_bundle, wait_http};
+use spec_tests::net::{add_www, container_ids, link_exists, must_within, net_bundle, wait_http};
 use spec_tests::{unique_name, Bundle, Output, Runtime};
 use std::time::Duration;
 
@@ -76,14 +76,7 @@ impl<'a> Net<'a> {
     /// The ids `network inspect` shows on this network.
     #[track_caller]
     fn containers(&self) -> Vec<String> {
-        self.inspect()["containers"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|c| c["id"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+        container_ids(&self.inspect())
     }
 
     /// The ports `network inspect` shows, as `ID HOST->CONTAINER`.

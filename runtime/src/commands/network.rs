@@ -117,12 +117,13 @@ pub struct DisconnectArgs {
 }
 
 pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
-    let networks = Networks::open(&g.state_dir)?;
     let mut out = std::io::stdout().lock();
+    // Connect and disconnect open the store the container recorded.
+    let networks = || Networks::open(&g.state_dir);
     match args.command {
         NetworkCommand::Create(a) => {
             let a = *a;
-            let def = networks.create_network(&NetworkCreate {
+            let def = networks()?.create_network(&NetworkCreate {
                 name: a.name,
                 driver: Some(a.driver),
                 subnet: a.subnet,
@@ -140,7 +141,7 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", def.name)?;
         }
         NetworkCommand::Ls(a) => {
-            let defs = networks.list()?;
+            let defs = networks()?.list()?;
             if a.quiet {
                 for d in &defs {
                     writeln!(out, "{}", d.name)?;
@@ -185,6 +186,7 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             }
         }
         NetworkCommand::Inspect(a) => {
+            let networks = networks()?;
             let list = a
                 .names
                 .iter()
@@ -193,6 +195,7 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         }
         NetworkCommand::Rm(a) => {
+            let networks = networks()?;
             for name in &a.names {
                 networks.remove(name, a.force)?;
                 writeln!(out, "{name}")?;
