@@ -15,6 +15,9 @@
 //!    crash): undoes everything recorded for the container. Idempotent.
 //!
 //! A netns without any requested network still gets [`initialize_loopback`].
+//!
+//! A running container joins and leaves networks through
+//! [`Networks::connect`] and [`Networks::disconnect`] ([`connect`]).
 
 pub mod bridge;
 pub mod cni;
