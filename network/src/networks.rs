@@ -7,6 +7,9 @@
 //!   addresses, endpoints, ports) → [`ContainerNetwork::create`] in the parent
 //!   → [`ContainerNetwork::initialize`] in the init.
 //! - Container delete → [`Networks::release`].
+//! - `berth network connect|disconnect` of a running container →
+//!   [`Networks::connect`], [`Networks::disconnect`] (in `connect.rs`),
+//!   whose allocation is [`allocate_endpoint`], as `prepare`'s is per network.
 //!
 //! An allocation whose owner (the container's state directory) no longer
 //! exists is a leak — berth was killed, or a reboot cleared the runtime root —
@@ -899,7 +902,7 @@ pub(crate) fn allocate_endpoint(
     };
     let ipv4 = def.subnet.nth(offset);
     let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
-    let mut ep = Endpoint {
+    let ep = Endpoint {
         network: def.name.clone(),
         driver: def.driver,
         ifname: ifname.clone(),
@@ -923,11 +926,9 @@ pub(crate) fn allocate_endpoint(
         bridge: def.bridge.clone(),
         parent: def.parent.clone(),
         mode: def.mode.clone(),
-        default_route4: false,
-        default_route6: false,
+        default_route4: !existing.iter().any(Endpoint::routes_default4),
+        default_route6: !existing.iter().any(Endpoint::routes_default6),
     };
-    ep.default_route4 = !existing.iter().any(Endpoint::routes_default4);
-    ep.default_route6 = !existing.iter().any(Endpoint::routes_default6);
     tx.insert_endpoint(&EndpointRow {
         container: container_id.to_string(),
         network: def.name.clone(),
