@@ -372,7 +372,7 @@ fn two_networks_default_route_and_ports_on_the_first() {
 // ---- publishing ----
 
 #[test]
-fn ports_without_a_host_port_get_a_free_one() {
+fn ports_without_a_host_port_get_a_free_one_tcp_and_udp() {
     let rt = runtime();
     let a = Net::create(&rt, 36, false);
     let bundle = web_bundle("page-auto");
@@ -411,6 +411,34 @@ fn ports_without_a_host_port_get_a_free_one() {
     rt.delete_force(&id).ok();
     must_not_answer(&format!("127.0.0.1:{any}"), "page-auto");
     assert_eq!(a.ports(), Vec::<String>::new());
+
+    // UDP, a port given and one chosen.
+    let bundle = udp_echo_bundle("53");
+    let id = unique_name("udp");
+    started(
+        &rt,
+        &bundle,
+        &id,
+        &["--network", &a.name, "-p", "23960:53/udp", "-p", "53/udp"],
+    );
+    let ports = state_ports(&rt, &id);
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    assert_eq!(ports[0], "0.0.0.0:23960->53/udp");
+    assert!(ports[1].ends_with("->53/udp"), "{ports:?}");
+    let chosen = host_port(&ports[1]);
+    assert!(
+        (first..=last).contains(&chosen),
+        "{chosen} is not in {first}-{last}"
+    );
+    for port in [23960, chosen] {
+        let addr = format!("127.0.0.1:{port}");
+        if let Err(e) = udp_echoed(&addr, WAIT) {
+            panic!("no echo through {addr}/udp: {e}");
+        }
+    }
+    rt.delete_force(&id).ok();
+    let after = udp_echoed("127.0.0.1:23960", SHORT);
+    assert!(after.is_err(), "an echo after delete");
 }
 
 #[test]
@@ -462,7 +490,7 @@ fn a_range_taken_in_part_is_refused_whole_naming_the_port() {
 }
 
 #[test]
-fn ipv6_loopback_is_refused_with_the_reason_and_ipv6_publishing_works() {
+fn ipv6_loopback_is_refused_and_ipv6_publishing_and_connect_work() {
     let rt = runtime();
     let a = Net::create(&rt, 38, true);
     let bundle = web_bundle("page-v6");
@@ -488,44 +516,72 @@ fn ipv6_loopback_is_refused_with_the_reason_and_ipv6_publishing_works() {
     assert!(ports[0].starts_with("[fd00:213:30::1]:"), "{ports:?}");
     let port = host_port(&ports[0]);
     must_answer(&format!("[fd00:213:30::1]:{port}"), "page-v6");
+
+    // Connected to a container on an IPv4-only network, the IPv6 network
+    // gives it its address and the IPv6 default route (none had one); the
+    // IPv4 default route stays on the first network.
+    let v4 = Net::create(&rt, 39, false);
+    let id = unique_name("v6conn");
+    started(&rt, &bundle, &id, &["--network", &v4.name]);
+    let out = rt.exec(&["network", "connect", &a.name, &id]).ok();
+    let iface: Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("connect does not print JSON ({e}): {out}"));
+    let ip6 = iface["ipv6"].as_str().unwrap_or_default().to_owned();
+    assert!(ip6.starts_with("fd00:213:30::"), "{iface:#}");
+    assert_eq!(iface["defaultRoute"], json!(true), "{iface:#}");
+    let seen = inside(
+        &rt,
+        &id,
+        "ip -o -6 addr show dev eth1; ip -6 route; ip route",
+    );
+    assert!(seen.contains(&format!("inet6 {ip6}")), "{seen}");
+    assert!(
+        seen.contains("default via fd00:213:30::1 dev eth1"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(&format!("default via {} dev eth0", v4.gateway())),
+        "{seen}"
+    );
+    let ip6 = ip6.split('/').next().unwrap_or_default();
+    must_answer(&format!("[{ip6}]:80"), "page-v6");
+    rt.exec(&["network", "disconnect", &a.name, &id]).ok();
+    must_not_answer(&format!("[{ip6}]:80"), "page-v6");
+    let seen = inside(&rt, &id, "ip -6 route");
+    assert!(!seen.contains("default"), "{seen}");
 }
 
-#[test]
-fn udp_port_is_published() {
-    let rt = runtime();
-    let a = Net::create(&rt, 39, false);
-    // busybox's nc has no UDP: the test's echo server (a host binary, with
-    // the host's libraries mounted).
-    let mut bundle = net_bundle(&["/udp_echo", "53"]);
+/// A bundle running the test's UDP echo server on `port` (busybox's nc
+/// has no UDP; a host binary, with the host's libraries mounted).
+fn udp_echo_bundle(port: &str) -> Bundle {
+    let mut bundle = net_bundle(&["/udp_echo", port]);
     let ro_bind = |src: &str, dst: &str| json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "ro"]});
     bundle.add_mount(ro_bind(env!("CARGO_BIN_EXE_udp_echo"), "/udp_echo"));
     for dir in ["/lib/x86_64-linux-gnu", "/lib64"] {
         bundle.add_mount(ro_bind(dir, dir));
     }
-    let id = unique_name("udp");
-    started(
-        &rt,
-        &bundle,
-        &id,
-        &["--network", &a.name, "-p", "23960:53/udp"],
-    );
-    assert_eq!(state_ports(&rt, &id), ["0.0.0.0:23960->53/udp"]);
+    bundle
+}
+
+/// Whether a datagram to `addr` is echoed within `timeout`; the last
+/// answer or error.
+fn udp_echoed(addr: &str, timeout: Duration) -> Result<(), String> {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
         .expect("read timeout");
-    let mut answer = String::new();
-    let answered = spec_tests::wait_until(WAIT, || {
-        let _ = sock.send_to(b"hello-udp", "127.0.0.1:23960");
+    let mut last = String::from("nothing sent");
+    let echoed = spec_tests::wait_until(timeout, || {
+        let _ = sock.send_to(b"hello-udp", addr);
         let mut buf = [0u8; 64];
-        match sock.recv_from(&mut buf) {
-            Ok((n, _)) => answer = String::from_utf8_lossy(&buf[..n]).into_owned(),
-            Err(e) => answer = e.to_string(),
-        }
-        answer == "echo:hello-udp"
+        last = match sock.recv_from(&mut buf) {
+            Ok((n, _)) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+            Err(e) => e.to_string(),
+        };
+        last == "echo:hello-udp"
     });
-    assert!(answered, "no echo through 127.0.0.1:23960/udp: {answer}");
-    rt.delete_force(&id).ok();
-    let _ = sock.send_to(b"hello-udp", "127.0.0.1:23960");
-    let mut buf = [0u8; 64];
-    assert!(sock.recv_from(&mut buf).is_err(), "an answer after delete");
+    if echoed {
+        Ok(())
+    } else {
+        Err(last)
+    }
 }
