@@ -103,37 +103,8 @@ impl Networks {
         if let Some(def) = def.as_ref().filter(|d| d.driver == Driver::Bridge) {
             firewall::detach(def, &ep, &ports)?;
         }
-        // The endpoints that take over the default routes, in the
-        // container's order.
-        let remaining: Vec<&Endpoint> = plan
-            .endpoints
-            .iter()
-            .filter(|e| e.network != network)
-            .collect();
-        let heir4 = remaining
-            .iter()
-            .find(|e| !e.gateway4.is_unspecified())
-            .filter(|_| ep.routes_default4())
-            .map(|e| e.network.clone());
-        let heir6 = remaining
-            .iter()
-            .find(|e| e.gateway6.is_some())
-            .filter(|_| ep.routes_default6())
-            .map(|e| e.network.clone());
-        for e in plan.endpoints.iter_mut() {
-            e.default_route4 |= heir4.as_deref() == Some(&e.network);
-            e.default_route6 |= heir6.as_deref() == Some(&e.network);
-        }
-        let heirs: Vec<Endpoint> = plan
-            .endpoints
-            .iter()
-            .filter(|e| {
-                [&heir4, &heir6]
-                    .iter()
-                    .any(|h| h.as_deref() == Some(&e.network))
-            })
-            .cloned()
-            .collect();
+        plan.endpoints.retain(|e| e.network != network);
+        let heirs = hand_over_default_routes(&ep, &mut plan.endpoints);
         take_down(&ep, &heirs, netns)?;
         self.store.borrow_mut().write(|tx| {
             tx.delete_endpoint(container_id, network)?;
@@ -142,7 +113,6 @@ impl Networks {
             }
             Ok(())
         })?;
-        plan.endpoints.retain(|e| e.network != network);
         plan.networks.retain(|d| d.name != network);
         plan.ports.retain(|(n, _)| n != network);
         Ok(ep)
@@ -173,6 +143,28 @@ fn not_connected(container_id: &str, network: &str) -> Error {
     Error::Invalid(format!(
         "container {container_id} is not connected to network {network}"
     ))
+}
+
+/// Hands the default routes `leaving` had to the first endpoints of
+/// `remaining` (in the container's order) with a gateway of that family.
+/// Returns the endpoints that took one, as they are now.
+fn hand_over_default_routes(leaving: &Endpoint, remaining: &mut [Endpoint]) -> Vec<Endpoint> {
+    let mut heirs: Vec<usize> = Vec::new();
+    if leaving.routes_default4() {
+        if let Some(i) = remaining.iter().position(|e| !e.gateway4.is_unspecified()) {
+            remaining[i].default_route4 = true;
+            heirs.push(i);
+        }
+    }
+    if leaving.routes_default6() {
+        if let Some(i) = remaining.iter().position(|e| e.gateway6.is_some()) {
+            remaining[i].default_route6 = true;
+            if !heirs.contains(&i) {
+                heirs.push(i);
+            }
+        }
+    }
+    heirs.into_iter().map(|i| remaining[i].clone()).collect()
 }
 
 /// The device of `ep`, made with its peer inside `netns` and attached on
@@ -232,4 +224,148 @@ fn take_down(ep: &Endpoint, heirs: &[Endpoint], netns: BorrowedFd<'_>) -> Result
     }
     nl.batch(&reqs)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::mac_from_ipv4;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// An endpoint on network `name` (10.213.`x`.0/24, and fd00:213:`x`::/64
+    /// with `v6`), with the default routes `d4`, `d6`.
+    fn ep(name: &str, x: u8, v6: bool, d4: bool, d6: bool) -> Endpoint {
+        let ip = Ipv4Addr::new(10, 213, x, 2);
+        let v6addr = |host| Ipv6Addr::new(0xfd00, 0x213, x.into(), 0, 0, 0, 0, host);
+        Endpoint {
+            network: name.into(),
+            driver: Driver::Bridge,
+            ifname: format!("eth{x}"),
+            host_ifname: format!("bv{x}"),
+            temp_ifname: format!("eth{x}"),
+            mac: mac_from_ipv4(ip),
+            mtu: 1500,
+            ipv4: ip,
+            prefix4: 24,
+            gateway4: Ipv4Addr::new(10, 213, x, 1),
+            ipv6: v6.then(|| v6addr(2)),
+            prefix6: 64,
+            gateway6: v6.then(|| v6addr(1)),
+            bridge: Some(format!("br{x}")),
+            parent: None,
+            mode: None,
+            default_route4: d4,
+            default_route6: d6,
+        }
+    }
+
+    fn routes(eps: &[Endpoint]) -> Vec<(bool, bool)> {
+        eps.iter()
+            .map(|e| (e.routes_default4(), e.routes_default6()))
+            .collect()
+    }
+
+    #[test]
+    fn the_next_network_takes_the_default_routes() {
+        // a (IPv4, both defaults) leaves b (IPv4) and c (IPv4 + IPv6).
+        let leaving = ep("a", 30, true, true, true);
+        let mut rest = vec![
+            ep("b", 31, false, false, false),
+            ep("c", 32, true, false, false),
+        ];
+        let heirs = hand_over_default_routes(&leaving, &mut rest);
+        assert_eq!(routes(&rest), [(true, false), (false, true)]);
+        assert_eq!(
+            heirs.iter().map(|e| e.network.as_str()).collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        // One endpoint taking both routes is named once.
+        let mut rest = vec![ep("c", 32, true, false, false)];
+        let heirs = hand_over_default_routes(&leaving, &mut rest);
+        assert_eq!(routes(&rest), [(true, true)]);
+        assert_eq!(heirs.len(), 1);
+    }
+
+    #[test]
+    fn endpoints_are_allocated_and_released_one_network_at_a_time() {
+        use crate::model::Protocol;
+        use crate::store::tests::{def, tempdir};
+        use crate::store::Store;
+        let dir = tempdir();
+        let owner = Path::new("/run/berth/c1");
+        let mut store = Store::open(&dir).unwrap();
+        let (a, mut b) = (def("a", "10.213.30.0/24"), def("b", "10.213.31.0/24"));
+        b.index = 1;
+        store
+            .write(|tx| {
+                tx.insert_network(&a, "boot")?;
+                tx.insert_network(&b, "boot")
+            })
+            .unwrap();
+        let request = |name: &str| crate::request::connect_request(name, None).unwrap();
+        let allocate = |store: &mut Store, name: &str, existing: &[Endpoint]| {
+            store
+                .write_with(|tx| allocate_endpoint(tx, "c1", owner, &request(name), existing))
+                .map(|(ep, _)| ep)
+        };
+        // The first network has the default routes, the next one not.
+        let first = allocate(&mut store, "a", &[]).unwrap();
+        let second = allocate(&mut store, "b", std::slice::from_ref(&first)).unwrap();
+        assert_eq!(
+            [
+                (&first.ifname, first.default_route4),
+                (&second.ifname, second.default_route4)
+            ],
+            [(&"eth0".to_string(), true), (&"eth1".to_string(), false)]
+        );
+        assert_eq!(second.ipv4, Ipv4Addr::new(10, 213, 31, 2));
+        let port = |host_port| PortMapping {
+            host_ip: None,
+            host_port,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        store
+            .write(|tx| {
+                tx.insert_port("c1", "a", &port(23001))?;
+                tx.insert_port("c1", "b", &port(23002))
+            })
+            .unwrap();
+        // Leaving b releases its address and its port only.
+        let mut heir = first.clone();
+        heir.default_route6 = false;
+        let row = store
+            .write(|tx| {
+                let row = tx.delete_endpoint("c1", "b")?;
+                tx.update_endpoint("c1", &heir)?;
+                Ok(row)
+            })
+            .unwrap();
+        assert_eq!(row.map(|r| r.endpoint), Some(second));
+        store
+            .read(|tx| {
+                let rows = tx.endpoints_of("c1")?;
+                assert_eq!(rows.len(), 1);
+                assert_eq!(rows[0].endpoint, heir);
+                assert_eq!(tx.ports_of("c1")?, [("a".to_string(), port(23001))]);
+                assert_eq!(tx.port_holder(&port(23002))?, None);
+                // a: one address besides the reserved ones; b: none.
+                assert!(tx.allocated_bits("b")? < tx.allocated_bits("a")?);
+                assert_eq!(tx.delete_endpoint("c1", "b")?.map(|r| r.network), None);
+                Ok(())
+            })
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_endpoint_without_default_routes_hands_over_nothing() {
+        let leaving = ep("b", 31, false, false, false);
+        let mut rest = vec![ep("a", 30, false, true, false)];
+        assert!(hand_over_default_routes(&leaving, &mut rest).is_empty());
+        assert_eq!(routes(&rest), [(true, false)]);
+        // Nobody left to take them.
+        let leaving = ep("a", 30, true, true, true);
+        assert!(hand_over_default_routes(&leaving, &mut []).is_empty());
+    }
 }

@@ -735,6 +735,7 @@ fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool>
     Ok(nl.link_index(&ep.host_ifname)?.is_some())
 }
 
+#[derive(Debug)]
 pub(crate) enum Conflict {
     Full(String, Error),
     Port(String, Error),

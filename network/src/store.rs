@@ -612,11 +612,11 @@ impl Tx<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{Driver, Ipv4Net, Protocol};
 
-    fn def(name: &str, subnet: &str) -> NetworkDef {
+    pub(crate) fn def(name: &str, subnet: &str) -> NetworkDef {
         let subnet = Ipv4Net::parse(subnet).unwrap();
         NetworkDef {
             name: name.into(),
@@ -636,7 +636,7 @@ mod tests {
         }
     }
 
-    fn tempdir() -> PathBuf {
+    pub(crate) fn tempdir() -> PathBuf {
         let d = std::env::temp_dir().join(format!(
             "berth-store-{}-{:?}",
             std::process::id(),
