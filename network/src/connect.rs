@@ -20,7 +20,7 @@
 //! where an endpoint joins or leaves a running container: what else must
 //! follow an endpoint (names, hosts files) is added there.
 
-use crate::model::{Driver, Endpoint, NetworkDef, PortMapping};
+use crate::model::{Endpoint, NetworkDef, PortMapping};
 use crate::netlink::{req, Netlink, NetnsRef};
 use crate::networks::{allocate_endpoint, unknown_network, ContainerNetwork, Networks};
 use crate::request::NetworkRequest;
@@ -100,7 +100,7 @@ impl Networks {
             Ok((row, ports, tx.network(network)?))
         })?;
         let ep = row.endpoint;
-        if let Some(def) = def.as_ref().filter(|d| d.driver == Driver::Bridge) {
+        if let Some(def) = def.as_ref().filter(|d| d.driver.has_bridge()) {
             firewall::detach(def, &ep, &ports)?;
         }
         plan.endpoints.retain(|e| e.network != network);
@@ -174,7 +174,7 @@ fn bring_up(def: &NetworkDef, ep: &Endpoint, netns: BorrowedFd<'_>) -> Result<()
     let mut nl = Netlink::open()?;
     strategy::create_and_attach(&mut nl, ep, NetnsRef::Fd(netns))?;
     let inside = (|| {
-        if def.driver == Driver::Bridge {
+        if def.driver.has_bridge() {
             firewall::attach(def, ep, &[])?;
         }
         let mut inside = Netlink::open_in_netns(netns)?;
@@ -229,7 +229,7 @@ fn take_down(ep: &Endpoint, heirs: &[Endpoint], netns: BorrowedFd<'_>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::mac_from_ipv4;
+    use crate::model::{mac_from_ipv4, Driver};
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     /// An endpoint on network `name` (10.213.`x`.0/24, and fd00:213:`x`::/64

@@ -54,13 +54,14 @@ pub const EPHEMERAL_PORTS: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 
 /// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), where
 /// host ports published without a number are taken from, as docker does.
-pub fn ephemeral_ports() -> std::io::Result<(u16, u16)> {
-    let text = std::fs::read_to_string(EPHEMERAL_PORTS)?;
-    parse_port_range(&text).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("expected two ports, found {:?}", text.trim()),
-        )
+pub fn ephemeral_ports() -> crate::Result<(u16, u16)> {
+    let text = std::fs::read_to_string(EPHEMERAL_PORTS).map_err(|source| crate::Error::Sysctl {
+        path: EPHEMERAL_PORTS.into(),
+        source,
+    })?;
+    parse_port_range(&text).ok_or_else(|| crate::Error::Corrupt {
+        path: EPHEMERAL_PORTS.into(),
+        reason: format!("expected two ports, low then high, found {:?}", text.trim()),
     })
 }
 

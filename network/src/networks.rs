@@ -40,9 +40,8 @@ pub const DEFAULT_NETWORK: &str = "default";
 /// Where subnets are taken from when none is given: /24s of this range
 /// that overlap neither another berth network nor a host route.
 pub const DEFAULT_POOL: &str = "10.213.0.0/16";
-/// The kernel's bridge port numbers are 10 bits and port 0 is never used
-/// (BR_MAX_PORTS in net/bridge/br_private.h).
-pub const MAX_BRIDGE_PORTS: u32 = 1023;
+/// The most containers on one bridge network ([`bridge::MAX_PORTS`]).
+pub const MAX_BRIDGE_PORTS: u32 = bridge::MAX_PORTS;
 
 /// `berth network create` options.
 #[derive(Debug, Clone, Default)]
@@ -94,16 +93,14 @@ impl Networks {
                 opts.name
             )));
         }
-        let driver = match opts.driver.as_deref().unwrap_or("bridge") {
-            "bridge" => Driver::Bridge,
-            "macvlan" => Driver::Macvlan,
-            "ipvlan" => Driver::Ipvlan,
-            other => {
-                return Err(Error::Invalid(format!(
-                    "unknown network driver {other:?} (known: bridge, macvlan, ipvlan)"
-                )))
-            }
-        };
+        let name = opts.driver.as_deref().unwrap_or(Driver::Bridge.name());
+        let driver = Driver::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = Driver::ALL.iter().map(|d| d.name()).collect();
+            Error::Invalid(format!(
+                "unknown network driver {name:?} (known: {})",
+                known.join(", ")
+            ))
+        })?;
         check_driver_options(driver, opts)?;
         let subnet = opts.subnet.as_deref().map(Ipv4Net::parse).transpose()?;
         if let Some(subnet) = subnet {
@@ -222,46 +219,10 @@ impl Networks {
                     Some(g)
                 }
             };
-            let bridge = match driver {
-                Driver::Bridge => {
-                    let name = match &opts.bridge {
-                        Some(name) => name.clone(),
-                        // berthN from the network's index on: the first name
-                        // that no network of this state dir and no device of
-                        // the host (another state dir's bridge) has. Nobody
-                        // can "choose another --bridge" for `default`.
-                        None => {
-                            let mut found = None;
-                            for n in index..index + 1000 {
-                                let name = format!("berth{n}");
-                                if tx.network_by_bridge(&name)?.is_none()
-                                    && nl.link_index(&name)?.is_none()
-                                {
-                                    found = Some(name);
-                                    break;
-                                }
-                            }
-                            found.ok_or_else(|| {
-                                Error::Invalid(format!(
-                                    "no free bridge name berth{index}..berth{}: give --bridge",
-                                    index + 999
-                                ))
-                            })?
-                        }
-                    };
-                    if let Some(owner) = tx.network_by_bridge(&name)? {
-                        return Err(Error::Invalid(format!(
-                            "bridge {name} is already used by network {owner}"
-                        )));
-                    }
-                    if nl.link_index(&name)?.is_some() {
-                        return Err(Error::Invalid(format!(
-                            "interface {name} already exists on the host: choose another --bridge"
-                        )));
-                    }
-                    Some(name)
-                }
-                _ => None,
+            let bridge = if driver.has_bridge() {
+                Some(bridge_name(tx, &mut nl, opts.bridge.as_deref(), index)?)
+            } else {
+                None
             };
             let def = NetworkDef {
                 name: opts.name.clone(),
@@ -295,7 +256,7 @@ impl Networks {
 
     /// Bridge, addresses, sysctls and firewall rules of a network. Idempotent.
     fn make_host_objects(&self, nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
-        if def.driver != Driver::Bridge {
+        if !def.driver.has_bridge() {
             return Ok(());
         }
         bridge::ensure_bridge(nl, def)?;
@@ -306,14 +267,14 @@ impl Networks {
     }
 
     fn remove_host_objects(&self, nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
-        if def.driver != Driver::Bridge {
+        if !def.driver.has_bridge() {
             return Ok(());
         }
         let last = self.store.borrow_mut().read(|tx| {
             let networks = tx.networks()?;
             Ok(networks
                 .iter()
-                .all(|n| n.name == def.name || n.driver != Driver::Bridge))
+                .all(|n| n.name == def.name || !n.driver.has_bridge()))
         })?;
         let fwd = forwarding::Guard::lock(Path::new(forwarding::DIR))?;
         let none_left = firewall::remove_network(def, last)?;
@@ -465,7 +426,7 @@ impl Networks {
             // lives on, and with it the veth: its host end is removed here.
             // The store rows of this network go with it below.
             for (row, ports) in attached.iter().zip(&ports) {
-                if def.driver == Driver::Bridge {
+                if def.driver.has_bridge() {
                     firewall::detach(&def, &row.endpoint, &ports_on(ports, name))?;
                 }
                 strategy::strategy(row.endpoint.driver).teardown(&mut nl, &row.endpoint)?;
@@ -573,21 +534,9 @@ impl Networks {
         protocols.sort_by_key(|p| p.name());
         protocols.dedup();
         let listening = Listeners::dump(&protocols)?;
-        let ephemeral = if publish.iter().any(|p| p.host_ports.is_none()) {
-            Some(host::ephemeral_ports().map_err(|source| Error::Sysctl {
-                path: host::EPHEMERAL_PORTS.into(),
-                source,
-            })?)
-        } else {
-            None
-        };
-        let ports = PortContext {
-            listening: &listening,
-            ephemeral,
-        };
 
         let plan = self.write_reclaiming(|tx| {
-            plan_endpoints(tx, container_id, owner, &nets, publish, &ports)
+            plan_endpoints(tx, container_id, owner, &nets, publish, &listening)
         })?;
         self.refresh_after_reboot(&plan.networks)?;
         Ok(plan)
@@ -697,7 +646,7 @@ impl Networks {
         for (row, def) in rows.iter().zip(&defs) {
             let ep = &row.endpoint;
             if let Some(def) = def {
-                if def.driver == Driver::Bridge {
+                if def.driver.has_bridge() {
                     let mine = ports_on(&ports, &def.name);
                     firewall::detach(def, ep, &mine)?;
                 }
@@ -725,14 +674,14 @@ fn host_setup_id() -> String {
 /// (macvlan, ipvlan) have nothing on the host to tell by: `false`.
 fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool> {
     let ep = &row.endpoint;
-    if ep.driver != Driver::Bridge || ep.host_ifname.is_empty() {
+    let Some(host_end) = strategy::strategy(ep.driver).host_end(ep) else {
         return Ok(false);
-    }
+    };
     let nl = match nl {
         Some(nl) => nl,
         None => nl.insert(Netlink::open()?),
     };
-    Ok(nl.link_index(&ep.host_ifname)?.is_some())
+    Ok(nl.link_index(host_end)?.is_some())
 }
 
 #[derive(Debug)]
@@ -748,13 +697,6 @@ impl From<Error> for Conflict {
     }
 }
 
-/// What choosing host ports needs besides the store: the host's listening
-/// sockets, and the kernel's ephemeral range when a port has no host port.
-struct PortContext<'a> {
-    listening: &'a Listeners,
-    ephemeral: Option<(u16, u16)>,
-}
-
 /// The allocation transaction of `prepare`.
 fn plan_endpoints(
     tx: &Tx,
@@ -762,7 +704,7 @@ fn plan_endpoints(
     owner: &Path,
     nets: &[NetworkRequest],
     publish: &[PublishRequest],
-    host_ports: &PortContext,
+    listening: &Listeners,
 ) -> std::result::Result<ContainerNetwork, Conflict> {
     // `prepare` released a dead predecessor's rows and refused a live one's;
     // a create of the same id that committed since (another root) wins.
@@ -789,7 +731,7 @@ fn plan_endpoints(
     let mut ports = Vec::new();
     if !publish.is_empty() {
         let def = &defs[0];
-        if def.driver != Driver::Bridge {
+        if !def.driver.has_bridge() {
             return Err(Error::Invalid(format!(
                 "ports cannot be published on network {} (driver {}): its containers are reachable directly",
                 def.name,
@@ -800,11 +742,11 @@ fn plan_endpoints(
         for p in publish {
             let mappings = match p.pairwise() {
                 Some(m) => m,
-                None => pick_host_ports(tx, p, &ports, host_ports)
+                None => pick_host_ports(tx, p, &ports, listening)
                     .map_err(|e| Conflict::Port(def.name.clone(), e))?,
             };
             for m in mappings {
-                if let Some(l) = host_ports.listening.hidden_by(&m) {
+                if let Some(l) = listening.hidden_by(&m) {
                     return Err(port_in_use(&m, l).into());
                 }
                 // Before the store lookup, which would find this request's
@@ -855,12 +797,14 @@ pub(crate) fn allocate_endpoint(
     let def = tx
         .network(&req.name)?
         .ok_or_else(|| unknown_network(&req.name))?;
-    if def.driver == Driver::Bridge && tx.endpoint_count(&def.name)? >= MAX_BRIDGE_PORTS {
-        return Err(Error::Invalid(format!(
-            "network {} has {MAX_BRIDGE_PORTS} containers, the most a kernel bridge takes: put more containers on another network",
-            def.name
-        ))
-        .into());
+    if let Some(max) = def.driver.max_endpoints() {
+        if tx.endpoint_count(&def.name)? >= max {
+            return Err(Error::Invalid(format!(
+                "network {} has {max} containers, the most a kernel bridge takes: put more containers on another network",
+                def.name
+            ))
+            .into());
+        }
     }
     let ifname = match &req.ifname {
         Some(name) => name.clone(),
@@ -971,15 +915,11 @@ fn pick_host_ports(
     tx: &Tx,
     p: &PublishRequest,
     chosen: &[(String, PortMapping)],
-    context: &PortContext,
+    listening: &Listeners,
 ) -> Result<Vec<PortMapping>> {
-    let (first, last) = match (p.host_ports, context.ephemeral) {
-        (Some(range), _) | (None, Some(range)) => range,
-        (None, None) => {
-            return Err(Error::Invalid(
-                "a port without a host port, but no ephemeral port range was read".into(),
-            ))
-        }
+    let (first, last) = match p.host_ports {
+        Some(range) => range,
+        None => host::ephemeral_ports()?,
     };
     let size = u32::from(last - first) + 1;
     let start = match p.host_ports {
@@ -1001,7 +941,7 @@ fn pick_host_ports(
                 .map(|(_, q)| q)
                 .chain(&out)
                 .any(|q| same_host_port(q, &m));
-            if !mine && tx.port_holder(&m)?.is_none() && context.listening.hidden_by(&m).is_none() {
+            if !mine && tx.port_holder(&m)?.is_none() && listening.hidden_by(&m).is_none() {
                 found = Some(m);
                 break;
             }
@@ -1021,36 +961,72 @@ fn pick_host_ports(
     Ok(out)
 }
 
-fn check_driver_options(driver: Driver, opts: &NetworkCreate) -> Result<()> {
-    match driver {
-        Driver::Bridge => {
-            if opts.parent.is_some() || opts.mode.is_some() {
-                return Err(Error::Invalid(
-                    "--parent and --mode are for the macvlan and ipvlan drivers".into(),
-                ));
+/// The bridge device of a new bridge network: `--bridge` if given, else
+/// `berthN` from the network's index on; refused if another network of this
+/// state dir or a device of the host has it.
+fn bridge_name(tx: &Tx, nl: &mut Netlink, given: Option<&str>, index: u32) -> Result<String> {
+    let name = match given {
+        Some(name) => name.to_owned(),
+        // berthN from the network's index on: the first name that no
+        // network of this state dir and no device of the host (another
+        // state dir's bridge) has. Nobody can "choose another --bridge"
+        // for `default`.
+        None => {
+            let mut found = None;
+            for n in index..index + 1000 {
+                let name = format!("berth{n}");
+                if tx.network_by_bridge(&name)?.is_none() && nl.link_index(&name)?.is_none() {
+                    found = Some(name);
+                    break;
+                }
             }
+            found.ok_or_else(|| {
+                Error::Invalid(format!(
+                    "no free bridge name berth{index}..berth{}: give --bridge",
+                    index + 999
+                ))
+            })?
         }
-        Driver::Macvlan | Driver::Ipvlan => {
-            if opts.parent.is_none() {
-                return Err(Error::Invalid(format!(
-                    "driver {} needs --parent IFNAME",
-                    driver.name()
-                )));
-            }
-            if opts.bridge.is_some() {
-                return Err(Error::Invalid("--bridge is for the bridge driver".into()));
-            }
-            if opts.subnet.is_none() {
-                return Err(Error::Invalid(format!(
-                    "driver {} needs --subnet (the parent's network)",
-                    driver.name()
-                )));
-            }
-            strategy::validate_mode(driver, opts.mode.as_deref())
-                .map_err(|reason| Error::Invalid(format!("--mode: {reason}")))?;
-        }
+    };
+    if let Some(owner) = tx.network_by_bridge(&name)? {
+        return Err(Error::Invalid(format!(
+            "bridge {name} is already used by network {owner}"
+        )));
     }
-    Ok(())
+    if nl.link_index(&name)?.is_some() {
+        return Err(Error::Invalid(format!(
+            "interface {name} already exists on the host: choose another --bridge"
+        )));
+    }
+    Ok(name)
+}
+
+fn check_driver_options(driver: Driver, opts: &NetworkCreate) -> Result<()> {
+    if !driver.needs_parent() {
+        if opts.parent.is_some() || opts.mode.is_some() {
+            return Err(Error::Invalid(
+                "--parent and --mode are for the macvlan and ipvlan drivers".into(),
+            ));
+        }
+        return Ok(());
+    }
+    if opts.parent.is_none() {
+        return Err(Error::Invalid(format!(
+            "driver {} needs --parent IFNAME",
+            driver.name()
+        )));
+    }
+    if opts.bridge.is_some() && !driver.has_bridge() {
+        return Err(Error::Invalid("--bridge is for the bridge driver".into()));
+    }
+    if opts.subnet.is_none() {
+        return Err(Error::Invalid(format!(
+            "driver {} needs --subnet (the parent's network)",
+            driver.name()
+        )));
+    }
+    strategy::validate_mode(driver, opts.mode.as_deref())
+        .map_err(|reason| Error::Invalid(format!("--mode: {reason}")))
 }
 
 /// A /24 of the default pool that overlaps nothing.
@@ -1129,7 +1105,7 @@ impl ContainerNetwork {
             for ep in &self.endpoints {
                 strategy::create_and_attach(&mut nl, ep, netns)?;
                 done.push(ep);
-                if let Some(def) = self.def(&ep.network).filter(|d| d.driver == Driver::Bridge) {
+                if let Some(def) = self.def(&ep.network).filter(|d| d.driver.has_bridge()) {
                     firewall::attach(def, ep, &ports_on(&self.ports, &def.name))?;
                 }
             }
@@ -1137,7 +1113,7 @@ impl ContainerNetwork {
         })();
         if result.is_err() {
             for ep in done {
-                if let Some(def) = self.def(&ep.network).filter(|d| d.driver == Driver::Bridge) {
+                if let Some(def) = self.def(&ep.network).filter(|d| d.driver.has_bridge()) {
                     let _ = firewall::detach(def, ep, &ports_on(&self.ports, &def.name));
                 }
                 let _ = strategy::strategy(ep.driver).teardown(&mut nl, ep);
@@ -1174,7 +1150,7 @@ pub fn interface_summary(ep: &Endpoint) -> serde_json::Value {
     json!({
         "network": ep.network,
         "ifname": ep.ifname,
-        "hostIfname": (ep.driver == Driver::Bridge).then_some(&ep.host_ifname),
+        "hostIfname": strategy::strategy(ep.driver).host_end(ep),
         "mac": format_mac(&ep.mac),
         "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
         "gateway": ep.gateway4.to_string(),
