@@ -1156,7 +1156,8 @@ pub fn interface_summary(ep: &Endpoint) -> serde_json::Value {
         "gateway": ep.gateway4.to_string(),
         "ipv6": ep.ipv6.map(|a| format!("{a}/{}", ep.prefix6)),
         "ipv6Gateway": ep.gateway6.map(|g| g.to_string()),
-        "defaultRoute": ep.routes_default4() || ep.routes_default6(),
+        "defaultRoute": ep.routes_default4(),
+        "ipv6DefaultRoute": ep.routes_default6(),
     })
 }
 

@@ -528,7 +528,8 @@ fn ipv6_loopback_is_refused_and_ipv6_publishing_and_connect_work() {
         .unwrap_or_else(|e| panic!("connect does not print JSON ({e}): {out}"));
     let ip6 = iface["ipv6"].as_str().unwrap_or_default().to_owned();
     assert!(ip6.starts_with("fd00:213:30::"), "{iface:#}");
-    assert_eq!(iface["defaultRoute"], json!(true), "{iface:#}");
+    assert_eq!(iface["defaultRoute"], json!(false), "{iface:#}");
+    assert_eq!(iface["ipv6DefaultRoute"], json!(true), "{iface:#}");
     let seen = inside(
         &rt,
         &id,
