@@ -74,7 +74,8 @@ impl Networks {
     /// network namespace `netns`) from `network`: its published ports on
     /// that network stop, its interface goes, its address is released, and
     /// `plan` follows. Returns the endpoint that went. Running it again
-    /// after a failure finishes the work.
+    /// after a failure, or after `network rm --force` took the network away
+    /// from under the container, finishes the work.
     pub fn disconnect(
         &self,
         container_id: &str,
@@ -84,13 +85,9 @@ impl Networks {
         network: &str,
     ) -> Result<Endpoint> {
         let (row, ports, def) = self.store.borrow_mut().read(|tx| {
-            let rows = own_rows(tx, container_id, owner)?;
-            let Some(row) = rows.into_iter().find(|r| r.network == network) else {
-                return Err(match tx.network(network)? {
-                    None => unknown_network(network),
-                    Some(_) => not_connected(container_id, network),
-                });
-            };
+            let row = own_rows(tx, container_id, owner)?
+                .into_iter()
+                .find(|r| r.network == network);
             let ports: Vec<PortMapping> = tx
                 .ports_of(container_id)?
                 .into_iter()
@@ -99,7 +96,15 @@ impl Networks {
                 .collect();
             Ok((row, ports, tx.network(network)?))
         })?;
-        let ep = row.endpoint;
+        let ep = match (row, plan.endpoints.iter().find(|e| e.network == network)) {
+            (Some(row), _) => row.endpoint,
+            // Released in the store but still in the container's state
+            // (`network rm --force`, or a disconnect that stopped before
+            // the state was saved): the device and the state are left.
+            (None, Some(ep)) => ep.clone(),
+            (None, None) if def.is_none() => return Err(unknown_network(network)),
+            (None, None) => return Err(not_connected(container_id, network)),
+        };
         if let Some(def) = def.as_ref().filter(|d| d.driver.has_bridge()) {
             firewall::detach(def, &ep, &ports)?;
         }

@@ -266,6 +266,20 @@ fn connect_then_disconnect_a_running_container() {
         assert_eq!(v["containers"], json!([]), "{v:#}");
         assert_eq!(v["addressesInUse"], json!(0), "{v:#}");
     }
+
+    // A network removed from under a connected container (`network rm
+    // --force`): a disconnect takes it out of the container's state.
+    let id = unique_name("conn");
+    started(&rt, &bundle, &id, &["--network", &a.name]);
+    rt.exec(&["network", "connect", &b.name, &id]).ok();
+    rt.exec(&["network", "rm", "--force", &b.name]).ok();
+    assert_eq!(interfaces(&rt, &id).len(), 2);
+    rt.exec(&["network", "disconnect", &b.name, &id]).ok();
+    assert_eq!(interfaces(&rt, &id).len(), 1);
+    let seen = inside(&rt, &id, "ip -o link");
+    assert!(!seen.contains("eth1"), "{seen}");
+    rt.exec(&["network", "disconnect", &b.name, &id])
+        .fails_with(&[&b.name, "does not exist"]);
 }
 
 #[test]
