@@ -173,6 +173,30 @@ pub struct Endpoint {
     /// More names for the endpoint (`--network NET:alias=A`, repeatable).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Whether the container's IPv4 default route goes through this
+    /// endpoint's gateway: the first network's (docker's rule). Endpoints
+    /// recorded before this field each had one.
+    #[serde(default = "yes")]
+    pub default_route4: bool,
+    /// The same for IPv6: the first network with an IPv6 gateway.
+    #[serde(default = "yes")]
+    pub default_route6: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Endpoint {
+    /// Whether the container's IPv4 default route goes through this endpoint.
+    pub fn routes_default4(&self) -> bool {
+        self.default_route4 && !self.gateway4.is_unspecified()
+    }
+
+    /// Whether the container's IPv6 default route goes through this endpoint.
+    pub fn routes_default6(&self) -> bool {
+        self.default_route6 && self.gateway6.is_some()
+    }
 }
 
 /// The MAC docker derives from an IPv4 address: 02:42 followed by the address.
@@ -233,6 +257,8 @@ pub(crate) fn test_endpoint(host: u8, name: &str, aliases: &[&str], v6: bool) ->
         mode: None,
         name: name.into(),
         aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        default_route4: true,
+        default_route6: true,
     }
 }
 

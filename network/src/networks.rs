@@ -7,6 +7,9 @@
 //!   addresses, endpoints, ports) → [`ContainerNetwork::create`] in the parent
 //!   → [`ContainerNetwork::initialize`] in the init.
 //! - Container delete → [`Networks::release`].
+//! - `berth network connect|disconnect` of a running container →
+//!   [`Networks::connect`], [`Networks::disconnect`] (in `connect.rs`),
+//!   whose allocation is [`allocate_endpoint`], as `prepare`'s is per network.
 //!
 //! An allocation whose owner (the container's state directory) no longer
 //! exists is a leak — berth was killed, or a reboot cleared the runtime root —
@@ -68,7 +71,7 @@ pub struct NetworkCreate {
 
 /// Handle on the persistent network state.
 pub struct Networks {
-    store: RefCell<Store>,
+    pub(crate) store: RefCell<Store>,
     /// Where the store and the networks' hosts files are.
     state_dir: PathBuf,
 }
@@ -572,23 +575,9 @@ impl Networks {
         protocols.dedup();
         let listening = Listeners::dump(&protocols)?;
 
-        let mut attempt = 0;
-        let plan = loop {
-            let result = self.store.borrow_mut().write_with(|tx| {
-                plan_endpoints(tx, container_id, owner, &nets, publish, names, &listening)
-            });
-            match result {
-                Ok(plan) => break plan,
-                Err(Conflict::Other(e)) => return Err(e),
-                // A full subnet or a taken port: reclaim leaks once and retry.
-                Err(Conflict::Full(network, e)) | Err(Conflict::Port(network, e)) => {
-                    attempt += 1;
-                    if attempt > 1 || self.reclaim_on(&network)? == 0 {
-                        return Err(e);
-                    }
-                }
-            }
-        };
+        let plan = self.write_reclaiming(|tx| {
+            plan_endpoints(tx, container_id, owner, &nets, publish, names, &listening)
+        })?;
         if let Err(e) = self
             .write_names(container_id, &plan, names)
             .and_then(|()| self.refresh_after_reboot(&plan.networks))
@@ -617,7 +606,7 @@ impl Networks {
         for (i, ep) in plan.endpoints.iter().enumerate() {
             let (Some(row), Some(def)) = (
                 rows.iter().find(|r| r.network == ep.network),
-                plan.def(&ep.network),
+                plan.networks.iter().find(|d| d.name == ep.network),
             ) else {
                 continue;
             };
@@ -638,8 +627,7 @@ impl Networks {
     /// (with `hostname` as one more name) in the network's hosts file and in
     /// every container's copy of it, and the container's own copy (with its
     /// `add_hosts`) if `row` has one. What `prepare` does for each endpoint
-    /// once the allocation is committed, and what connecting a running
-    /// container to a network does (with the slot [`reserve_name`] took).
+    /// once the allocation is committed, and what `connect` does.
     pub fn publish_names(
         &self,
         def: &NetworkDef,
@@ -661,8 +649,8 @@ impl Networks {
 
     /// Takes `row`'s endpoint's lines out of its network's hosts file and
     /// of the containers' copies of it. What `release` does for each
-    /// endpoint, and what disconnecting a running container does, before
-    /// the row goes (with its slot: `Tx::release_slot`).
+    /// endpoint, and what `disconnect` does, before the row goes (with its
+    /// slot: `Tx::delete_endpoint`).
     pub fn withdraw_names(&self, def: &NetworkDef, row: &EndpointRow) -> Result<()> {
         let Some(slot) = row.slot else {
             return Ok(());
@@ -689,10 +677,33 @@ impl Networks {
         Ok((file, copies))
     }
 
+    /// One allocation transaction; on a full subnet or a taken host port,
+    /// the leaks on that network are reclaimed and the transaction is run
+    /// once more.
+    pub(crate) fn write_reclaiming<T>(
+        &self,
+        mut f: impl FnMut(&Tx) -> std::result::Result<T, Conflict>,
+    ) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            let result = self.store.borrow_mut().write_with(&mut f);
+            match result {
+                Ok(value) => return Ok(value),
+                Err(Conflict::Other(e)) => return Err(e),
+                Err(Conflict::Full(network, e)) | Err(Conflict::Port(network, e)) => {
+                    attempt += 1;
+                    if attempt > 1 || self.reclaim_on(&network)? == 0 {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
     /// After a reboot the store still has the networks but the host lost
     /// their bridges and rules: make them again, once per boot, and once
     /// more when berth's host setup changed ([`host_setup_id`]).
-    fn refresh_after_reboot(&self, defs: &[NetworkDef]) -> Result<()> {
+    pub(crate) fn refresh_after_reboot(&self, defs: &[NetworkDef]) -> Result<()> {
         let boot = host_setup_id();
         for def in defs {
             let stale = self
@@ -809,10 +820,8 @@ fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool>
     Ok(nl.link_index(host_end)?.is_some())
 }
 
-/// Why the allocation transaction failed. `Full` and `Port` name the
-/// network whose leaked allocations, once reclaimed, may make room (a full
-/// subnet, a name taken by a vanished container; a taken host port).
-enum Conflict {
+#[derive(Debug)]
+pub(crate) enum Conflict {
     Full(String, Error),
     Port(String, Error),
     Other(Error),
@@ -846,97 +855,19 @@ fn plan_endpoints(
     }
     let mut endpoints = Vec::new();
     let mut defs: Vec<NetworkDef> = Vec::new();
-    for (i, req) in nets.iter().enumerate() {
-        let def = tx
-            .network(&req.name)?
-            .ok_or_else(|| unknown_network(&req.name))?;
-        if defs.iter().any(|d| d.name == def.name) {
-            return Err(Error::Invalid(format!("network {} is requested twice", def.name)).into());
+    for req in nets {
+        if defs.iter().any(|d| d.name == req.name) {
+            return Err(Error::Invalid(format!("network {} is requested twice", req.name)).into());
         }
-        if let Some(max) = def.driver.max_endpoints() {
-            if tx.endpoint_count(&def.name)? >= max {
-                return Err(Error::Invalid(format!(
-                    "network {} has {max} containers, the most a kernel bridge takes: put more containers on another network",
-                    def.name
-                ))
-                .into());
-            }
-        }
-        let offset = match req.ip {
-            Some(ip) => {
-                let offset = def.subnet.offset_of(ip).ok_or_else(|| {
-                    Error::Invalid(format!("ip {ip} is not in {} ({})", def.subnet, def.name))
-                })?;
-                if ipam::reserved_offsets(def.subnet, def.gateway).contains(&offset) {
-                    return Err(Error::Invalid(format!(
-                        "ip {ip} is reserved on {} (network, gateway or broadcast address)",
-                        def.name
-                    ))
-                    .into());
-                }
-                if !tx.take_offset(&def.name, offset)? {
-                    let e = Error::Invalid(format!("ip {ip} is already in use on {}", def.name));
-                    return Err(Conflict::Full(def.name.clone(), e));
-                }
-                offset
-            }
-            None => match tx.allocate(&def)? {
-                Some(o) => o,
-                None => {
-                    let e = Error::Invalid(format!(
-                        "network {} ({}) has no free address",
-                        def.name, def.subnet
-                    ));
-                    return Err(Conflict::Full(def.name.clone(), e));
-                }
-            },
+        // The hostname names the address the container resolves it to: on
+        // its first network, whose file (or its own copy, with its
+        // `--add-host` entries) it sees.
+        let first = endpoints.is_empty();
+        let own = EndpointNames {
+            hostname: names.hostname.as_deref().filter(|_| first),
+            hosts_copy: (first && !names.add_hosts.is_empty()).then(|| owner.join(HOSTS_COPY)),
         };
-        let ipv4 = def.subnet.nth(offset);
-        let ifname = req.ifname.clone().unwrap_or_else(|| format!("eth{i}"));
-        if endpoints.iter().any(|e: &Endpoint| e.ifname == ifname) {
-            return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
-        }
-        let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
-        let ep = Endpoint {
-            network: def.name.clone(),
-            driver: def.driver,
-            ifname: ifname.clone(),
-            host_ifname: format!(
-                "bv{}",
-                suffix
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            ),
-            // Created directly in the container's netns: no clash possible.
-            temp_ifname: ifname,
-            mac: req.mac.unwrap_or_else(|| mac_from_ipv4(ipv4)),
-            mtu: def.mtu,
-            ipv4,
-            prefix4: def.subnet.prefix,
-            gateway4: def.gateway,
-            ipv6: def.subnet6.map(|s| s.nth(offset)),
-            prefix6: def.subnet6.map(|s| s.prefix).unwrap_or(0),
-            gateway6: def.gateway6,
-            bridge: def.bridge.clone(),
-            parent: def.parent.clone(),
-            mode: def.mode.clone(),
-            name: endpoint_name(container_id, req),
-            aliases: req.aliases.clone(),
-        };
-        let hostname = names.hostname.as_deref().filter(|_| i == 0);
-        let slot = reserve_name(tx, &ep, hostname)?;
-        tx.insert_endpoint(&EndpointRow {
-            container: container_id.to_string(),
-            network: def.name.clone(),
-            offset,
-            owner: owner.to_path_buf(),
-            endpoint: ep.clone(),
-            slot,
-            // The container sees its first network's file: its own copy
-            // when it has entries of its own.
-            hosts_copy: (i == 0 && !names.add_hosts.is_empty()).then(|| owner.join(HOSTS_COPY)),
-        })?;
+        let (ep, def) = allocate_endpoint(tx, container_id, owner, req, &endpoints, own)?;
         endpoints.push(ep);
         defs.push(def);
     }
@@ -956,8 +887,8 @@ fn plan_endpoints(
         for p in publish {
             let mappings = match p.pairwise() {
                 Some(m) => m,
-                None => vec![pick_host_port(tx, p, listening)
-                    .map_err(|e| Conflict::Port(def.name.clone(), e))?],
+                None => pick_host_ports(tx, p, &ports, listening)
+                    .map_err(|e| Conflict::Port(def.name.clone(), e))?,
             };
             for m in mappings {
                 if let Some(l) = listening.hidden_by(&m) {
@@ -995,6 +926,124 @@ fn plan_endpoints(
     })
 }
 
+/// Allocates and records `container_id`'s endpoint on the network `req`
+/// names, beside its endpoints `existing`: an address (the one asked for,
+/// or the next free one), an interface name (the one asked for, or
+/// `eth<number of existing endpoints>`, or the next free `ethN`), and the
+/// default routes when no existing endpoint has them (docker's rule: the
+/// first network's gateway). The step `prepare` runs per network and
+/// `connect` runs once.
+pub(crate) fn allocate_endpoint(
+    tx: &Tx,
+    container_id: &str,
+    owner: &Path,
+    req: &NetworkRequest,
+    existing: &[Endpoint],
+    own: EndpointNames,
+) -> std::result::Result<(Endpoint, NetworkDef), Conflict> {
+    let def = tx
+        .network(&req.name)?
+        .ok_or_else(|| unknown_network(&req.name))?;
+    if let Some(max) = def.driver.max_endpoints() {
+        if tx.endpoint_count(&def.name)? >= max {
+            return Err(Error::Invalid(format!(
+                "network {} has {max} containers, the most a kernel bridge takes: put more containers on another network",
+                def.name
+            ))
+            .into());
+        }
+    }
+    let ifname = match &req.ifname {
+        Some(name) => name.clone(),
+        None => (existing.len()..)
+            .map(|n| format!("eth{n}"))
+            .find(|name| !existing.iter().any(|e| &e.ifname == name))
+            .unwrap_or_default(),
+    };
+    if existing.iter().any(|e| e.ifname == ifname) {
+        return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
+    }
+    let offset = match req.ip {
+        Some(ip) => {
+            let offset = def.subnet.offset_of(ip).ok_or_else(|| {
+                Error::Invalid(format!("ip {ip} is not in {} ({})", def.subnet, def.name))
+            })?;
+            if ipam::reserved_offsets(def.subnet, def.gateway).contains(&offset) {
+                return Err(Error::Invalid(format!(
+                    "ip {ip} is reserved on {} (network, gateway or broadcast address)",
+                    def.name
+                ))
+                .into());
+            }
+            if !tx.take_offset(&def.name, offset)? {
+                let e = Error::Invalid(format!("ip {ip} is already in use on {}", def.name));
+                return Err(Conflict::Full(def.name.clone(), e));
+            }
+            offset
+        }
+        None => match tx.allocate(&def)? {
+            Some(o) => o,
+            None => {
+                let e = Error::Invalid(format!(
+                    "network {} ({}) has no free address",
+                    def.name, def.subnet
+                ));
+                return Err(Conflict::Full(def.name.clone(), e));
+            }
+        },
+    };
+    let ipv4 = def.subnet.nth(offset);
+    let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
+    let ep = Endpoint {
+        network: def.name.clone(),
+        driver: def.driver,
+        ifname: ifname.clone(),
+        host_ifname: format!(
+            "bv{}",
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+        // Created directly in the container's netns: no clash possible.
+        temp_ifname: ifname,
+        mac: req.mac.unwrap_or_else(|| mac_from_ipv4(ipv4)),
+        mtu: def.mtu,
+        ipv4,
+        prefix4: def.subnet.prefix,
+        gateway4: def.gateway,
+        ipv6: def.subnet6.map(|s| s.nth(offset)),
+        prefix6: def.subnet6.map(|s| s.prefix).unwrap_or(0),
+        gateway6: def.gateway6,
+        bridge: def.bridge.clone(),
+        parent: def.parent.clone(),
+        mode: def.mode.clone(),
+        default_route4: !existing.iter().any(Endpoint::routes_default4),
+        default_route6: !existing.iter().any(Endpoint::routes_default6),
+        name: endpoint_name(container_id, req),
+        aliases: req.aliases.clone(),
+    };
+    let slot = reserve_name(tx, &ep, own.hostname)?;
+    tx.insert_endpoint(&EndpointRow {
+        container: container_id.to_string(),
+        network: def.name.clone(),
+        offset,
+        owner: owner.to_path_buf(),
+        endpoint: ep.clone(),
+        slot,
+        hosts_copy: own.hosts_copy,
+    })?;
+    Ok((ep, def))
+}
+
+/// What an endpoint's container adds to its names: its hostname and its
+/// own copy of the hosts file, on its first network only.
+#[derive(Debug, Default)]
+pub(crate) struct EndpointNames<'a> {
+    pub hostname: Option<&'a str>,
+    pub hosts_copy: Option<PathBuf>,
+}
+
 /// An endpoint's name: `name=`, else the container id when it is a name a
 /// hosts line can hold (a CNI attachment's key, `cni:ID:IF`, is not).
 fn endpoint_name(container_id: &str, req: &NetworkRequest) -> String {
@@ -1010,8 +1059,7 @@ fn endpoint_name(container_id: &str, req: &NetworkRequest) -> String {
 /// In the allocation transaction: refuses `ep`'s name if another endpoint
 /// of its network has it (a conflict that reclaiming a vanished container
 /// may solve) and its names (with `hostname`) if they do not fit a hosts
-/// line; takes a hosts file slot when it has a name to resolve. For the
-/// endpoints of `prepare`, and of connecting a running container.
+/// line; takes a hosts file slot when it has a name to resolve.
 fn reserve_name(
     tx: &Tx,
     ep: &Endpoint,
@@ -1050,26 +1098,62 @@ fn port_in_use(m: &PortMapping, l: &listeners::Listener) -> Error {
     }
 }
 
-/// One free host port of a range, for `hostRange:containerPort`: neither
-/// published nor listened on by the host.
-fn pick_host_port(tx: &Tx, p: &PublishRequest, listening: &Listeners) -> Result<PortMapping> {
-    for port in p.host_ports.0..=p.host_ports.1 {
-        let m = PortMapping {
-            host_ip: p.host_ip,
-            host_port: port,
-            container_port: p.container_ports.0,
-            protocol: p.protocol,
-        };
-        if tx.port_holder(&m)?.is_none() && listening.hidden_by(&m).is_none() {
-            return Ok(m);
+/// Host ports for a request that does not pair host and container ports
+/// one to one: for `hostRange:containerPort`, one port of the range (the
+/// first free one); without host ports (`80`, `HOSTIP::80-81`), one port of
+/// the kernel's ephemeral range for each container port, from a random
+/// point of it on, so that the first probe is almost always free however
+/// many ports the host has published. A port is free when no container
+/// publishes it (the store, and `chosen`: this request's ports so far) and
+/// no host socket listens on it.
+fn pick_host_ports(
+    tx: &Tx,
+    p: &PublishRequest,
+    chosen: &[(String, PortMapping)],
+    listening: &Listeners,
+) -> Result<Vec<PortMapping>> {
+    let (first, last) = match p.host_ports {
+        Some(range) => range,
+        None => host::ephemeral_ports()?,
+    };
+    let size = u32::from(last - first) + 1;
+    let start = match p.host_ports {
+        Some(_) => 0,
+        None => u32::from_ne_bytes(host::random_bytes().map_err(Error::Random)?) % size,
+    };
+    let mut out: Vec<PortMapping> = Vec::new();
+    for container_port in p.container_ports.0..=p.container_ports.1 {
+        let mut found = None;
+        for k in 0..size {
+            let m = PortMapping {
+                host_ip: p.host_ip,
+                host_port: first + ((start + k) % size) as u16,
+                container_port,
+                protocol: p.protocol,
+            };
+            let mine = chosen
+                .iter()
+                .map(|(_, q)| q)
+                .chain(&out)
+                .any(|q| same_host_port(q, &m));
+            if !mine && tx.port_holder(&m)?.is_none() && listening.hidden_by(&m).is_none() {
+                found = Some(m);
+                break;
+            }
         }
+        out.push(found.ok_or_else(|| {
+            Error::Invalid(format!(
+                "every host port of {first}-{last}/{}{} is already published or in use on the host",
+                p.protocol.name(),
+                if p.host_ports.is_none() {
+                    format!(" (the kernel's ephemeral range, {})", host::EPHEMERAL_PORTS)
+                } else {
+                    String::new()
+                }
+            ))
+        })?);
     }
-    Err(Error::Invalid(format!(
-        "every host port of {}-{}/{} is already published or in use on the host",
-        p.host_ports.0,
-        p.host_ports.1,
-        p.protocol.name()
-    )))
+    Ok(out)
 }
 
 /// The bridge device of a new bridge network: `--bridge` if given, else
@@ -1168,7 +1252,7 @@ fn ports_on(ports: &[(String, PortMapping)], network: &str) -> Vec<PortMapping> 
         .collect()
 }
 
-fn unknown_network(name: &str) -> Error {
+pub(crate) fn unknown_network(name: &str) -> Error {
     Error::Invalid(format!(
         "network {name} does not exist (make it with `berth network create {name} --subnet CIDR`)"
     ))
@@ -1249,27 +1333,29 @@ impl ContainerNetwork {
 
     /// What `berth state` shows.
     pub fn summary(&self) -> serde_json::Value {
-        let interfaces: Vec<_> = self
-            .endpoints
-            .iter()
-            .map(|ep| {
-                json!({
-                    "network": ep.network,
-                    "name": (!ep.name.is_empty()).then_some(&ep.name),
-                    "aliases": ep.aliases,
-                    "ifname": ep.ifname,
-                    "hostIfname": strategy::strategy(ep.driver).host_end(ep),
-                    "mac": format_mac(&ep.mac),
-                    "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
-                    "gateway": ep.gateway4.to_string(),
-                    "ipv6": ep.ipv6.map(|a| format!("{a}/{}", ep.prefix6)),
-                    "ipv6Gateway": ep.gateway6.map(|g| g.to_string()),
-                })
-            })
-            .collect();
+        let interfaces: Vec<_> = self.endpoints.iter().map(interface_summary).collect();
         let ports: Vec<_> = self.ports.iter().map(|(_, m)| format_port(m)).collect();
         json!({ "interfaces": interfaces, "ports": ports })
     }
+}
+
+/// One interface of [`ContainerNetwork::summary`]; what `berth network
+/// connect` prints.
+pub fn interface_summary(ep: &Endpoint) -> serde_json::Value {
+    json!({
+        "network": ep.network,
+        "name": (!ep.name.is_empty()).then_some(&ep.name),
+        "aliases": ep.aliases,
+        "ifname": ep.ifname,
+        "hostIfname": strategy::strategy(ep.driver).host_end(ep),
+        "mac": format_mac(&ep.mac),
+        "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
+        "gateway": ep.gateway4.to_string(),
+        "ipv6": ep.ipv6.map(|a| format!("{a}/{}", ep.prefix6)),
+        "ipv6Gateway": ep.gateway6.map(|g| g.to_string()),
+        "defaultRoute": ep.routes_default4(),
+        "ipv6DefaultRoute": ep.routes_default6(),
+    })
 }
 
 /// Where the state directory of a container lives, for [`Networks::prepare`].

@@ -161,6 +161,8 @@ fn endpoint(def: &NetworkDef, host: u8) -> Endpoint {
         mode: None,
         name: String::new(),
         aliases: Vec::new(),
+        default_route4: true,
+        default_route6: true,
     }
 }
 

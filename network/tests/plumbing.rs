@@ -212,6 +212,8 @@ fn endpoint(def: &NetworkDef, host: u8, ifname: &str) -> Endpoint {
         mode: def.mode.clone(),
         name: String::new(),
         aliases: Vec::new(),
+        default_route4: true,
+        default_route6: true,
     }
 }
 

@@ -385,6 +385,8 @@ mod tests {
             mode: None,
             name: String::new(),
             aliases: Vec::new(),
+            default_route4: true,
+            default_route6: true,
         }
     }
 

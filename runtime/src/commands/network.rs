@@ -1,5 +1,5 @@
-//! `berth network create|ls|inspect|rm`: berth's bridge (and macvlan/ipvlan)
-//! networks.
+//! `berth network create|ls|inspect|rm|connect|disconnect`: berth's bridge
+//! (and macvlan/ipvlan) networks, and the networks of a running container.
 
 use crate::GlobalOptions;
 use network::{NetworkCreate, Networks};
@@ -23,6 +23,11 @@ pub enum NetworkCommand {
     /// Remove networks (refused while containers are attached, unless --force)
     #[command(alias = "remove")]
     Rm(RmArgs),
+    /// Connect a running container to a network; prints the new interface (JSON)
+    Connect(ConnectArgs),
+    /// Disconnect a running container from a network (its interface and the
+    /// ports published on that network go)
+    Disconnect(DisconnectArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -92,13 +97,33 @@ pub struct RmArgs {
     pub names: Vec<String>,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct ConnectArgs {
+    /// IPv4 address on the network (default: the next free one)
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Network name
+    pub network: String,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DisconnectArgs {
+    /// Network name
+    pub network: String,
+    /// Container id
+    pub id: String,
+}
+
 pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
-    let networks = Networks::open(&g.state_dir)?;
     let mut out = std::io::stdout().lock();
+    // Connect and disconnect open the store the container recorded.
+    let networks = || Networks::open(&g.state_dir);
     match args.command {
         NetworkCommand::Create(a) => {
             let a = *a;
-            let def = networks.create_network(&NetworkCreate {
+            let def = networks()?.create_network(&NetworkCreate {
                 name: a.name,
                 driver: Some(a.driver),
                 subnet: a.subnet,
@@ -116,7 +141,7 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", def.name)?;
         }
         NetworkCommand::Ls(a) => {
-            let defs = networks.list()?;
+            let defs = networks()?.list()?;
             if a.quiet {
                 for d in &defs {
                     writeln!(out, "{}", d.name)?;
@@ -161,6 +186,7 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             }
         }
         NetworkCommand::Inspect(a) => {
+            let networks = networks()?;
             let list = a
                 .names
                 .iter()
@@ -169,10 +195,24 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         }
         NetworkCommand::Rm(a) => {
+            let networks = networks()?;
             for name in &a.names {
                 networks.remove(name, a.force)?;
                 writeln!(out, "{name}")?;
             }
+        }
+        NetworkCommand::Connect(a) => {
+            let request = network::request::connect_request(&a.network, a.ip.as_deref())?;
+            let ep =
+                libcontainer::network_connect::connect(&g.root, &a.id, &g.state_dir, &request)?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&network::networks::interface_summary(&ep))?
+            )?;
+        }
+        NetworkCommand::Disconnect(a) => {
+            libcontainer::network_connect::disconnect(&g.root, &a.id, &g.state_dir, &a.network)?;
         }
     }
     Ok(())
