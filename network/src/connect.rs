@@ -326,7 +326,7 @@ mod tests {
                 tx.insert_network(&b, "boot")
             })
             .unwrap();
-        let request = |name: &str| crate::request::connect_request(name, None).unwrap();
+        let request = |name: &str| crate::request::connect_request(name, None, &[]).unwrap();
         let allocate = |store: &mut Store, name: &str, existing: &[Endpoint]| {
             store
                 .write_with(|tx| {

@@ -139,7 +139,7 @@ pub fn parse_network(text: &str) -> Result<NetworkRequest> {
 }
 
 /// `berth network connect NAME [--ip ADDR]`.
-pub fn connect_request(name: &str, ip: Option<&str>) -> Result<NetworkRequest> {
+pub fn connect_request(name: &str, ip: Option<&str>, aliases: &[String]) -> Result<NetworkRequest> {
     if !valid_network_name(name) {
         return Err(Error::Invalid(format!(
             "network name {name:?}: 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit"
@@ -151,13 +151,18 @@ pub fn connect_request(name: &str, ip: Option<&str>) -> Result<NetworkRequest> {
                 .map_err(|_| Error::Invalid(format!("--ip {ip:?} is not an IPv4 address")))
         })
         .transpose()?;
+    if let Some(bad) = aliases.iter().find(|a| !crate::names::valid_name(a)) {
+        return Err(Error::Invalid(format!(
+            "--alias {bad:?}: 1-253 characters of [A-Za-z0-9_.+-], starting with a letter or digit"
+        )));
+    }
     Ok(NetworkRequest {
         name: name.to_string(),
         ip,
         mac: None,
         ifname: None,
         endpoint_name: None,
-        aliases: Vec::new(),
+        aliases: aliases.to_vec(),
     })
 }
 
@@ -331,12 +336,18 @@ mod tests {
 
     #[test]
     fn connect_requests() {
-        let r = connect_request("web", Some("10.213.30.7")).unwrap();
+        let r = connect_request("web", Some("10.213.30.7"), &[]).unwrap();
         assert_eq!(
             (r.name.as_str(), r.ip, r.mac, r.ifname),
             ("web", Some(Ipv4Addr::new(10, 213, 30, 7)), None, None)
         );
-        assert_eq!(connect_request("web", None).unwrap().ip, None);
+        assert_eq!(connect_request("web", None, &[]).unwrap().ip, None);
+        let aliases = ["db".to_string(), "store.local".to_string()];
+        assert_eq!(
+            connect_request("web", None, &aliases).unwrap().aliases,
+            aliases
+        );
+        assert!(connect_request("web", None, &["a b".to_string()]).is_err());
         for (name, ip) in [
             ("", None),
             ("-x", None),
@@ -344,7 +355,10 @@ mod tests {
             ("web", Some("fd00:213:30::7")),
             ("web", Some("10.213.30")),
         ] {
-            assert!(connect_request(name, ip).is_err(), "{name} {ip:?} accepted");
+            assert!(
+                connect_request(name, ip, &[]).is_err(),
+                "{name} {ip:?} accepted"
+            );
         }
     }
 

@@ -659,3 +659,39 @@ fn a_container_on_two_networks_sees_its_first() {
         "{from2}"
     );
 }
+
+/// `berth network connect --alias`: a container connected to a second
+/// network is found there by its id and its alias, and no longer once it is
+/// disconnected.
+#[test]
+fn a_connected_container_is_found_by_id_and_alias_until_disconnected() {
+    let first = TestNet::create(61, false, &[]);
+    let second = TestNet::create(62, false, &[]);
+    let rt = runtime();
+    let web = unique_name("web");
+    let _web = started(&rt, &["sleep", "1000"], &web, &["--network", &first.name]);
+    let peer = unique_name("peer");
+    let _peer = started(&rt, &["sleep", "1000"], &peer, &["--network", &second.name]);
+    rt.exec(&["network", "connect", "--alias", "front", &second.name, &web])
+        .ok();
+    let web_ip = second.ip(3);
+    let lookup = format!("for n in front {web}; do ping -c1 -W1 $n 2>&1 | head -1; done");
+    let seen = rt.exec(&["exec", &peer, "sh", "-c", &lookup]).ok();
+    for name in ["front", web.as_str()] {
+        assert!(
+            seen.stdout.contains(&format!("PING {name} ({web_ip})")),
+            "{name}: {seen}"
+        );
+    }
+
+    rt.exec(&["network", "disconnect", &second.name, &web]).ok();
+    let hosts = rt.exec(&["exec", &peer, "cat", "/etc/hosts"]).ok();
+    for name in ["front", web.as_str()] {
+        assert!(
+            addresses_of(&hosts.stdout, name).is_empty(),
+            "{name}: {hosts}"
+        );
+    }
+    rt.exec(&["network", "connect", "--alias", "a b", &second.name, &web])
+        .fails_with(&["--alias \"a b\""]);
+}

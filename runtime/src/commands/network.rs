@@ -102,6 +102,9 @@ pub struct ConnectArgs {
     /// IPv4 address on the network (default: the next free one)
     #[arg(long)]
     pub ip: Option<String>,
+    /// Another name of the container on the network, besides its id (repeatable)
+    #[arg(long)]
+    pub alias: Vec<String>,
     /// Network name
     pub network: String,
     /// Container id
@@ -202,7 +205,7 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             }
         }
         NetworkCommand::Connect(a) => {
-            let request = network::request::connect_request(&a.network, a.ip.as_deref())?;
+            let request = network::request::connect_request(&a.network, a.ip.as_deref(), &a.alias)?;
             let ep =
                 libcontainer::network_connect::connect(&g.root, &a.id, &g.state_dir, &request)?;
             writeln!(
