@@ -18,6 +18,7 @@
 
 pub mod bridge;
 pub mod cni;
+pub mod filter;
 pub mod firewall;
 pub mod forwarding;
 pub mod host;
@@ -27,6 +28,7 @@ pub mod model;
 pub mod netlink;
 pub mod networks;
 pub mod request;
+pub mod restore;
 pub mod store;
 pub mod strategy;
 

@@ -61,7 +61,7 @@ pub struct NetworkCreate {
 
 /// Handle on the persistent network state.
 pub struct Networks {
-    store: RefCell<Store>,
+    pub(crate) store: RefCell<Store>,
 }
 
 /// A container's endpoints and published ports, decided before the init is
@@ -299,6 +299,7 @@ impl Networks {
         let fwd = forwarding::Guard::lock(Path::new(forwarding::DIR))?;
         fwd.enable(def.subnet6.is_some())?;
         firewall::ensure_network(def)?;
+        firewall::docker::allow(def)?;
         Ok(())
     }
 
@@ -314,6 +315,7 @@ impl Networks {
         })?;
         let fwd = forwarding::Guard::lock(Path::new(forwarding::DIR))?;
         let none_left = firewall::remove_network(def, last)?;
+        firewall::docker::revoke(def)?;
         if let Some(name) = &def.bridge {
             bridge::remove_bridge(nl, name)?;
         }
@@ -384,7 +386,7 @@ impl Networks {
     /// JSON: the definition, allocated addresses with their containers, ports.
     pub fn inspect(&self, name: &str) -> Result<serde_json::Value> {
         let def = self.get(name)?;
-        self.reclaim_on(name)?;
+        self.reclaim_on(name, false)?;
         let (endpoints, used, ports) = self.store.borrow_mut().read(|tx| {
             let rows = tx.endpoints_on(name)?;
             let mut ports = Vec::new();
@@ -438,7 +440,7 @@ impl Networks {
     /// Removes a network; refused while containers are attached unless `force`.
     pub fn remove(&self, name: &str, force: bool) -> Result<()> {
         let def = self.get(name)?;
-        self.reclaim_on(name)?;
+        self.reclaim_on(name, false)?;
         let (attached, ports) = self.store.borrow_mut().read(|tx| {
             let rows = tx.endpoints_on(name)?;
             let mut ports = Vec::new();
@@ -472,13 +474,15 @@ impl Networks {
         self.store.borrow_mut().write(|tx| tx.delete_network(name))
     }
 
-    /// Releases allocations on `network` whose container is gone.
-    fn reclaim_on(&self, network: &str) -> Result<usize> {
+    /// Releases allocations on `network` whose container is gone: its
+    /// state directory is, or (`previous_boot`: the network was last set up
+    /// in another boot) it lived in a boot that ended.
+    pub(crate) fn reclaim_on(&self, network: &str, previous_boot: bool) -> Result<usize> {
         let orphans: Vec<EndpointRow> = self.store.borrow_mut().read(|tx| {
             Ok(tx
                 .endpoints_on(network)?
                 .into_iter()
-                .filter(|r| !r.owner.exists())
+                .filter(|r| previous_boot || !r.owner.exists())
                 .collect())
         })?;
         let mut nl = None;
@@ -582,7 +586,7 @@ impl Networks {
                 // A full subnet or a taken port: reclaim leaks once and retry.
                 Err(Conflict::Full(network, e)) | Err(Conflict::Port(network, e)) => {
                     attempt += 1;
-                    if attempt > 1 || self.reclaim_on(&network)? == 0 {
+                    if attempt > 1 || self.reclaim_on(&network, false)? == 0 {
                         return Err(e);
                     }
                 }
@@ -603,14 +607,20 @@ impl Networks {
                 .borrow_mut()
                 .read(|tx| Ok(tx.boot_id(&def.name)? != boot))?;
             if stale {
-                let mut nl = Netlink::open()?;
-                self.make_host_objects(&mut nl, def)?;
-                self.store
-                    .borrow_mut()
-                    .write(|tx| tx.set_boot_id(&def.name, &boot))?;
+                self.set_up_host(&mut Netlink::open()?, def)?;
             }
         }
         Ok(())
+    }
+
+    /// Makes `def`'s host objects ([`Networks::make_host_objects`]) and
+    /// records this boot and setup generation for it: what a network's
+    /// first use after a reboot does, and `berth network restore`.
+    pub(crate) fn set_up_host(&self, nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
+        self.make_host_objects(nl, def)?;
+        self.store
+            .borrow_mut()
+            .write(|tx| tx.set_boot_id(&def.name, &host_setup_id()))
     }
 
     fn ensure_default(&self) -> Result<()> {
@@ -690,7 +700,7 @@ impl Networks {
 /// with another value is set up again (idempotently) on its next use: after
 /// a reboot, and after an upgrade that changed the setup — generation 2 put
 /// the `input` chain into a firewall table an older berth had made.
-fn host_setup_id() -> String {
+pub(crate) fn host_setup_id() -> String {
     const GENERATION: u32 = 2;
     format!("{}/{GENERATION}", host::boot_id())
 }
@@ -699,7 +709,7 @@ fn host_setup_id() -> String {
 /// still exists: its container's netns, and so the container, is alive,
 /// whatever became of its state directory. Endpoints without such a device
 /// (macvlan, ipvlan) have nothing on the host to tell by: `false`.
-fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool> {
+pub(crate) fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool> {
     let ep = &row.endpoint;
     if ep.driver != Driver::Bridge || ep.host_ifname.is_empty() {
         return Ok(false);
@@ -975,7 +985,7 @@ fn reserved_count(def: &NetworkDef) -> u32 {
     3 + ipam::WORD_BITS.saturating_sub(size)
 }
 
-fn ports_on(ports: &[(String, PortMapping)], network: &str) -> Vec<PortMapping> {
+pub(crate) fn ports_on(ports: &[(String, PortMapping)], network: &str) -> Vec<PortMapping> {
     ports
         .iter()
         .filter(|(n, _)| n == network)
@@ -1033,6 +1043,8 @@ impl ContainerNetwork {
                 done.push(ep);
                 if let Some(def) = self.def(&ep.network).filter(|d| d.driver == Driver::Bridge) {
                     firewall::attach(def, ep, &ports_on(&self.ports, &def.name))?;
+                    // A dockerd started after the network was made.
+                    firewall::docker::allow(def)?;
                 }
             }
             Ok(())

@@ -1,6 +1,7 @@
 //! berth's firewall: NAT, forwarding, isolation and published ports in
-//! nftables, in berth's own table `inet berth` only. Other tables (docker,
-//! podman, firewalld) are never read or touched.
+//! nftables, in berth's own table `inet berth`. Other tables (docker,
+//! podman, firewalld) are never read or touched, but for berth's own accept
+//! rules in docker's `DOCKER-USER` chain ([`docker`]).
 //!
 //! # Design: fixed rules, changing elements
 //!
@@ -57,8 +58,16 @@
 //! never get in another table's way; but a drop in another table (the
 //! iptables `FORWARD` policy docker sets to `DROP`, a firewalld zone
 //! without forwarding) still drops berth's forwarded traffic. Such hosts
-//! need that firewall told about berth's bridges (for docker, a rule in
-//! `DOCKER-USER`; for firewalld, the bridges in a trusted zone).
+//! need that firewall told about berth's bridges: for docker berth does it
+//! itself, with accept rules in `DOCKER-USER` ([`docker`]); for firewalld,
+//! put the bridges in a trusted zone.
+//!
+//! # Coming back after a flush or a reboot
+//!
+//! Everything in the table derives from the store: `berth network restore`
+//! ([`crate::restore`]) makes the table again ([`ensure_network`] per
+//! network, then [`repair_table`] for the fixed rules) and publishes the
+//! ports of every living container again ([`attach`]).
 //!
 //! # API
 //!
@@ -75,6 +84,8 @@
 //!   (after a reboot or `nft flush ruleset`), it ensures the network first.
 //! - [`detach`]: one transaction deleting them; idempotent. It never
 //!   removes a host port that now belongs to another container.
+//! - [`repair_table`]: the fixed rules again, elements kept.
+//! - [`registered_bridges`]: what `berth network ls` checks.
 //!
 //! # Mechanism
 //!
@@ -93,6 +104,7 @@
 //! state: [`ensure_network`] and [`detach`] do nothing for them and
 //! [`attach`] refuses published ports.
 
+pub mod docker;
 pub mod nfnl;
 pub mod nft;
 pub mod rules;
@@ -156,6 +168,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("firewall: iptables not found (looked in /usr/sbin, /sbin): docker's DOCKER-USER chain exists, and berth adds its rules there with iptables")]
+    IptablesMissing,
+    #[error("firewall: iptables failed to {what} (exit {status}): {stderr}")]
+    Iptables {
+        what: &'static str,
+        status: i32,
+        stderr: String,
+    },
     #[error("firewall: unexpected output of nft -j {what}: {detail}")]
     Output { what: &'static str, detail: String },
 }
@@ -185,6 +205,27 @@ pub fn ensure_network(def: &NetworkDef) -> Result<()> {
         }) if table_exists()? => nft::apply("add a network's elements", &add),
         r => r,
     }
+}
+
+/// Makes berth's fixed table whole again, keeping every element
+/// ([`rules::repair_script`]): one `nft` transaction. Creates nothing when
+/// the table is missing (returns `false`): [`ensure_network`] makes it.
+pub fn repair_table() -> Result<bool> {
+    let _lock = lock()?;
+    if !table_exists()? {
+        return Ok(false);
+    }
+    nft::apply("repair berth's table", &rules::repair_script())?;
+    Ok(true)
+}
+
+/// The bridges registered in berth's table, or `None` when the table is
+/// missing (one `nft` run): what `berth network ls` checks.
+pub fn registered_bridges() -> Result<Option<Vec<String>>> {
+    if !table_exists()? {
+        return Ok(None);
+    }
+    bridges().map(Some)
 }
 
 /// Removes the network's elements, and the port elements still pointing
