@@ -23,7 +23,6 @@ use hosts::{must, Outside};
 use spec_tests::callers;
 use spec_tests::net::{add_www, net_bundle, runtime, wait_http, TestNet};
 use spec_tests::{unique_name, wait_until, Bundle, Runtime, TestDir};
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -42,8 +41,11 @@ const SYSCTLS: [&str; 3] = [
     "/proc/sys/net/bridge/bridge-nf-call-ip6tables",
 ];
 
-/// `(family, name)` of every nftables table and its `nft list table` text.
-fn tables() -> BTreeMap<(String, String), String> {
+/// Every nftables table but berth's, in the order `nft list ruleset`
+/// shows them (their creation order): `(family, name)` and its text.
+type Tables = Vec<((String, String), String)>;
+
+fn tables() -> Tables {
     let out = must("nft", &["list", "tables"]);
     out.lines()
         .filter_map(|l| {
@@ -61,7 +63,7 @@ fn tables() -> BTreeMap<(String, String), String> {
 
 /// The host's firewall and forwarding as they were; put back on drop.
 struct HostFirewall {
-    tables: BTreeMap<(String, String), String>,
+    tables: Tables,
     /// iptables-save / ip6tables-save: where `nft -f` cannot read a saved
     /// table back (rules with xt matches).
     saves: [(String, &'static str); 2],
@@ -87,20 +89,28 @@ impl HostFirewall {
         }
     }
 
-    /// Puts back every table that changed; the list of what still differs.
+    /// Puts the tables back as they were, in their order: every table that
+    /// is new is deleted, and from the first saved table that changed on,
+    /// the saved tables are deleted and made again in order. Returns what
+    /// still differs.
     fn restore(&self) -> Vec<String> {
-        let now = tables();
-        for ((family, name), text) in &now {
-            if self.tables.get(&(family.clone(), name.clone())) != Some(text) {
-                let _ = Command::new("nft")
-                    .args(["delete", "table", family, name])
-                    .status();
+        let saved: Vec<&(String, String)> = self.tables.iter().map(|(k, _)| k).collect();
+        for (key, _) in tables() {
+            if !saved.contains(&&key) {
+                delete_table(&key);
             }
         }
-        for ((family, name), text) in &self.tables {
-            if now.get(&(family.clone(), name.clone())) == Some(text) {
-                continue;
-            }
+        let now = tables();
+        let first_changed = self
+            .tables
+            .iter()
+            .enumerate()
+            .position(|(i, t)| now.get(i) != Some(t))
+            .unwrap_or(self.tables.len());
+        for (key, _) in &self.tables[first_changed..] {
+            delete_table(key);
+        }
+        for ((family, name), text) in &self.tables[first_changed..] {
             if !nft_load(text) {
                 // A table nft cannot print back: iptables' own save.
                 let (save, restore) = if family == "ip6" {
@@ -117,14 +127,17 @@ impl HostFirewall {
             let _ = std::fs::write(path, value);
         }
         let after = tables();
-        let mut differ = Vec::new();
-        for key in self.tables.keys().chain(after.keys()) {
-            if self.tables.get(key) != after.get(key) && !differ.contains(&format!("{key:?}")) {
-                differ.push(format!("{key:?}"));
-            }
+        if after == self.tables {
+            return Vec::new();
         }
-        differ
+        vec![format!("before: {:#?}\nafter: {after:#?}", self.tables)]
     }
+}
+
+fn delete_table((family, name): &(String, String)) {
+    let _ = Command::new("nft")
+        .args(["delete", "table", family, name])
+        .status();
 }
 
 impl Drop for HostFirewall {
@@ -342,9 +355,15 @@ fn berth_containers_work_beside_dockerd_with_its_firewall_on() {
     both_ways(&rt, &outside, &c_early, 24057, "early-page").expect("before dockerd");
 
     let dockerd = Dockerd::start();
+    // dockerd sets the policy to DROP when it turns forwarding on itself,
+    // as on a host where it starts first; here berth's networks had it on
+    // already: the test does what dockerd does there.
+    if !iptables_s(&["FORWARD"]).contains("-P FORWARD DROP") {
+        must("iptables", &["-w", "-P", "FORWARD", "DROP"]);
+    }
     let policy = iptables_s(&["FORWARD"]);
     assert!(
-        policy.contains("-P FORWARD DROP"),
+        policy.contains("-A FORWARD -j DOCKER-USER"),
         "dockerd's firewall is not on: {policy}"
     );
     // The network made before dockerd: its traffic is dropped by docker's

@@ -5,14 +5,15 @@
 //! store recorded no longer this boot's).
 //!
 //! The tests remove berth's table, which every network of the host shares:
-//! they run one at a time (`HOST`), and the shared network state dir's
-//! host-wide lock keeps other network test processes out meanwhile. The
-//! host's other tables are never touched. Subnets 10.213.53-55.0/24, host
+//! they run one at a time (`HOST`), the shared network state dir's
+//! host-wide lock keeps other network test processes out meanwhile, and
+//! the table is changed only while it holds no other network, under
+//! berth's firewall lock. The host's other tables are never touched. Subnets 10.213.53-55.0/24, host
 //! ports 24053-24055.
 
 use serde_json::{json, Value};
 use spec_tests::net::{add_www, link_exists, net_bundle, runtime, state_dir, wait_http, TestNet};
-use spec_tests::{unique_name, Bundle, Runtime};
+use spec_tests::{callers, unique_name, wait_until, Bundle, Runtime};
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -26,13 +27,41 @@ fn host_lock() -> std::sync::MutexGuard<'static, ()> {
     HOST.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Runs `nft ARGS` on berth's table as a flush or a reboot would, once the
+/// table holds no network but `mine` (other state dirs' networks, of tests
+/// that do not share this process's lock, are waited for, up to 5 minutes),
+/// under berth's firewall lock, so that no berth process adds a network
+/// meanwhile.
 #[track_caller]
-fn nft(args: &[&str]) {
-    let out = Command::new("nft").args(args).output().expect("run nft");
+fn nft_on_berths_table(mine: &[&TestNet], args: &[&str]) {
+    let ours: Vec<String> = mine.iter().map(|n| format!("\"{}\"", n.bridge)).collect();
+    let alone = wait_until(Duration::from_secs(300), || {
+        let lock = callers::lock_host("/run/berth/firewall.lock");
+        let out = Command::new("nft")
+            .args(["list", "set", "inet", "berth", "bridges"])
+            .output()
+            .expect("run nft");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let others = text
+            .split(['{', '}', ',', '\n'])
+            .map(str::trim)
+            .filter(|w| w.starts_with('"'))
+            .any(|w| !ours.iter().any(|o| o == w));
+        if others {
+            return false;
+        }
+        let out = Command::new("nft").args(args).output().expect("run nft");
+        assert!(
+            out.status.success(),
+            "nft {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        drop(lock);
+        true
+    });
     assert!(
-        out.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        alone,
+        "berth's table held other networks for 5 minutes: cannot run nft {args:?} on it"
     );
 }
 
@@ -81,7 +110,7 @@ fn restore_puts_back_the_table_its_rules_and_bridges() {
     assert_eq!(ls_notes(&busy), "");
 
     // As `nft flush ruleset` leaves berth: no table.
-    nft(&["delete", "table", "inet", "berth"]);
+    nft_on_berths_table(&[&busy, &idle], &["delete", "table", "inet", "berth"]);
     assert!(
         !answers(addr, "restored-page"),
         "answered without berth's table"
@@ -102,7 +131,7 @@ fn restore_puts_back_the_table_its_rules_and_bridges() {
     assert_eq!(ls_notes(&idle), "");
 
     // The table there but its chains empty, its elements kept.
-    nft(&["flush", "table", "inet", "berth"]);
+    nft_on_berths_table(&[&busy, &idle], &["flush", "table", "inet", "berth"]);
     assert!(
         !answers(addr, "restored-page"),
         "answered without berth's rules"
@@ -112,7 +141,10 @@ fn restore_puts_back_the_table_its_rules_and_bridges() {
     assert!(got.is_ok(), "after restoring the rules: {got:?}");
 
     // The published port's elements deleted: ls names the container.
-    nft(&["flush", "map", "inet", "berth", "dnat4_any"]);
+    nft_on_berths_table(
+        &[&busy, &idle],
+        &["flush", "map", "inet", "berth", "dnat4_any"],
+    );
     let notes = ls_notes(&busy);
     assert!(
         notes.contains(&format!("published ports of {id}")),
@@ -183,7 +215,7 @@ fn restore_after_a_simulated_reboot() {
     let _ = Command::new("ip")
         .args(["link", "del", &net.bridge])
         .status();
-    nft(&["delete", "table", "inet", "berth"]);
+    nft_on_berths_table(&[&net], &["delete", "table", "inet", "berth"]);
     let mut store = network::store::Store::open(state_dir()).expect("open the store");
     store
         .write(|tx| tx.set_boot_id(&net.name, "00000000-0000-0000-0000-000000000000/2"))
