@@ -102,7 +102,11 @@ fn two_containers_on(driver: &str, mode: &str, octet: u8) {
         .output()
         .expect("run nsenter");
     let link = String::from_utf8_lossy(&link.stdout);
-    assert!(link.contains(&format!("{driver} mode {mode}")), "{link}");
+    let words: Vec<&str> = link.split_whitespace().collect();
+    assert!(
+        words.windows(3).any(|w| w == [driver, "mode", mode]),
+        "not {driver} mode {mode}: {link}"
+    );
 
     let out = run_sh(
         &rt,
