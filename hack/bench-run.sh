@@ -27,6 +27,10 @@
 # as /run is on a real host. The script runs itself again inside that
 # namespace; no per-run wrapper process is counted. Needs root; removes
 # everything it made. BENCH_JSON=FILE keeps the medians as JSON.
+#
+# BASELINE=PATH adds another berth binary as the runtime `baseline` (e.g.
+# main's, before a change), interleaved with the others in the same rounds:
+# the before and after of a change measured in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-40}
@@ -39,6 +43,7 @@ if [[ -z ${BENCH_INSIDE:-} ]]; then
   done
   BERTH=$berth BENCH_INSIDE=1 exec unshare -m --propagation private "$0" "$runs"
 fi
+baseline=${BASELINE:-}
 
 berth=$BERTH
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
@@ -54,6 +59,10 @@ declare -A rt=(
   [runc]="runc --root $state/runc"
 )
 runtimes=(berth crun runc)
+if [[ -n $baseline ]]; then
+  rt[baseline]="$baseline --root $state/baseline --state-dir $state/net"
+  runtimes=(berth baseline crun runc)
+fi
 
 cleanup() {
   set +e
@@ -133,10 +142,14 @@ hack/bench.py "$runs" "$work/many.json" "$work/many.out.json"
 
 echo
 echo "binary        stripped size   shared libraries"
-strip -o "$work/berth.stripped" "$berth"
 for r in "${runtimes[@]}"; do
-  bin=$work/berth.stripped
-  [[ $r == berth ]] || bin=$(command -v "$r")
+  case $r in
+    berth) bin=$berth ;;
+    baseline) bin=$baseline ;;
+    *) bin=$(command -v "$r") ;;
+  esac
+  strip -o "$work/$r.stripped" "$bin"
+  bin=$work/$r.stripped
   libs=$(ldd "$bin" 2>/dev/null | awk '$2 == "=>" {sub(/\.so.*/, "", $1); printf "%s ", $1}')
   printf "%-13s %6.2f MB       %s\n" "$r" "$(awk -v b="$(stat -c %s "$bin")" "BEGIN { print b / 1e6 }")" "${libs:-none (static)}"
 done

@@ -177,7 +177,8 @@ pub(crate) fn start_locked(dir: &StateDir, state: &ContainerState) -> Result<(),
 /// close-on-exec, so the read end hangs up when init execs (or dies). What is
 /// left in the fifo tells which: nothing when the process runs;
 /// [`state::EXEC_FAILED`] when init could not run it (a startContainer hook
-/// or the exec failed); our own byte when init died before reading it.
+/// or the exec failed); that and an errno when the exec trampoline could
+/// not exec the process; our own byte when init died before reading it.
 fn wait_for_exec(reader: &OwnedFd, fifo: &Path, id: &str) -> Result<(), Error> {
     use nix::poll::{PollFd, PollFlags, PollTimeout};
     // No events asked for: poll then sleeps until hang-up (always reported),
@@ -194,11 +195,23 @@ fn wait_for_exec(reader: &OwnedFd, fifo: &Path, id: &str) -> Result<(), Error> {
             break;
         }
     }
-    let mut byte = [0u8; 1];
-    match nix::unistd::read(reader, &mut byte) {
-        Ok(1) if byte[0] == state::EXEC_FAILED => Err(Error::ExecFailed(id.to_owned())),
-        Ok(1) => Err(Error::NotRunning(id.to_owned())),
-        Ok(_) | Err(nix::errno::Errno::EAGAIN) => Ok(()),
+    let mut buf = [0u8; 16];
+    match nix::unistd::read(reader, &mut buf) {
+        Ok(0) | Err(nix::errno::Errno::EAGAIN) => Ok(()),
+        Ok(n) => {
+            let left = &buf[..n];
+            let prefix = state::EXEC_FAILED_PREFIX.to_bytes();
+            if let Some(errno) = crate::process::trampoline::parse_errno(left, prefix) {
+                Err(Error::ExecOfProcess {
+                    id: id.to_owned(),
+                    source: errno,
+                })
+            } else if left == [state::EXEC_FAILED] {
+                Err(Error::ExecFailed(id.to_owned()))
+            } else {
+                Err(Error::NotRunning(id.to_owned()))
+            }
+        }
         Err(e) => Err(Error::sys("read", fifo, e)),
     }
 }

@@ -19,6 +19,7 @@ use crate::cgroups::CgroupManager;
 use crate::namespaces::{self, Namespaces};
 use crate::process::channel::{self, InitMsg, ParentMsg};
 use crate::process::init::{self, InitArgs};
+use crate::process::trampoline::Trampoline;
 use crate::spec::Bundle;
 use crate::state::{ContainerState, StateDir, Status};
 use crate::sys::{self, Forked};
@@ -116,6 +117,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .and_then(|l| l.seccomp().as_ref())
         .map(|profile| crate::seccomp::Program::compile(profile, Some(&opts.root)))
         .transpose()?;
+    let trampoline = Trampoline::new().map_err(|source| Error::Io {
+        path: "the exec trampoline".into(),
+        source,
+    })?;
     let process = spec
         .process()
         .as_ref()
@@ -289,12 +294,14 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 namespaces: &namespaces,
                 channel: init_end,
                 exec_fifo: &exec_fifo,
+                trampoline: &trampoline,
                 console_socket: console_socket.as_ref(),
                 network: state.network.as_ref(),
                 preserve_fds: opts.preserve_fds,
                 listen_fds,
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
+                rootless,
                 idmapped_mounts: &idmapped_mounts,
                 seccomp: seccomp.as_ref(),
                 state: &state,
@@ -324,6 +331,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     parent_end.wait_for_init(InitMsg::NamespacesJoined)?;
     if namespaces.has_new(LinuxNamespaceType::User) {
         write_id_maps(pid, spec, rootless)?;
+    }
+    // init is not dumpable: its /proc files are the host root's to write.
+    if let Some(adj) = process.oom_score_adj() {
+        crate::procfs::write_oom_score_adj(Some(pid), adj).map_err(Error::OomScoreAdj)?;
     }
     // Moving init into a v1 cgroup waits for an RCU grace period (the
     // first cgroup.procs write in a while), so it overlaps init's rootfs

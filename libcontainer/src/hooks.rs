@@ -1,6 +1,8 @@
 //! Lifecycle hooks: run with the container state on stdin, `timeout` honoured.
 
+use crate::process::trampoline::{Prepared, Status, Trampoline};
 use oci_spec::runtime::Hook;
+use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -33,13 +35,39 @@ pub enum HookError {
 
 /// Runs `hooks` in order; the first failure stops the run.
 pub fn run(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Result<(), HookError> {
+    run_all(kind, hooks, state_json, None)
+}
+
+/// Runs hooks whose program is the container's (startContainer), as init
+/// runs the container's process: through the exec trampoline, so that a
+/// hook resolving to `/proc/self/exe` never runs the host's berth.
+pub fn run_in_container(
+    kind: &'static str,
+    hooks: &[Hook],
+    state_json: &[u8],
+    trampoline: &Trampoline,
+) -> Result<(), HookError> {
+    run_all(kind, hooks, state_json, Some(trampoline))
+}
+
+fn run_all(
+    kind: &'static str,
+    hooks: &[Hook],
+    state_json: &[u8],
+    trampoline: Option<&Trampoline>,
+) -> Result<(), HookError> {
     for hook in hooks {
-        run_one(kind, hook, state_json)?;
+        run_one(kind, hook, state_json, trampoline)?;
     }
     Ok(())
 }
 
-fn run_one(kind: &'static str, hook: &Hook, state_json: &[u8]) -> Result<(), HookError> {
+fn run_one(
+    kind: &'static str,
+    hook: &Hook,
+    state_json: &[u8],
+    trampoline: Option<&Trampoline>,
+) -> Result<(), HookError> {
     let path = hook.path().clone();
     let spawn_err = |source| HookError::Spawn {
         kind,
@@ -60,6 +88,12 @@ fn run_one(kind: &'static str, hook: &Hook, state_json: &[u8]) -> Result<(), Hoo
         if let Some((k, v)) = entry.split_once('=') {
             cmd.env(k, v);
         }
+    }
+    if let Some(trampoline) = trampoline {
+        let prepared = through_trampoline(trampoline, hook, &path).map_err(spawn_err)?;
+        // SAFETY: the closure only makes syscalls (everything was built
+        // above); it runs in the forked child, after std set up stdio.
+        unsafe { cmd.pre_exec(move || Err(prepared.exec())) };
     }
     if let Some(timeout) = hook.timeout().filter(|t| *t <= 0) {
         return Err(HookError::Failed {
@@ -141,4 +175,46 @@ fn write_state(mut stdin: std::process::ChildStdin, state_json: &[u8]) {
         }
         let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     }
+}
+
+/// The hook's exec through the trampoline: the same path, argv and
+/// environment as the Command's; a failed exec is reported on the hook's
+/// stderr, which the failure message shows.
+fn through_trampoline(
+    trampoline: &Trampoline,
+    hook: &Hook,
+    path: &std::path::Path,
+) -> std::io::Result<Prepared> {
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |b: &[u8]| {
+        CString::new(b).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let mut argv: Vec<CString> = match hook.args().as_deref() {
+        Some(args) if !args.is_empty() => args
+            .iter()
+            .map(|a| cstr(a.as_bytes()))
+            .collect::<Result<_, _>>()?,
+        _ => vec![cstr(path.as_os_str().as_bytes())?],
+    };
+    argv.shrink_to_fit();
+    let env: Vec<CString> = hook
+        .env()
+        .iter()
+        .flatten()
+        .filter(|e| e.contains('='))
+        .map(|e| cstr(e.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    let prefix = cstr(format!("exec {}: errno ", path.display()).as_bytes())?;
+    let status = Status {
+        fd: 2,
+        prefix: &prefix,
+        suffix: c"\n",
+    };
+    Ok(Prepared::new(
+        trampoline,
+        &status,
+        &cstr(path.as_os_str().as_bytes())?,
+        &argv,
+        &env,
+    ))
 }

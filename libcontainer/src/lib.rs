@@ -96,6 +96,8 @@ pub enum Error {
     Seccomp(#[from] seccomp::SeccompError),
     #[error(transparent)]
     Exec(#[from] exec::ExecError),
+    #[error("process.oomScoreAdj: {0}")]
+    OomScoreAdj(#[source] procfs::ProcfsError),
     #[error("{what} {path}: {source}")]
     Sys {
         what: &'static str,
@@ -123,6 +125,12 @@ pub enum Error {
     NotRunning(String),
     #[error("container {0} could not run its process: a startContainer hook or the exec failed (the container's stderr has init's message)")]
     ExecFailed(String),
+    #[error("container {id} could not run its process: exec: {source}")]
+    ExecOfProcess {
+        id: String,
+        #[source]
+        source: nix::errno::Errno,
+    },
     #[error("cannot {op} container {id}: it is {status}")]
     WrongStatus {
         id: String,

@@ -158,6 +158,19 @@ impl Procfs {
     }
 }
 
+/// `process.oomScoreAdj` into `/proc/<pid>/oom_score_adj` (the calling
+/// thread's for `None`). Written by the host's root: once a process is not
+/// dumpable, its /proc files belong to the host's root, which a process in
+/// a user namespace is not.
+pub fn write_oom_score_adj(pid: Option<i32>, adj: i32) -> Result<(), ProcfsError> {
+    let proc = Procfs::open()?;
+    let value = adj.to_string();
+    match pid {
+        Some(pid) => proc.write(Path::new(&format!("{pid}/oom_score_adj")), value.as_bytes()),
+        None => proc.write_self("oom_score_adj", value.as_bytes()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,9 @@ pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 /// What init writes into the exec fifo when it cannot run the process.
 pub const EXEC_FAILED: u8 = b'E';
+/// What the exec trampoline writes there before the errno of a failed exec
+/// of the process.
+pub const EXEC_FAILED_PREFIX: &std::ffi::CStr = c"E";
 const MAX_ID_LEN: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]

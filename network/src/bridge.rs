@@ -3,8 +3,9 @@
 //!
 //! [`ensure_bridge`] is idempotent (safe to run on every use, and by several
 //! berth processes at once). Forwarding is host-wide: [`enable_forwarding`]
-//! returns what it changed, as a serialisable [`PreviousSysctls`] for the
-//! store, so that [`restore`] can put it back when the last network goes.
+//! returns what it changed, as a serialisable [`PreviousSysctls`] that
+//! [`crate::forwarding`] records (`/run/berth/forwarding.json`), so that
+//! [`restore`] can put it back when the host's last bridge network goes.
 //! The per-bridge `route_localnet` needs no restore: it goes with the bridge.
 
 use std::net::IpAddr;
@@ -13,6 +14,11 @@ use std::path::PathBuf;
 use crate::model::{mac_from_ipv4, NetworkDef};
 use crate::netlink::{req, Netlink};
 use crate::{Error, Result};
+
+/// The kernel numbers bridge ports 1..1023 (BR_MAX_PORTS in
+/// net/bridge/br_private.h is 1024, port 0 is never used); enslaving one
+/// more fails with EXFULL.
+pub const MAX_PORTS: u32 = 1023;
 
 /// Makes sure `def`'s bridge exists, has the MTU, the gateway address(es)
 /// with the subnet prefix, `route_localnet` (so DNAT of 127.0.0.1 works),

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::model::{format_mac, Driver, Endpoint, Ipv4Net, PortMapping, Protocol};
+use crate::model::{format_mac, Endpoint, Ipv4Net, PortMapping, Protocol};
 use crate::netlink::{Netlink, NetnsRef};
 use crate::networks::{ContainerNetwork, NetworkCreate, Networks};
 use crate::request::{NetworkRequest, PublishRequest};
@@ -86,9 +86,16 @@ impl CniError {
     fn from_network(e: crate::Error) -> Self {
         use crate::Error as E;
         let code = match &e {
-            E::Netlink(_) | E::Sysctl { .. } | E::Firewall(_) | E::Random(_) | E::Listeners(_) => {
-                code::IO_FAILURE
-            }
+            E::Netlink(_)
+            | E::Sysctl { .. }
+            | E::Firewall(_)
+            | E::Random(_)
+            | E::Listeners(_)
+            | E::Store { .. }
+            | E::StoreRecord(_)
+            | E::Json { .. }
+            | E::Corrupt { .. }
+            | E::Io { .. } => code::IO_FAILURE,
             _ => BERTH_REFUSED,
         };
         Self {
@@ -431,7 +438,7 @@ fn ensure_network(nets: &Networks, config: &Config) -> Result<crate::model::Netw
             },
         },
     };
-    if def.driver != Driver::Bridge {
+    if !def.driver.has_bridge() {
         return Err(CniError::new(
             code::INVALID_CONFIG,
             format!(

@@ -54,8 +54,10 @@ pub struct Guard {
 impl Guard {
     /// Takes the lock in `dir` (normally [`DIR`]).
     pub fn lock(dir: &Path) -> Result<Guard> {
-        let lock = host::lock_file(&dir.join("forwarding.lock"))
-            .map_err(|e| Error::Invalid(format!("forwarding lock in {}: {e}", dir.display())))?;
+        let lock = host::lock_file(&dir.join("forwarding.lock")).map_err(|source| Error::Io {
+            what: format!("forwarding lock in {}", dir.display()),
+            source,
+        })?;
         Ok(Guard {
             dir: dir.to_owned(),
             _lock: lock,
@@ -72,22 +74,27 @@ impl Guard {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(Error::Invalid(format!("{}: {e}", path.display()))),
+            Err(source) => {
+                return Err(Error::Io {
+                    what: path.display().to_string(),
+                    source,
+                })
+            }
         };
         let record: Record = if text.is_empty() {
             Record::default()
         } else {
-            serde_json::from_str(&text)
-                .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?
+            serde_json::from_str(&text).map_err(|source| Error::Json {
+                path: path.clone(),
+                source,
+            })?
         };
         // The keys become /proc/sys paths and the values are written there
         // as root: only what `enable_forwarding` records is taken.
         for (key, value) in &record.before.values {
-            check_entry(key, value).map_err(|reason| {
-                Error::Invalid(format!(
-                    "{}: {key:?} = {value:?}: {reason}; remove the file to forget it",
-                    path.display()
-                ))
+            check_entry(key, value).map_err(|reason| Error::Corrupt {
+                path: path.clone(),
+                reason: format!("{key:?} = {value:?}: {reason}; remove the file to forget it"),
             })?;
         }
         Ok(if record.boot_id == boot_id {
@@ -103,14 +110,20 @@ impl Guard {
     /// Writes the record (atomically), or removes it when it is empty.
     pub fn save(&self, record: &Record) -> Result<()> {
         let path = self.path();
-        let err = |e: std::io::Error| Error::Invalid(format!("{}: {e}", path.display()));
+        let err = |source| Error::Io {
+            what: path.display().to_string(),
+            source,
+        };
         if record.before.is_empty() {
             return match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(err(e)),
                 _ => Ok(()),
             };
         }
-        let json = serde_json::to_string(record).map_err(|e| Error::Invalid(e.to_string()))?;
+        let json = serde_json::to_string(record).map_err(|source| Error::Json {
+            path: path.clone(),
+            source,
+        })?;
         let tmp = self.dir.join("forwarding.json.tmp");
         std::fs::write(&tmp, json).map_err(err)?;
         std::fs::rename(&tmp, &path).map_err(err)

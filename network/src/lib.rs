@@ -14,7 +14,8 @@
 //! 4. [`Networks::release`] on delete (and `delete --force`, and after a
 //!    crash): undoes everything recorded for the container. Idempotent.
 //!
-//! A netns without any requested network still gets [`initialize_loopback`].
+//! A netns without any requested network still gets [`initialize_loopback`]
+//! (the `loopback` strategy of [`strategy`]).
 
 pub mod bridge;
 pub mod cni;
@@ -44,8 +45,41 @@ pub const ANNOTATION_PUBLISH: &str = "berth.publish";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The request is refused: malformed user input (a flag, an annotation,
+    /// a CNI configuration) or one that conflicts with what exists. The
+    /// message names the input and what to change.
     #[error("{0}")]
     Invalid(String),
+    /// The network state database failed.
+    #[error("network state {}: {source}", .path.display())]
+    Store {
+        path: std::path::PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A record of the network state database does not parse.
+    #[error("network state: malformed record: {0}")]
+    StoreRecord(#[source] serde_json::Error),
+    /// A JSON file of the network layer does not parse or serialise.
+    #[error("{}: {source}", .path.display())]
+    Json {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A file of the network layer holds a value berth refuses to use.
+    #[error("{}: {reason}", .path.display())]
+    Corrupt {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    /// A file, lock or socket operation failed; `what` names it (and its path).
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Netlink(#[from] netlink::Error),
     #[error("sysctl {}: {source}", .path.display())]
@@ -128,33 +162,8 @@ impl ContainerNetworkRequest {
 
 pub use networks::{ContainerNetwork, NetworkCreate, Networks};
 
-/// Brings `lo` up in the current network namespace.
+/// Sets up the current network namespace when it gets no network: `lo` up
+/// (the `loopback` strategy, see [`strategy::initialize_netns`]).
 pub fn initialize_loopback() -> Result<()> {
-    // SIOCSIFFLAGS on any socket of the netns: the cheapest way to do it.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(Error::Invalid(format!(
-            "loopback: socket: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *d = *s as libc::c_char;
-    }
-    let r = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) };
-    let r = if r == 0 {
-        unsafe {
-            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, &req)
-        }
-    } else {
-        r
-    };
-    let err = std::io::Error::last_os_error();
-    unsafe { libc::close(fd) };
-    if r != 0 {
-        return Err(Error::Invalid(format!("loopback: bringing lo up: {err}")));
-    }
-    Ok(())
+    strategy::initialize_netns(&mut netlink::Netlink::open()?)
 }

@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 
 use crate::model::{PortMapping, Protocol};
+use crate::netlink::wire::{align4, NLMSG_HDRLEN};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -35,7 +36,6 @@ const TCP_LISTEN: u32 = 10;
 const TCP_CLOSE: u32 = 7;
 /// `INET_DIAG_SKV6ONLY` (linux/inet_diag.h): an IPv6 socket's IPV6_V6ONLY.
 const INET_DIAG_SKV6ONLY: u16 = 11;
-const NLMSG_HDRLEN: usize = 16;
 /// `struct inet_diag_req_v2`.
 const REQ_LEN: usize = 56;
 /// `struct inet_diag_msg`.
@@ -182,7 +182,7 @@ impl Listeners {
                         }
                         _ => {}
                     }
-                    rest = rest.get((len + 3) & !3..).unwrap_or(&[]);
+                    rest = rest.get(align4(len)..).unwrap_or(&[]);
                 }
             }
         }
@@ -245,7 +245,7 @@ fn parse(protocol: Protocol, body: &[u8]) -> Result<Listener, Error> {
         if kind == INET_DIAG_SKV6ONLY && len > 4 {
             v6only = attrs[4] != 0;
         }
-        attrs = attrs.get((len + 3) & !3..).unwrap_or(&[]);
+        attrs = attrs.get(align4(len)..).unwrap_or(&[]);
     }
     Ok(Listener {
         protocol,

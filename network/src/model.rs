@@ -33,12 +33,55 @@ pub enum Driver {
     Ipvlan,
 }
 
+/// What differs between drivers, besides their strategy (see
+/// [`crate::strategy::Kind::of`]): each is an exhaustive match, so a new
+/// driver is made to answer every question.
 impl Driver {
+    /// Every driver, in the order `network create` lists them.
+    pub const ALL: [Driver; 3] = [Driver::Bridge, Driver::Macvlan, Driver::Ipvlan];
+
     pub fn name(self) -> &'static str {
         match self {
             Driver::Bridge => "bridge",
             Driver::Macvlan => "macvlan",
             Driver::Ipvlan => "ipvlan",
+        }
+    }
+
+    /// The driver called `name` (`network create --driver`).
+    pub fn from_name(name: &str) -> Option<Driver> {
+        Driver::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// Whether the driver's networks are a bridge that berth makes on the
+    /// host: the bridge with the gateway's addresses, forwarding, berth's
+    /// firewall rules (NAT, isolation), and per container a veth host end on
+    /// the bridge and its published ports' firewall elements. The other
+    /// drivers' containers sit on a parent device the host already has,
+    /// outside berth's firewall: nothing of theirs is made on the host, and
+    /// they are reached directly, not through published ports.
+    pub fn has_bridge(self) -> bool {
+        match self {
+            Driver::Bridge => true,
+            Driver::Macvlan | Driver::Ipvlan => false,
+        }
+    }
+
+    /// Whether the driver's containers hang off a parent device
+    /// (`network create --parent`, `--mode`).
+    pub fn needs_parent(self) -> bool {
+        match self {
+            Driver::Bridge => false,
+            Driver::Macvlan | Driver::Ipvlan => true,
+        }
+    }
+
+    /// The most containers a network of this driver takes, if it has a
+    /// limit: a kernel bridge's ports.
+    pub fn max_endpoints(self) -> Option<u32> {
+        match self {
+            Driver::Bridge => Some(crate::bridge::MAX_PORTS),
+            Driver::Macvlan | Driver::Ipvlan => None,
         }
     }
 }
@@ -135,4 +178,20 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drivers_are_found_by_their_name() {
+        for d in Driver::ALL {
+            assert_eq!(Driver::from_name(d.name()), Some(d));
+            // A driver either makes a bridge or hangs off a parent.
+            assert_ne!(d.has_bridge(), d.needs_parent(), "{d:?}");
+            assert_eq!(d.max_endpoints().is_some(), d.has_bridge(), "{d:?}");
+        }
+        assert_eq!(Driver::from_name("overlay"), None);
+    }
 }

@@ -37,9 +37,8 @@ pub const DEFAULT_NETWORK: &str = "default";
 /// Where subnets are taken from when none is given: /24s of this range
 /// that overlap neither another berth network nor a host route.
 pub const DEFAULT_POOL: &str = "10.213.0.0/16";
-/// The kernel's bridge port numbers are 10 bits and port 0 is never used
-/// (BR_MAX_PORTS in net/bridge/br_private.h).
-pub const MAX_BRIDGE_PORTS: u32 = 1023;
+/// The most containers on one bridge network ([`bridge::MAX_PORTS`]).
+pub const MAX_BRIDGE_PORTS: u32 = bridge::MAX_PORTS;
 
 /// `berth network create` options.
 #[derive(Debug, Clone, Default)]
@@ -91,16 +90,14 @@ impl Networks {
                 opts.name
             )));
         }
-        let driver = match opts.driver.as_deref().unwrap_or("bridge") {
-            "bridge" => Driver::Bridge,
-            "macvlan" => Driver::Macvlan,
-            "ipvlan" => Driver::Ipvlan,
-            other => {
-                return Err(Error::Invalid(format!(
-                    "unknown network driver {other:?} (known: bridge, macvlan, ipvlan)"
-                )))
-            }
-        };
+        let name = opts.driver.as_deref().unwrap_or(Driver::Bridge.name());
+        let driver = Driver::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = Driver::ALL.iter().map(|d| d.name()).collect();
+            Error::Invalid(format!(
+                "unknown network driver {name:?} (known: {})",
+                known.join(", ")
+            ))
+        })?;
         check_driver_options(driver, opts)?;
         let subnet = opts.subnet.as_deref().map(Ipv4Net::parse).transpose()?;
         if let Some(subnet) = subnet {
@@ -219,46 +216,10 @@ impl Networks {
                     Some(g)
                 }
             };
-            let bridge = match driver {
-                Driver::Bridge => {
-                    let name = match &opts.bridge {
-                        Some(name) => name.clone(),
-                        // berthN from the network's index on: the first name
-                        // that no network of this state dir and no device of
-                        // the host (another state dir's bridge) has. Nobody
-                        // can "choose another --bridge" for `default`.
-                        None => {
-                            let mut found = None;
-                            for n in index..index + 1000 {
-                                let name = format!("berth{n}");
-                                if tx.network_by_bridge(&name)?.is_none()
-                                    && nl.link_index(&name)?.is_none()
-                                {
-                                    found = Some(name);
-                                    break;
-                                }
-                            }
-                            found.ok_or_else(|| {
-                                Error::Invalid(format!(
-                                    "no free bridge name berth{index}..berth{}: give --bridge",
-                                    index + 999
-                                ))
-                            })?
-                        }
-                    };
-                    if let Some(owner) = tx.network_by_bridge(&name)? {
-                        return Err(Error::Invalid(format!(
-                            "bridge {name} is already used by network {owner}"
-                        )));
-                    }
-                    if nl.link_index(&name)?.is_some() {
-                        return Err(Error::Invalid(format!(
-                            "interface {name} already exists on the host: choose another --bridge"
-                        )));
-                    }
-                    Some(name)
-                }
-                _ => None,
+            let bridge = if driver.has_bridge() {
+                Some(bridge_name(tx, &mut nl, opts.bridge.as_deref(), index)?)
+            } else {
+                None
             };
             let def = NetworkDef {
                 name: opts.name.clone(),
@@ -292,7 +253,7 @@ impl Networks {
 
     /// Bridge, addresses, sysctls and firewall rules of a network. Idempotent.
     fn make_host_objects(&self, nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
-        if def.driver != Driver::Bridge {
+        if !def.driver.has_bridge() {
             return Ok(());
         }
         bridge::ensure_bridge(nl, def)?;
@@ -304,14 +265,14 @@ impl Networks {
     }
 
     fn remove_host_objects(&self, nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
-        if def.driver != Driver::Bridge {
+        if !def.driver.has_bridge() {
             return Ok(());
         }
         let last = self.store.borrow_mut().read(|tx| {
             let networks = tx.networks()?;
             Ok(networks
                 .iter()
-                .all(|n| n.name == def.name || n.driver != Driver::Bridge))
+                .all(|n| n.name == def.name || !n.driver.has_bridge()))
         })?;
         let fwd = forwarding::Guard::lock(Path::new(forwarding::DIR))?;
         let none_left = firewall::remove_network(def, last)?;
@@ -464,7 +425,7 @@ impl Networks {
             // lives on, and with it the veth: its host end is removed here.
             // The store rows of this network go with it below.
             for (row, ports) in attached.iter().zip(&ports) {
-                if def.driver == Driver::Bridge {
+                if def.driver.has_bridge() {
                     firewall::detach(&def, &row.endpoint, &ports_on(ports, name))?;
                 }
                 strategy::strategy(row.endpoint.driver).teardown(&mut nl, &row.endpoint)?;
@@ -683,7 +644,7 @@ impl Networks {
         for (row, def) in rows.iter().zip(&defs) {
             let ep = &row.endpoint;
             if let Some(def) = def {
-                if def.driver == Driver::Bridge {
+                if def.driver.has_bridge() {
                     let mine = ports_on(&ports, &def.name);
                     firewall::detach(def, ep, &mine)?;
                 }
@@ -711,14 +672,14 @@ pub(crate) fn host_setup_id() -> String {
 /// (macvlan, ipvlan) have nothing on the host to tell by: `false`.
 pub(crate) fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool> {
     let ep = &row.endpoint;
-    if ep.driver != Driver::Bridge || ep.host_ifname.is_empty() {
+    let Some(host_end) = strategy::strategy(ep.driver).host_end(ep) else {
         return Ok(false);
-    }
+    };
     let nl = match nl {
         Some(nl) => nl,
         None => nl.insert(Netlink::open()?),
     };
-    Ok(nl.link_index(&ep.host_ifname)?.is_some())
+    Ok(nl.link_index(host_end)?.is_some())
 }
 
 enum Conflict {
@@ -761,12 +722,14 @@ fn plan_endpoints(
         if defs.iter().any(|d| d.name == def.name) {
             return Err(Error::Invalid(format!("network {} is requested twice", def.name)).into());
         }
-        if def.driver == Driver::Bridge && tx.endpoint_count(&def.name)? >= MAX_BRIDGE_PORTS {
-            return Err(Error::Invalid(format!(
-                "network {} has {MAX_BRIDGE_PORTS} containers, the most a kernel bridge takes: put more containers on another network",
-                def.name
-            ))
-            .into());
+        if let Some(max) = def.driver.max_endpoints() {
+            if tx.endpoint_count(&def.name)? >= max {
+                return Err(Error::Invalid(format!(
+                    "network {} has {max} containers, the most a kernel bridge takes: put more containers on another network",
+                    def.name
+                ))
+                .into());
+            }
         }
         let offset = match req.ip {
             Some(ip) => {
@@ -843,7 +806,7 @@ fn plan_endpoints(
     let mut ports = Vec::new();
     if !publish.is_empty() {
         let def = &defs[0];
-        if def.driver != Driver::Bridge {
+        if !def.driver.has_bridge() {
             return Err(Error::Invalid(format!(
                 "ports cannot be published on network {} (driver {}): its containers are reachable directly",
                 def.name,
@@ -933,36 +896,72 @@ fn pick_host_port(tx: &Tx, p: &PublishRequest, listening: &Listeners) -> Result<
     )))
 }
 
-fn check_driver_options(driver: Driver, opts: &NetworkCreate) -> Result<()> {
-    match driver {
-        Driver::Bridge => {
-            if opts.parent.is_some() || opts.mode.is_some() {
-                return Err(Error::Invalid(
-                    "--parent and --mode are for the macvlan and ipvlan drivers".into(),
-                ));
+/// The bridge device of a new bridge network: `--bridge` if given, else
+/// `berthN` from the network's index on; refused if another network of this
+/// state dir or a device of the host has it.
+fn bridge_name(tx: &Tx, nl: &mut Netlink, given: Option<&str>, index: u32) -> Result<String> {
+    let name = match given {
+        Some(name) => name.to_owned(),
+        // berthN from the network's index on: the first name that no
+        // network of this state dir and no device of the host (another
+        // state dir's bridge) has. Nobody can "choose another --bridge"
+        // for `default`.
+        None => {
+            let mut found = None;
+            for n in index..index + 1000 {
+                let name = format!("berth{n}");
+                if tx.network_by_bridge(&name)?.is_none() && nl.link_index(&name)?.is_none() {
+                    found = Some(name);
+                    break;
+                }
             }
+            found.ok_or_else(|| {
+                Error::Invalid(format!(
+                    "no free bridge name berth{index}..berth{}: give --bridge",
+                    index + 999
+                ))
+            })?
         }
-        Driver::Macvlan | Driver::Ipvlan => {
-            if opts.parent.is_none() {
-                return Err(Error::Invalid(format!(
-                    "driver {} needs --parent IFNAME",
-                    driver.name()
-                )));
-            }
-            if opts.bridge.is_some() {
-                return Err(Error::Invalid("--bridge is for the bridge driver".into()));
-            }
-            if opts.subnet.is_none() {
-                return Err(Error::Invalid(format!(
-                    "driver {} needs --subnet (the parent's network)",
-                    driver.name()
-                )));
-            }
-            strategy::validate_mode(driver, opts.mode.as_deref())
-                .map_err(|reason| Error::Invalid(format!("--mode: {reason}")))?;
-        }
+    };
+    if let Some(owner) = tx.network_by_bridge(&name)? {
+        return Err(Error::Invalid(format!(
+            "bridge {name} is already used by network {owner}"
+        )));
     }
-    Ok(())
+    if nl.link_index(&name)?.is_some() {
+        return Err(Error::Invalid(format!(
+            "interface {name} already exists on the host: choose another --bridge"
+        )));
+    }
+    Ok(name)
+}
+
+fn check_driver_options(driver: Driver, opts: &NetworkCreate) -> Result<()> {
+    if !driver.needs_parent() {
+        if opts.parent.is_some() || opts.mode.is_some() {
+            return Err(Error::Invalid(
+                "--parent and --mode are for the macvlan and ipvlan drivers".into(),
+            ));
+        }
+        return Ok(());
+    }
+    if opts.parent.is_none() {
+        return Err(Error::Invalid(format!(
+            "driver {} needs --parent IFNAME",
+            driver.name()
+        )));
+    }
+    if opts.bridge.is_some() && !driver.has_bridge() {
+        return Err(Error::Invalid("--bridge is for the bridge driver".into()));
+    }
+    if opts.subnet.is_none() {
+        return Err(Error::Invalid(format!(
+            "driver {} needs --subnet (the parent's network)",
+            driver.name()
+        )));
+    }
+    strategy::validate_mode(driver, opts.mode.as_deref())
+        .map_err(|reason| Error::Invalid(format!("--mode: {reason}")))
 }
 
 /// A /24 of the default pool that overlaps nothing.
@@ -1041,7 +1040,7 @@ impl ContainerNetwork {
             for ep in &self.endpoints {
                 strategy::create_and_attach(&mut nl, ep, netns)?;
                 done.push(ep);
-                if let Some(def) = self.def(&ep.network).filter(|d| d.driver == Driver::Bridge) {
+                if let Some(def) = self.def(&ep.network).filter(|d| d.driver.has_bridge()) {
                     firewall::attach(def, ep, &ports_on(&self.ports, &def.name))?;
                     // A dockerd started after the network was made.
                     firewall::docker::allow(def)?;
@@ -1051,7 +1050,7 @@ impl ContainerNetwork {
         })();
         if result.is_err() {
             for ep in done {
-                if let Some(def) = self.def(&ep.network).filter(|d| d.driver == Driver::Bridge) {
+                if let Some(def) = self.def(&ep.network).filter(|d| d.driver.has_bridge()) {
                     let _ = firewall::detach(def, ep, &ports_on(&self.ports, &def.name));
                 }
                 let _ = strategy::strategy(ep.driver).teardown(&mut nl, ep);
@@ -1083,7 +1082,7 @@ impl ContainerNetwork {
                 json!({
                     "network": ep.network,
                     "ifname": ep.ifname,
-                    "hostIfname": (ep.driver == Driver::Bridge).then_some(&ep.host_ifname),
+                    "hostIfname": strategy::strategy(ep.driver).host_end(ep),
                     "mac": format_mac(&ep.mac),
                     "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
                     "gateway": ep.gateway4.to_string(),

@@ -81,17 +81,21 @@ pub struct EndpointRow {
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::Invalid(format!("network state {}: {e}", path.display()))
+    move |source| Error::Store {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn json_err(e: serde_json::Error) -> Error {
-    Error::Invalid(format!("network state: malformed record: {e}"))
+    Error::StoreRecord(e)
 }
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::Invalid(format!("network state directory {}: {e}", dir.display()))
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            what: format!("network state directory {}", dir.display()),
+            source,
         })?;
         let path = dir.join("network.db");
         let conn = Connection::open(&path).map_err(db_err(&path))?;
@@ -212,8 +216,10 @@ impl Store {
 /// schema is made.
 fn init_lock(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
     let path = dir.join("network.db.init");
-    crate::host::lock_file(&path)
-        .map_err(|e| Error::Invalid(format!("network state {}: {e}", path.display())))
+    crate::host::lock_file(&path).map_err(|source| Error::Io {
+        what: format!("network state {}", path.display()),
+        source,
+    })
 }
 
 /// The operations, all inside a transaction.

@@ -636,7 +636,7 @@ fn loopback_comes_up() {
     let up = child.run(|| {
         let mut nl = Netlink::open().unwrap();
         assert!(!nl.link("lo").unwrap().unwrap().up);
-        strategy::loopback::initialize(&mut nl).unwrap();
+        strategy::initialize_netns(&mut nl).unwrap();
         nl.link("lo").unwrap().unwrap().up
     });
     assert!(up);

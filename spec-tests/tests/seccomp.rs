@@ -332,3 +332,28 @@ fn compiled_profiles_are_cached_in_the_state_root() {
         .count();
     assert_eq!(entries, 1);
 }
+
+/// berth execs the container's program through its exec trampoline (see
+/// hardening.rs), with `execveat` of a sealed memfd; a profile that refuses
+/// `execveat` still runs the container, through `execve` of the memfd's
+/// /proc/self/fd link, in the container and in `exec`.
+#[test]
+fn a_profile_refusing_execveat_still_runs_the_process() {
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    let rt = Runtime::berth();
+    let bundle = with_profile("echo ran", profile.clone());
+    let out = rt.run(&bundle, &unique_name("seccomp")).ok();
+    assert_eq!(out.stdout, "ran\n");
+
+    let mut bundle = with_profile("", profile);
+    bundle.set_args(&["sleep", "100"]);
+    let id = unique_name("seccomp");
+    rt.create(&bundle, &id, &[]).ok();
+    rt.start(&id).ok();
+    let out = rt.exec(&["exec", &id, "echo", "exec ran"]).ok();
+    assert_eq!(out.stdout, "exec ran\n");
+    rt.delete_force(&id).ok();
+}

@@ -30,6 +30,7 @@ use crate::cpu_affinity::ExecAffinity;
 use crate::namespaces;
 use crate::process::channel;
 use crate::process::exec::ExecArgs;
+use crate::process::trampoline::Trampoline;
 use crate::state::{StateDir, Status};
 use crate::sys::{self, Forked};
 use crate::Error;
@@ -148,6 +149,10 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
         .as_deref()
         .map(crate::console::connect)
         .transpose()?;
+    let trampoline = Trampoline::new().map_err(|source| Error::Io {
+        path: "the exec trampoline".into(),
+        source,
+    })?;
     let (parent_end, child_end) = channel::pair()?;
     let mask = if opts.detach {
         nix::sys::signal::SigSet::empty()
@@ -199,6 +204,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
                 affinity: &affinity,
                 new_keyring: !defaults.no_new_keyring,
                 seccomp: seccomp.as_ref(),
+                trampoline: &trampoline,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -206,6 +212,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     drop(joined);
     drop(child_end);
     drop(console_socket);
+    drop(trampoline);
 
     // 5. Running, or why not. A process that failed is reaped here, so
     //    nothing is left in the container's cgroup.

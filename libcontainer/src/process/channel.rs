@@ -42,6 +42,7 @@
 //!   or ExecMsg::Failed         ───────▶   the error; reaps the process
 //! ```
 
+use super::trampoline::Status;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -66,6 +67,9 @@ pub enum ExecMsg {
     SeccompListener(i32),
     /// The process could not be set up or exec'd; it exits after sending this.
     Failed(String),
+    /// The exec trampoline could not exec the program: the errno. The
+    /// trampoline writes this packet itself (see [`Channel::exec_status`]).
+    ExecErrno(i32),
 }
 
 /// Messages from `berth exec` to the process it cloned.
@@ -212,6 +216,16 @@ impl Channel {
         self.send(&ExecMsg::Failed(msg))
     }
 
+    /// Where the exec trampoline reports a failed exec of the program: this
+    /// end, as an [`ExecMsg::ExecErrno`] packet.
+    pub fn exec_status(&self) -> Status<'static> {
+        Status {
+            fd: self.fd.as_raw_fd(),
+            prefix: c"{\"ExecErrno\":",
+            suffix: c"}",
+        }
+    }
+
     /// Sends the listener's fd number and waits until the parent took it.
     pub fn send_exec_listener(&self, fd: i32) -> Result<(), ChannelError> {
         self.send(&ExecMsg::SeccompListener(fd))?;
@@ -229,6 +243,10 @@ impl Channel {
             Err(e) => Err(e),
             Ok(ExecMsg::SeccompListener(fd)) => Ok(ExecEvent::SeccompListener(fd)),
             Ok(ExecMsg::Failed(msg)) => Err(ChannelError::ExecFailed(msg)),
+            Ok(ExecMsg::ExecErrno(errno)) => Err(ChannelError::ExecFailed(format!(
+                "exec: {}",
+                nix::errno::Errno::from_raw(errno)
+            ))),
         }
     }
 

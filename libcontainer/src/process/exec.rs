@@ -12,12 +12,13 @@
 //!     `--no-new-keyring`; the pty sent to the console socket;
 //!  5. the steps it shares with init ([`super::finalize`]); a seccomp
 //!     notification listener goes to the parent, which hands it to the
-//!     agent; execve.
+//!     agent; execve, through the exec trampoline ([`super::trampoline`]).
 //!
 //! An error is sent to the parent over the channel; the parent prints it.
 
 use super::channel::Channel;
 use super::finalize;
+use super::trampoline::Trampoline;
 use crate::cpu_affinity::ExecAffinity;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Process;
@@ -39,12 +40,15 @@ pub struct ExecArgs<'a> {
     pub new_keyring: bool,
     /// The container's `linux.seccomp`, compiled by the parent.
     pub seccomp: Option<&'a crate::seccomp::Program>,
+    /// What the process is exec'd through.
+    pub trampoline: &'a Trampoline,
 }
 
 /// Runs the process; never returns.
 pub fn run(args: ExecArgs) -> ! {
     let err = match setup(&args) {
-        Ok(exec) => finalize::execve(&exec),
+        // A failed exec of the program is an ExecMsg::ExecErrno packet.
+        Ok(exec) => finalize::execve(&exec, args.trampoline, &args.channel.exec_status()),
         Err(e) => e,
     };
     // If even this fails, the parent sees the hang-up and the exit status.
@@ -58,8 +62,7 @@ fn setup(args: &ExecArgs) -> Result<finalize::Exec, String> {
     let process = args.process;
     finalize::reset_signals();
     finalize::forbid_dumping()?;
-    let proc = finalize::open_procfs(process.oom_score_adj().is_some())?;
-    finalize::set_oom_score_adj(proc.as_ref(), process)?;
+    finalize::set_oom_score_adj(process)?;
     args.affinity.enter_final().map_err(|e| e.to_string())?;
     crate::namespaces::enter_process(args.init, args.init_pid, args.join)
         .map_err(|e| e.to_string())?;

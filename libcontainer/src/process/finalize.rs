@@ -4,7 +4,7 @@
 //! order they must happen, then the exec itself.
 //!
 //! [`apply`], in order:
-//!  1. not dumpable from here until execve;
+//!  1. (not dumpable since the clone, see [`forbid_dumping`]);
 //!  2. `rlimits` (before capabilities are dropped);
 //!  3. AppArmor profile and SELinux label for the exec ([`crate::lsm`]);
 //!  4. a new session (`setsid`); the terminal, if any, as stdio and
@@ -19,8 +19,9 @@
 //!  9. with `noNewPrivileges`, the seccomp filter, as late as possible, so
 //!     that a profile has to allow as few of berth's own syscalls as possible.
 //!
-//! Then [`execve`].
+//! Then [`execve`], through the exec trampoline ([`super::trampoline`]).
 
+use super::trampoline::{Prepared, Status, Trampoline};
 use oci_spec::runtime::Process;
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
@@ -50,6 +51,9 @@ pub struct Exec {
     env: Vec<CString>,
     /// The seccomp notification listener, open until execve closes it.
     seccomp_listener: Option<OwnedFd>,
+    /// An SELinux label takes effect at the next exec: that must be the
+    /// program's (see [`super::trampoline`]).
+    direct: bool,
 }
 
 impl Exec {
@@ -58,6 +62,11 @@ impl Exec {
     pub fn seccomp_listener(&self) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
         self.seccomp_listener.as_ref().map(|fd| fd.as_raw_fd())
+    }
+
+    /// The program's path, as exec'd.
+    pub fn path(&self) -> &std::ffi::CStr {
+        &self.path
     }
 }
 
@@ -69,7 +78,6 @@ fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
 /// resolves what to exec. Errors are messages for the user.
 pub fn apply(attrs: &Attributes) -> Result<Exec, String> {
     let process = attrs.process;
-    forbid_dumping()?;
     let rlimits = process.rlimits().as_deref().unwrap_or(&[]);
     crate::rlimits::check(rlimits).map_err(|e| e.to_string())?;
     crate::rlimits::apply(rlimits).map_err(|e| e.to_string())?;
@@ -116,6 +124,10 @@ pub fn apply(attrs: &Attributes) -> Result<Exec, String> {
         seccomp_listener = load_seccomp(attrs.seccomp)?;
     }
     exec.seccomp_listener = seccomp_listener;
+    exec.direct = process
+        .selinux_label()
+        .as_deref()
+        .is_some_and(|l| !l.is_empty());
     Ok(exec)
 }
 
@@ -127,43 +139,46 @@ fn load_seccomp(program: Option<&crate::seccomp::Program>) -> Result<Option<Owne
     }
 }
 
-/// Runs the process; returns only with the reason it could not.
-pub fn execve(exec: &Exec) -> String {
-    match nix::unistd::execve(&exec.path, &exec.argv, &exec.env) {
-        Err(e) => format!("exec {:?}: {e}", exec.path),
-        Ok(never) => match never {},
+/// Runs the process through `trampoline`, which reports a failed exec of
+/// the program on `status`; returns only with the reason it could not
+/// start the trampoline (or the program, when exec'd directly).
+pub fn execve(exec: &Exec, trampoline: &Trampoline, status: &Status) -> String {
+    if exec.direct {
+        return match nix::unistd::execve(&exec.path, &exec.argv, &exec.env) {
+            Err(e) => format!("exec {:?}: {e}", exec.path),
+            Ok(never) => match never {},
+        };
     }
+    let e = Prepared::new(trampoline, status, &exec.path, &exec.argv, &exec.env).exec();
+    format!("exec {:?}: {e}", exec.path)
 }
 
 /// Not dumpable: no process in the container can ptrace this one or open
 /// its `/proc/<pid>/` files (`exe` is the host's berth until execve, which
-/// makes the process dumpable again).
+/// makes the process dumpable again). init and an exec'd process call it
+/// first thing after the clone.
 pub fn forbid_dumping() -> Result<(), String> {
     nix::sys::prctl::set_dumpable(false).map_err(err("PR_SET_DUMPABLE"))
 }
 
-/// `process.oomScoreAdj`, when given (otherwise it is left as inherited),
-/// written through `proc` (see [`open_procfs`]).
-pub fn set_oom_score_adj(
-    proc: Option<&crate::procfs::Procfs>,
-    process: &Process,
-) -> Result<(), String> {
-    match (process.oom_score_adj(), proc) {
-        (Some(adj), Some(proc)) => proc
-            .write_self("oom_score_adj", adj.to_string().as_bytes())
-            .map_err(err("process.oomScoreAdj")),
-        (Some(_), None) => Err("process.oomScoreAdj: no procfs handle".into()),
-        (None, _) => Ok(()),
+/// `process.oomScoreAdj` of an exec'd process, when given (otherwise it is
+/// left as inherited), while it is still the host's root.
+pub fn set_oom_score_adj(process: &Process) -> Result<(), String> {
+    match process.oom_score_adj() {
+        Some(adj) => {
+            crate::procfs::write_oom_score_adj(None, adj).map_err(err("process.oomScoreAdj"))
+        }
+        None => Ok(()),
     }
 }
 
-/// The verified procfs handle, opened only when something will be written
-/// through it (`needed`): a container without a /proc mount needs none.
+/// The verified procfs handle for `linux.sysctl`, opened only when there
+/// is one: a container without a /proc mount needs none.
 pub fn open_procfs(needed: bool) -> Result<Option<crate::procfs::Procfs>, String> {
     needed
         .then(crate::procfs::Procfs::open)
         .transpose()
-        .map_err(err("procfs for linux.sysctl and process.oomScoreAdj"))
+        .map_err(err("procfs for linux.sysctl"))
 }
 
 /// Unblocks every signal and restores default dispositions: a container
@@ -253,6 +268,7 @@ fn resolve_exec(process: &Process, listen_fds: Option<u32>) -> Result<Exec, Stri
             .map(|e| cstr(e.as_bytes()))
             .collect::<Result<_, _>>()?,
         seccomp_listener: None,
+        direct: false,
     })
 }
 

@@ -7,10 +7,11 @@
 
 use super::channel::{Channel, InitMsg};
 use super::finalize::Exec;
+use super::trampoline::{Status, Trampoline};
 use crate::namespaces::Namespaces;
 use crate::rootfs::{self, RootfsSetup};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// Everything init needs, prepared by the parent before the clone.
@@ -21,12 +22,16 @@ pub struct InitArgs<'a> {
     pub namespaces: &'a Namespaces,
     pub channel: Channel,
     pub exec_fifo: &'a OwnedFd,
+    /// What the process (and startContainer hooks) are exec'd through.
+    pub trampoline: &'a Trampoline,
     pub console_socket: Option<&'a OwnedFd>,
     pub network: Option<&'a network::ContainerNetwork>,
     pub preserve_fds: u32,
     pub listen_fds: Option<u32>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// berth runs as an unprivileged user (it writes init's id maps).
+    pub rootless: bool,
     /// Detached id-mapped mounts, by index in `mounts` (see `idmapped_mounts`).
     pub idmapped_mounts: &'a [Option<OwnedFd>],
     /// `linux.seccomp`, compiled by the parent.
@@ -94,12 +99,21 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
         .ok_or("config.json: linux is missing")?;
     let ns = args.namespaces;
 
+    // Not dumpable from the clone on: the host's berth is /proc/<init>/exe.
+    // A rootless parent must still write the id maps (the files of a
+    // process that is not dumpable are the host root's): then from Proceed.
+    if !args.rootless {
+        super::finalize::forbid_dumping()?;
+    }
     super::finalize::reset_signals();
     ns.enter_in_init().map_err(|e| e.to_string())?;
     args.channel
         .send_to_parent(InitMsg::NamespacesJoined)
         .map_err(|e| e.to_string())?;
     let (pid, cgroup_pending) = args.channel.wait_for_proceed().map_err(|e| e.to_string())?;
+    if args.rootless {
+        super::finalize::forbid_dumping()?;
+    }
     let mut state = args.state.clone();
     state.pid = pid;
     let hook_state = crate::container::oci_state_json(&state, crate::state::Status::Creating);
@@ -169,13 +183,12 @@ fn setup(args: &InitArgs) -> Result<Ready, String> {
         }
     }
     let sysctl = linux.sysctl().as_ref().filter(|s| !s.is_empty());
-    let proc = super::finalize::open_procfs(sysctl.is_some() || process.oom_score_adj().is_some())?;
+    let proc = super::finalize::open_procfs(sysctl.is_some())?;
     if let (Some(sysctl), Some(proc)) = (sysctl, &proc) {
         crate::sysctl::apply(proc, sysctl).map_err(|e| e.to_string())?;
     }
     rootfs::finish(spec).map_err(|e| e.to_string())?;
 
-    super::finalize::set_oom_score_adj(proc.as_ref(), process)?;
     drop(proc);
     // The container's own (not an exec'd process's): its personality and
     // memory policy, which the process inherits across execve.
@@ -240,9 +253,18 @@ fn wait_and_exec(args: &InitArgs, ready: Ready) -> String {
         .as_ref()
         .and_then(|h| h.start_container().as_deref())
     {
-        if let Err(e) = crate::hooks::run("startContainer", hooks, ready.hook_state.as_bytes()) {
+        let state = ready.hook_state.as_bytes();
+        if let Err(e) =
+            crate::hooks::run_in_container("startContainer", hooks, state, args.trampoline)
+        {
             return e.to_string();
         }
     }
-    super::finalize::execve(&ready.exec)
+    // A failed exec is `E` and its errno in the fifo, for `start`.
+    let status = Status {
+        fd: args.exec_fifo.as_raw_fd(),
+        prefix: crate::state::EXEC_FAILED_PREFIX,
+        suffix: c"",
+    };
+    super::finalize::execve(&ready.exec, args.trampoline, &status)
 }

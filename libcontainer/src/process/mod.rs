@@ -4,3 +4,4 @@ pub mod channel;
 pub mod exec;
 pub mod finalize;
 pub mod init;
+pub mod trampoline;

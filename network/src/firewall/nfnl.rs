@@ -27,7 +27,8 @@
 //! Only what berth needs is encoded here: element lists of the four DNAT
 //! maps (plain hash maps with concatenated keys and data) and a table
 //! lookup. Constants are those of `linux/netfilter/nfnetlink.h` and
-//! `linux/netfilter/nf_tables.h`.
+//! `linux/netfilter/nf_tables.h`; the netlink framing (`linux/netlink.h`
+//! constants, the attribute walker) is `crate::netlink::wire`'s.
 
 use std::io;
 use std::net::IpAddr;
@@ -37,15 +38,10 @@ use std::sync::Mutex;
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
 use super::rules::{PortElement, TABLE};
-
-// linux/netlink.h
-const NLMSG_ERROR: u16 = 2;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_ACK: u16 = 0x4;
-const NLM_F_CREATE: u16 = 0x400;
-const NLA_F_NESTED: u16 = 0x8000;
-const NLMSG_HDRLEN: usize = 16;
-const NLA_HDRLEN: usize = 4;
+use crate::netlink::wire::{
+    align4, attributes, NLA_F_NESTED, NLA_HDRLEN, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK,
+    NLM_F_CREATE, NLM_F_REQUEST,
+};
 
 // linux/netfilter/nfnetlink.h
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
@@ -189,8 +185,7 @@ impl Batch {
     }
 
     fn pad(&mut self) {
-        let aligned = (self.buf.len() + 3) & !3;
-        self.buf.resize(aligned, 0);
+        self.buf.resize(align4(self.buf.len()), 0);
     }
 
     fn batch_marker(&mut self, ty: u16) {
@@ -424,32 +419,14 @@ fn exchange(sock: &Socket, batch: &Batch) -> io::Result<(Answers, bool)> {
     Ok((all, true))
 }
 
-/// The attributes in `buf`: `(type without flags, payload)`.
-fn nlattrs(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    let mut off = 0;
-    std::iter::from_fn(move || {
-        if off + NLA_HDRLEN > buf.len() {
-            return None;
-        }
-        let len = u16::from_ne_bytes([buf[off], buf[off + 1]]) as usize;
-        let ty = u16::from_ne_bytes([buf[off + 2], buf[off + 3]]) & 0x3fff;
-        if len < NLA_HDRLEN || off + len > buf.len() {
-            return None;
-        }
-        let payload = &buf[off + NLA_HDRLEN..off + len];
-        off += (len + 3) & !3;
-        Some((ty, payload))
-    })
-}
-
 /// Whether each element of a `NEWSETELEM` message body (after its
 /// nfgenmsg) has a timeout.
 fn elements_with_timeout(body: &[u8]) -> Vec<bool> {
-    nlattrs(body)
+    attributes(body)
         .filter(|(ty, _)| *ty == NFTA_SET_ELEM_LIST_ELEMENTS)
-        .flat_map(|(_, list)| nlattrs(list))
+        .flat_map(|(_, list)| attributes(list))
         .filter(|(ty, _)| *ty == NFTA_LIST_ELEM)
-        .map(|(_, el)| nlattrs(el).any(|(ty, _)| ty == NFTA_SET_ELEM_TIMEOUT))
+        .map(|(_, el)| attributes(el).any(|(ty, _)| ty == NFTA_SET_ELEM_TIMEOUT))
         .collect()
 }
 
@@ -474,7 +451,7 @@ fn parse_answers(buf: &[u8]) -> Answers {
             out.elements
                 .extend(elements_with_timeout(body).into_iter().map(|t| (seq, t)));
         }
-        off += (len + 3) & !3;
+        off += align4(len);
     }
     out
 }
@@ -525,7 +502,7 @@ pub enum Found {
 const GETS_PER_SEND: usize = 32;
 
 /// Looks up the key of each element: one `GETSETELEM` per element, sent
-/// [`GETS_PER_SEND`] at a time.
+/// `GETS_PER_SEND` at a time.
 pub fn lookup(elements: &[PortElement]) -> io::Result<Vec<Found>> {
     let mut out = Vec::with_capacity(elements.len());
     for chunk in elements.chunks(GETS_PER_SEND) {
@@ -686,7 +663,7 @@ mod tests {
             let len = u16::from_ne_bytes(p[off..off + 2].try_into().unwrap()) as usize;
             let ty = u16::from_ne_bytes(p[off + 2..off + 4].try_into().unwrap());
             out.push((ty, p[off + 4..off + len].to_vec()));
-            off += (len + 3) & !3;
+            off += align4(len);
         }
         assert_eq!(off, p.len());
         out

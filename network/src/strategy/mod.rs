@@ -1,8 +1,10 @@
 //! Network strategies: how a container gets its interface on a network.
 //!
-//! One module per driver and one registry ([`strategy`]): adding a driver is
-//! adding a module and a match arm. Each strategy has the steps of the create
-//! path (runc's old `networkStrategy`, with teardown added):
+//! One module per strategy and one registry ([`registered`], by [`Kind`]):
+//! `loopback` (`lo` up in every new netns), `veth` (driver `bridge`),
+//! `macvlan` and `ipvlan`. A network's driver names its strategy
+//! ([`strategy`]). Each strategy has the steps of the create path (runc's
+//! old `networkStrategy`, with teardown added):
 //!
 //! | step         | where                                   | what                                  |
 //! |--------------|-----------------------------------------|---------------------------------------|
@@ -16,26 +18,34 @@
 //! the caller opens one in the host netns for `create`/`attach`/`detach`/
 //! `teardown`, and one inside the container (after `setns`/in the init) for
 //! `initialize`. [`create_and_attach`] is the host-side sequence with its
-//! undo on failure. `lo` is not a driver: [`loopback::initialize`] brings it up
-//! (and `initialize` of any driver brings it up in the same batch).
+//! undo on failure. What every new netns gets whatever its endpoints (`lo`
+//! up: the `loopback` strategy's [`NetworkStrategy::netns_requests`]) is sent
+//! by [`initialize_netns`] when the container has no network, and at the head
+//! of each driver's `initialize` batch otherwise.
 //!
 //! [`validate`] checks an endpoint without touching the host (names, bridge or
 //! parent, mode), so that bad input is refused before anything is created;
 //! [`validate_mode`] does the mode part for `network create`.
 //!
-//! How the create path uses it:
+//! Where the rest of the network layer uses it:
 //!
 //! ```text
-//! prepare (before clone):   strategy::validate(ep)? for every endpoint
+//! network create, reboot:   bridge::ensure_bridge (bridge networks, from
+//!                           Networks::make_host_objects; not per container)
 //! parent, init has a netns: let mut nl = Netlink::open()?;          // host netns
-//!                           bridge::ensure_bridge(&mut nl, &def)?;   // bridge networks
 //!                           strategy::create_and_attach(&mut nl, ep, netns)?
-//!                           (on error: teardown the endpoints already made)
+//!                           // validate, create, attach; on error the
+//!                           // endpoints already made are torn down
 //! container side, either    in the init before exec: Netlink::open()?, or
-//!                           from the parent: Netlink::open_in_netns(/proc/PID/ns/net fd)?
+//!                           from outside (CNI): Netlink::open_in_netns(netns fd)?
 //!                           strategy(ep.driver).initialize(&mut inside, ep)?
-//! delete / after a crash:   strategy(ep.driver).teardown(&mut nl, ep)?
+//!                           // lo up at the head of each batch
+//! netns without networks:   strategy::initialize_netns(&mut Netlink::open()?)?
+//! network rm --force, CNI DEL, a failed create:
+//!                           strategy(ep.driver).teardown(&mut nl, ep)?
 //! ```
+//!
+//! Container delete does not tear down: the devices die with the netns.
 //!
 //! Teardown is one failed `RTM_DELLINK` (~25 µs) once the netns is gone;
 //! while anything holds the netns (a process, an open `/proc/PID/ns/net`
@@ -66,8 +76,19 @@ pub trait NetworkStrategy: Sync {
     fn detach(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
         Ok(())
     }
+    /// Requests that set up the container's netns itself, whatever its
+    /// endpoints, sent first (see [`initialize_netns`]). Default: none.
+    fn netns_requests(&self) -> Result<Vec<Request>> {
+        Ok(Vec::new())
+    }
     /// Inside the container's netns, before exec: rename temp_ifname → ifname, MAC, MTU, addresses, up, default routes.
     fn initialize(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()>;
+    /// The endpoint's device on the host side, if the strategy makes one
+    /// (a veth's host end): while it exists, the container's netns does.
+    /// Default: none.
+    fn host_end<'a>(&self, _ep: &'a Endpoint) -> Option<&'a str> {
+        None
+    }
     /// Undo `create` from the host. Idempotent: a missing device is not an
     /// error. Default: nothing (a device made in init's netns dies with it).
     fn teardown(&self, _nl: &mut Netlink, _ep: &Endpoint) -> Result<()> {
@@ -83,13 +104,58 @@ fn validate_sub_interface(driver: Driver, ep: &Endpoint) -> Result<()> {
     validate_mode(driver, ep.mode.as_deref()).map_err(|reason| endpoint_error(ep, reason))
 }
 
+/// What a strategy is registered under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Loopback,
+    Veth,
+    Macvlan,
+    Ipvlan,
+}
+
+impl Kind {
+    /// Every registered strategy, in the order their
+    /// [`NetworkStrategy::netns_requests`] are sent.
+    pub const ALL: [Kind; 4] = [Kind::Loopback, Kind::Veth, Kind::Macvlan, Kind::Ipvlan];
+
+    /// The strategy that gives a network of `driver` its interfaces.
+    pub fn of(driver: Driver) -> Kind {
+        match driver {
+            Driver::Bridge => Kind::Veth,
+            Driver::Macvlan => Kind::Macvlan,
+            Driver::Ipvlan => Kind::Ipvlan,
+        }
+    }
+}
+
+/// The registry: the strategy registered under `kind`.
+pub fn registered(kind: Kind) -> &'static dyn NetworkStrategy {
+    match kind {
+        Kind::Loopback => &loopback::Loopback,
+        Kind::Veth => &veth::Veth,
+        Kind::Macvlan => &macvlan::Macvlan,
+        Kind::Ipvlan => &ipvlan::Ipvlan,
+    }
+}
+
 /// The strategy of a driver.
 pub fn strategy(driver: Driver) -> &'static dyn NetworkStrategy {
-    match driver {
-        Driver::Bridge => &veth::Veth,
-        Driver::Macvlan => &macvlan::Macvlan,
-        Driver::Ipvlan => &ipvlan::Ipvlan,
+    registered(Kind::of(driver))
+}
+
+/// Every registered strategy's [`NetworkStrategy::netns_requests`].
+fn netns_requests() -> Result<Vec<Request>> {
+    let mut reqs = Vec::new();
+    for kind in Kind::ALL {
+        reqs.extend(registered(kind).netns_requests()?);
     }
+    Ok(reqs)
+}
+
+/// Sets up a new netns that gets no endpoint (`lo` up), in one batch.
+pub fn initialize_netns(nl: &mut Netlink) -> Result<()> {
+    nl.batch(&netns_requests()?)?;
+    Ok(())
 }
 
 /// Checks an endpoint before anything is made: interface names (1 to 15
@@ -208,7 +274,7 @@ pub(crate) fn initialize_container_side(
         }
     };
     let what = &ep.ifname;
-    let mut reqs: Vec<Request> = vec![loopback::up_request()?];
+    let mut reqs: Vec<Request> = netns_requests()?;
     reqs.push(req::set_link(
         index,
         &format!("{} (was {})", ep.ifname, ep.temp_ifname),
@@ -303,6 +369,21 @@ mod tests {
         validate(&e).unwrap();
         e.prefix4 = 33;
         assert!(validate(&e).is_err());
+    }
+
+    #[test]
+    fn every_netns_gets_lo_up_from_the_loopback_strategy() {
+        let reqs = netns_requests().unwrap();
+        let ops: Vec<&str> = reqs.iter().map(|r| r.op.as_str()).collect();
+        assert_eq!(ops, ["setting up on lo"]);
+        assert_eq!(
+            registered(Kind::Loopback).netns_requests().unwrap().len(),
+            1
+        );
+        for d in [Driver::Bridge, Driver::Macvlan, Driver::Ipvlan] {
+            assert_ne!(Kind::of(d), Kind::Loopback);
+            assert!(strategy(d).netns_requests().unwrap().is_empty());
+        }
     }
 
     #[test]

@@ -11,9 +11,8 @@ use crate::model::Endpoint;
 use crate::netlink::{req, Netlink, NetnsRef};
 use crate::{Error, Result};
 
-/// The kernel numbers bridge ports 1..1023 (BR_MAX_PORTS is 1024, port 0 is
-/// reserved); enslaving one more fails with EXFULL.
-pub const BRIDGE_MAX_PORTS: usize = 1023;
+/// The most ports a kernel bridge takes ([`crate::bridge::MAX_PORTS`]).
+pub const BRIDGE_MAX_PORTS: usize = crate::bridge::MAX_PORTS as usize;
 
 pub struct Veth;
 
@@ -93,6 +92,12 @@ impl NetworkStrategy for Veth {
 
     fn initialize(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()> {
         initialize_container_side(nl, ep, true)
+    }
+
+    fn host_end<'a>(&self, ep: &'a Endpoint) -> Option<&'a str> {
+        Some(&ep.host_ifname)
+            .filter(|n| !n.is_empty())
+            .map(String::as_str)
     }
 
     fn teardown(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()> {
