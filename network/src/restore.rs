@@ -29,7 +29,7 @@
 //! `contrib/` does).
 
 use crate::firewall;
-use crate::model::{Driver, NetworkDef, PortMapping};
+use crate::model::{NetworkDef, PortMapping};
 use crate::netlink::Netlink;
 use crate::networks::{host_end_present, ports_on, Networks};
 use crate::store::EndpointRow;
@@ -62,7 +62,7 @@ impl Networks {
             match self.restore_one(&mut nl, def, &boot, &mut report) {
                 Ok(()) => {
                     report.networks.push(def.name.clone());
-                    bridged |= def.driver == Driver::Bridge;
+                    bridged |= def.driver.has_bridge();
                 }
                 Err(e) => report.failed.push((def.name.clone(), e.to_string())),
             }
@@ -70,7 +70,7 @@ impl Networks {
         if bridged {
             firewall::repair_table()?;
         }
-        for def in defs.iter().filter(|d| d.driver == Driver::Bridge) {
+        for def in defs.iter().filter(|d| d.driver.has_bridge()) {
             if let Err(e) = self.republish(def, &mut report) {
                 report.failed.push((def.name.clone(), e.to_string()));
             }
