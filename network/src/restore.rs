@@ -110,7 +110,8 @@ impl Networks {
         Ok(())
     }
 
-    /// [`Networks::missing_host_objects`] of each of `defs`.
+    /// What of each of `defs`' host side is missing (see
+    /// `missing_host_objects`): what `berth network ls` notes.
     pub fn missing_on_host(&self, defs: &[NetworkDef]) -> Result<Vec<Vec<String>>> {
         let mut nl = Netlink::open()?;
         let mut table = None;
@@ -124,7 +125,7 @@ impl Networks {
     /// Empty when all is there. One netlink lookup per device, one `nft` run
     /// per call for the table's bridges (`table` caches it between calls),
     /// one batch of element lookups per container with published ports.
-    pub fn missing_host_objects(
+    fn missing_host_objects(
         &self,
         def: &NetworkDef,
         nl: &mut Netlink,

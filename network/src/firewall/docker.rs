@@ -125,11 +125,6 @@ fn chain_exists(family: Family) -> Result<bool> {
     })
 }
 
-/// Whether `DOCKER-USER` exists (IPv4): whether there is anything to do.
-pub fn docker_present() -> Result<bool> {
-    chain_exists(Family::V4)
-}
-
 /// Makes sure `DOCKER-USER` accepts the traffic of `def`'s bridge, where
 /// the chain exists. Idempotent; nothing runs on hosts without it.
 pub fn allow(def: &NetworkDef) -> Result<()> {

@@ -214,6 +214,12 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
                 writeln!(out, "{name}")?;
             }
             let mut err = std::io::stderr().lock();
+            writeln!(
+                err,
+                "restored {} network(s), {} published port(s) of running containers",
+                report.networks.len(),
+                report.ports
+            )?;
             for (net, id) in &report.reclaimed {
                 writeln!(
                     err,
