@@ -6,7 +6,7 @@
 //! the forwarding sysctls are derived from it, and the host loses them on a
 //! reboot, an `nft flush ruleset`, a firewalld reload. [`Networks::restore`]
 //! does for every network what a network's first use after a reboot does
-//! ([`Networks::set_up_host`]: bridge, addresses, sysctls, forwarding, the
+//! (`Networks::set_up_host`: bridge, addresses, sysctls, forwarding, the
 //! network's firewall elements, docker's `DOCKER-USER` rules), then:
 //!
 //! 1. reclaims the endpoints of containers that are gone — their state
