@@ -60,7 +60,7 @@ if [[ -n "$vm_run" ]]; then
   step "spec-tests on a pure cgroup v2 host (VM); the firewall and plumbing on its Linux 6.1"
   test_exe() { hack/test-exe.sh --profile spec "$@"; }
   exes=()
-  for t in lifecycle process rootfs hooks console bad_input; do
+  for t in lifecycle process rootfs hooks console bad_input hardening; do
     exes+=("$(test_exe -p spec-tests --test "$t")")
   done
   # 6.1 cannot update a set element's timeout: detach takes the deletion
