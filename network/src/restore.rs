@@ -70,7 +70,11 @@ impl Networks {
         if bridged {
             firewall::repair_table()?;
         }
-        for def in defs.iter().filter(|d| d.driver.has_bridge()) {
+        let restored: Vec<&NetworkDef> = defs
+            .iter()
+            .filter(|d| d.driver.has_bridge() && report.networks.contains(&d.name))
+            .collect();
+        for def in restored {
             if let Err(e) = self.republish(def, &mut report) {
                 report.failed.push((def.name.clone(), e.to_string()));
             }
@@ -99,13 +103,20 @@ impl Networks {
         self.set_up_host(nl, def)
     }
 
-    /// The port elements of every container left on `def`.
+    /// The port elements of every container left on `def`. A container
+    /// whose ports cannot be published (a host port another container took
+    /// meanwhile) is a failure in the report; the others go on.
     fn republish(&self, def: &NetworkDef, report: &mut Restored) -> Result<()> {
         let rows = self.endpoints_with_ports(&def.name)?;
         for (row, ports) in rows {
             let mine = ports_on(&ports, &def.name);
-            firewall::attach(def, &row.endpoint, &mine)?;
-            report.ports += mine.len();
+            match firewall::attach(def, &row.endpoint, &mine) {
+                Ok(()) => report.ports += mine.len(),
+                Err(e) => report.failed.push((
+                    def.name.clone(),
+                    format!("container {}: {e}", row.container),
+                )),
+            }
         }
         Ok(())
     }
