@@ -132,15 +132,16 @@ impl Networks {
     }
 
     /// What of `def`'s host side is missing: `bridge NAME`, `parent NAME`,
-    /// `firewall table`, `firewall elements`, `published ports of ID`.
-    /// Empty when all is there. One netlink lookup per device, one `nft` run
-    /// per call for the table's bridges (`table` caches it between calls),
-    /// one batch of element lookups per container with published ports.
+    /// `firewall table`, `firewall rules (chains ...)`, `firewall elements`,
+    /// `published ports of ID`. Empty when all is there. One netlink lookup
+    /// per device, one `nft` run for the table (`table` keeps it between
+    /// calls), one batch of element lookups per container with published
+    /// ports.
     fn missing_host_objects(
         &self,
         def: &NetworkDef,
         nl: &mut Netlink,
-        table: &mut Option<Option<Vec<String>>>,
+        table: &mut Option<Option<firewall::TableState>>,
     ) -> Result<Vec<String>> {
         let mut missing = Vec::new();
         if let Some(parent) = &def.parent {
@@ -154,17 +155,22 @@ impl Networks {
         if nl.link_index(bridge)?.is_none() {
             missing.push(format!("bridge {bridge}"));
         }
-        let bridges = match table {
-            Some(b) => b,
-            None => table.insert(firewall::registered_bridges()?),
+        let state = match table {
+            Some(t) => t,
+            None => table.insert(firewall::table_state()?),
         };
-        match bridges {
-            None => {
-                missing.push("firewall table".into());
-                return Ok(missing);
-            }
-            Some(list) if !list.contains(bridge) => missing.push("firewall elements".into()),
-            Some(_) => {}
+        let Some(state) = state else {
+            missing.push("firewall table".into());
+            return Ok(missing);
+        };
+        if !state.incomplete.is_empty() {
+            missing.push(format!(
+                "firewall rules (chains {})",
+                state.incomplete.join(", ")
+            ));
+        }
+        if !state.bridges.contains(bridge) {
+            missing.push("firewall elements".into());
         }
         let rows = self.endpoints_with_ports(&def.name)?;
         let mut probe = None;

@@ -139,9 +139,17 @@ fn restore_puts_back_the_table_its_rules_and_bridges() {
         !answers(addr, "restored-page"),
         "answered without berth's rules"
     );
+    let notes = ls_notes(&busy);
+    assert!(
+        notes.contains(
+            "firewall rules (chains publish, prerouting, output, postrouting, forward, input)"
+        ),
+        "{notes}"
+    );
     busy.berth(&["network", "restore"]).ok();
     let got = wait_http(addr, "restored-page", WAIT);
     assert!(got.is_ok(), "after restoring the rules: {got:?}");
+    assert_eq!(ls_notes(&busy), "");
 
     // The published port's elements deleted: ls names the container.
     nft_on_berths_table(

@@ -247,6 +247,18 @@ pub fn repair_script() -> String {
     s
 }
 
+/// How many rules berth puts in each chain of its table (`input` too).
+pub fn rule_counts() -> Vec<(&'static str, usize)> {
+    let mut out: Vec<(&'static str, usize)> =
+        CHAINS.iter().map(|c| (c.name, c.rules.len())).collect();
+    let input = input_script()
+        .lines()
+        .filter(|l| l.starts_with("add rule "))
+        .count();
+    out.push(("input", input));
+    out
+}
+
 /// The sets and maps of the table, as lines of a `table { }` block.
 fn sets() -> String {
     format!(
