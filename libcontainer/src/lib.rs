@@ -12,6 +12,8 @@
 //!   [`seccomp`]; writes into procfs through a verified handle: [`procfs`]
 //! - hooks: [`hooks`]; cgroups: [`cgroups`]
 //! - state, start, kill, delete, list: [`state`], [`container`]; run: [`run`]
+//! - networks of a running container (`berth network connect|disconnect`):
+//!   [`network_connect`]
 //! - exec: [`exec`] (the parent), [`process::exec`] (the process's side);
 //!   what init and exec'd processes share last: [`process::finalize`];
 //!   `execCPUAffinity`: [`cpu_affinity`]; AppArmor and SELinux: [`lsm`]
@@ -37,6 +39,7 @@ pub mod memory_policy;
 pub mod mounts;
 pub mod namespaces;
 pub mod net_devices;
+pub mod network_connect;
 pub mod notify_socket;
 pub mod passwd;
 pub mod pause;
@@ -82,6 +85,8 @@ pub enum Error {
     Network(#[from] network::Error),
     #[error(transparent)]
     NetDevice(#[from] net_devices::NetDeviceError),
+    #[error(transparent)]
+    Connect(#[from] network_connect::ConnectError),
     #[error(transparent)]
     Notify(#[from] notify_socket::NotifyError),
     #[error(transparent)]

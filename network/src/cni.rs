@@ -592,16 +592,25 @@ fn publish_requests(config: &Config) -> Result<Vec<PublishRequest>> {
         }
         let host_ip = match p.host_ip.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            Some(s) => Some(s.parse::<IpAddr>().map_err(|_| {
-                CniError::new(
-                    code::INVALID_CONFIG,
-                    format!("runtimeConfig.portMappings: hostIP {s:?} is not an IP address"),
-                )
-            })?),
+            Some(s) => {
+                let ip = s.parse::<IpAddr>().map_err(|_| {
+                    CniError::new(
+                        code::INVALID_CONFIG,
+                        format!("runtimeConfig.portMappings: hostIP {s:?} is not an IP address"),
+                    )
+                })?;
+                crate::request::check_host_ip(ip).map_err(|e| {
+                    CniError::new(
+                        code::INVALID_CONFIG,
+                        format!("runtimeConfig.portMappings: hostIP {s}: {e}"),
+                    )
+                })?;
+                Some(ip)
+            }
         };
         out.push(PublishRequest {
             host_ip,
-            host_ports: (p.host_port, p.host_port),
+            host_ports: Some((p.host_port, p.host_port)),
             container_ports: (p.container_port, p.container_port),
             protocol,
         });

@@ -49,6 +49,30 @@ fn parse_ipv6_routes(text: &str) -> Vec<(String, Ipv6Net)> {
         .collect()
 }
 
+/// Where the kernel's ephemeral port range is (IPv6 uses the IPv4 value).
+pub const EPHEMERAL_PORTS: &str = "/proc/sys/net/ipv4/ip_local_port_range";
+
+/// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), where
+/// host ports published without a number are taken from, as docker does.
+pub fn ephemeral_ports() -> crate::Result<(u16, u16)> {
+    let text = std::fs::read_to_string(EPHEMERAL_PORTS).map_err(|source| crate::Error::Sysctl {
+        path: EPHEMERAL_PORTS.into(),
+        source,
+    })?;
+    parse_port_range(&text).ok_or_else(|| crate::Error::Corrupt {
+        path: EPHEMERAL_PORTS.into(),
+        reason: format!("expected two ports, low then high, found {:?}", text.trim()),
+    })
+}
+
+fn parse_port_range(text: &str) -> Option<(u16, u16)> {
+    let mut words = text.split_whitespace().map(str::parse::<u16>);
+    match (words.next(), words.next(), words.next()) {
+        (Some(Ok(lo)), Some(Ok(hi)), None) if 0 < lo && lo <= hi => Some((lo, hi)),
+        _ => None,
+    }
+}
+
 /// This boot's id.
 pub fn boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
@@ -95,6 +119,14 @@ pub fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_the_ephemeral_range() {
+        assert_eq!(parse_port_range("32768\t60999\n"), Some((32768, 60999)));
+        for bad in ["", "32768", "60999 32768", "0 10", "1 2 3", "a b"] {
+            assert_eq!(parse_port_range(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn parses_proc_routes() {

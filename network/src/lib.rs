@@ -16,9 +16,13 @@
 //!
 //! A netns without any requested network still gets [`initialize_loopback`]
 //! (the `loopback` strategy of [`strategy`]).
+//!
+//! A running container joins and leaves networks through
+//! [`Networks::connect`] and [`Networks::disconnect`] ([`connect`]).
 
 pub mod bridge;
 pub mod cni;
+pub mod connect;
 pub mod filter;
 pub mod firewall;
 pub mod forwarding;

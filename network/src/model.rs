@@ -165,6 +165,30 @@ pub struct Endpoint {
     /// Parent device (macvlan, ipvlan).
     pub parent: Option<String>,
     pub mode: Option<String>,
+    /// Whether the container's IPv4 default route goes through this
+    /// endpoint's gateway: the first network's (docker's rule). Endpoints
+    /// recorded before this field each had one.
+    #[serde(default = "yes")]
+    pub default_route4: bool,
+    /// The same for IPv6: the first network with an IPv6 gateway.
+    #[serde(default = "yes")]
+    pub default_route6: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Endpoint {
+    /// Whether the container's IPv4 default route goes through this endpoint.
+    pub fn routes_default4(&self) -> bool {
+        self.default_route4 && !self.gateway4.is_unspecified()
+    }
+
+    /// Whether the container's IPv6 default route goes through this endpoint.
+    pub fn routes_default6(&self) -> bool {
+        self.default_route6 && self.gateway6.is_some()
+    }
 }
 
 /// The MAC docker derives from an IPv4 address: 02:42 followed by the address.

@@ -7,6 +7,9 @@
 //!   addresses, endpoints, ports) → [`ContainerNetwork::create`] in the parent
 //!   → [`ContainerNetwork::initialize`] in the init.
 //! - Container delete → [`Networks::release`].
+//! - `berth network connect|disconnect` of a running container →
+//!   [`Networks::connect`], [`Networks::disconnect`] (in `connect.rs`),
+//!   whose allocation is [`allocate_endpoint`], as `prepare`'s is per network.
 //!
 //! An allocation whose owner (the container's state directory) no longer
 //! exists is a leak — berth was killed, or a reboot cleared the runtime root —
@@ -536,15 +539,26 @@ impl Networks {
         protocols.dedup();
         let listening = Listeners::dump(&protocols)?;
 
+        let plan = self.write_reclaiming(|tx| {
+            plan_endpoints(tx, container_id, owner, &nets, publish, &listening)
+        })?;
+        self.refresh_after_reboot(&plan.networks)?;
+        Ok(plan)
+    }
+
+    /// One allocation transaction; on a full subnet or a taken host port,
+    /// the leaks on that network are reclaimed and the transaction is run
+    /// once more.
+    pub(crate) fn write_reclaiming<T>(
+        &self,
+        mut f: impl FnMut(&Tx) -> std::result::Result<T, Conflict>,
+    ) -> Result<T> {
         let mut attempt = 0;
-        let plan = loop {
-            let result = self.store.borrow_mut().write_with(|tx| {
-                plan_endpoints(tx, container_id, owner, &nets, publish, &listening)
-            });
+        loop {
+            let result = self.store.borrow_mut().write_with(&mut f);
             match result {
-                Ok(plan) => break plan,
+                Ok(value) => return Ok(value),
                 Err(Conflict::Other(e)) => return Err(e),
-                // A full subnet or a taken port: reclaim leaks once and retry.
                 Err(Conflict::Full(network, e)) | Err(Conflict::Port(network, e)) => {
                     attempt += 1;
                     if attempt > 1 || self.reclaim_on(&network, false)? == 0 {
@@ -552,15 +566,13 @@ impl Networks {
                     }
                 }
             }
-        };
-        self.refresh_after_reboot(&plan.networks)?;
-        Ok(plan)
+        }
     }
 
     /// After a reboot the store still has the networks but the host lost
     /// their bridges and rules: make them again, once per boot, and once
     /// more when berth's host setup changed ([`host_setup_id`]).
-    fn refresh_after_reboot(&self, defs: &[NetworkDef]) -> Result<()> {
+    pub(crate) fn refresh_after_reboot(&self, defs: &[NetworkDef]) -> Result<()> {
         let boot = host_setup_id();
         for def in defs {
             let stale = self
@@ -682,7 +694,8 @@ pub(crate) fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> R
     Ok(nl.link_index(host_end)?.is_some())
 }
 
-enum Conflict {
+#[derive(Debug)]
+pub(crate) enum Conflict {
     Full(String, Error),
     Port(String, Error),
     Other(Error),
@@ -715,89 +728,11 @@ fn plan_endpoints(
     }
     let mut endpoints = Vec::new();
     let mut defs: Vec<NetworkDef> = Vec::new();
-    for (i, req) in nets.iter().enumerate() {
-        let def = tx
-            .network(&req.name)?
-            .ok_or_else(|| unknown_network(&req.name))?;
-        if defs.iter().any(|d| d.name == def.name) {
-            return Err(Error::Invalid(format!("network {} is requested twice", def.name)).into());
+    for req in nets {
+        if defs.iter().any(|d| d.name == req.name) {
+            return Err(Error::Invalid(format!("network {} is requested twice", req.name)).into());
         }
-        if let Some(max) = def.driver.max_endpoints() {
-            if tx.endpoint_count(&def.name)? >= max {
-                return Err(Error::Invalid(format!(
-                    "network {} has {max} containers, the most a kernel bridge takes: put more containers on another network",
-                    def.name
-                ))
-                .into());
-            }
-        }
-        let offset = match req.ip {
-            Some(ip) => {
-                let offset = def.subnet.offset_of(ip).ok_or_else(|| {
-                    Error::Invalid(format!("ip {ip} is not in {} ({})", def.subnet, def.name))
-                })?;
-                if ipam::reserved_offsets(def.subnet, def.gateway).contains(&offset) {
-                    return Err(Error::Invalid(format!(
-                        "ip {ip} is reserved on {} (network, gateway or broadcast address)",
-                        def.name
-                    ))
-                    .into());
-                }
-                if !tx.take_offset(&def.name, offset)? {
-                    let e = Error::Invalid(format!("ip {ip} is already in use on {}", def.name));
-                    return Err(Conflict::Full(def.name.clone(), e));
-                }
-                offset
-            }
-            None => match tx.allocate(&def)? {
-                Some(o) => o,
-                None => {
-                    let e = Error::Invalid(format!(
-                        "network {} ({}) has no free address",
-                        def.name, def.subnet
-                    ));
-                    return Err(Conflict::Full(def.name.clone(), e));
-                }
-            },
-        };
-        let ipv4 = def.subnet.nth(offset);
-        let ifname = req.ifname.clone().unwrap_or_else(|| format!("eth{i}"));
-        if endpoints.iter().any(|e: &Endpoint| e.ifname == ifname) {
-            return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
-        }
-        let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
-        let ep = Endpoint {
-            network: def.name.clone(),
-            driver: def.driver,
-            ifname: ifname.clone(),
-            host_ifname: format!(
-                "bv{}",
-                suffix
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            ),
-            // Created directly in the container's netns: no clash possible.
-            temp_ifname: ifname,
-            mac: req.mac.unwrap_or_else(|| mac_from_ipv4(ipv4)),
-            mtu: def.mtu,
-            ipv4,
-            prefix4: def.subnet.prefix,
-            gateway4: def.gateway,
-            ipv6: def.subnet6.map(|s| s.nth(offset)),
-            prefix6: def.subnet6.map(|s| s.prefix).unwrap_or(0),
-            gateway6: def.gateway6,
-            bridge: def.bridge.clone(),
-            parent: def.parent.clone(),
-            mode: def.mode.clone(),
-        };
-        tx.insert_endpoint(&EndpointRow {
-            container: container_id.to_string(),
-            network: def.name.clone(),
-            offset,
-            owner: owner.to_path_buf(),
-            endpoint: ep.clone(),
-        })?;
+        let (ep, def) = allocate_endpoint(tx, container_id, owner, req, &endpoints)?;
         endpoints.push(ep);
         defs.push(def);
     }
@@ -817,8 +752,8 @@ fn plan_endpoints(
         for p in publish {
             let mappings = match p.pairwise() {
                 Some(m) => m,
-                None => vec![pick_host_port(tx, p, listening)
-                    .map_err(|e| Conflict::Port(def.name.clone(), e))?],
+                None => pick_host_ports(tx, p, &ports, listening)
+                    .map_err(|e| Conflict::Port(def.name.clone(), e))?,
             };
             for m in mappings {
                 if let Some(l) = listening.hidden_by(&m) {
@@ -855,6 +790,110 @@ fn plan_endpoints(
     })
 }
 
+/// Allocates and records `container_id`'s endpoint on the network `req`
+/// names, beside its endpoints `existing`: an address (the one asked for,
+/// or the next free one), an interface name (the one asked for, or
+/// `eth<number of existing endpoints>`, or the next free `ethN`), and the
+/// default routes when no existing endpoint has them (docker's rule: the
+/// first network's gateway). The step `prepare` runs per network and
+/// `connect` runs once.
+pub(crate) fn allocate_endpoint(
+    tx: &Tx,
+    container_id: &str,
+    owner: &Path,
+    req: &NetworkRequest,
+    existing: &[Endpoint],
+) -> std::result::Result<(Endpoint, NetworkDef), Conflict> {
+    let def = tx
+        .network(&req.name)?
+        .ok_or_else(|| unknown_network(&req.name))?;
+    if let Some(max) = def.driver.max_endpoints() {
+        if tx.endpoint_count(&def.name)? >= max {
+            return Err(Error::Invalid(format!(
+                "network {} has {max} containers, the most a kernel bridge takes: put more containers on another network",
+                def.name
+            ))
+            .into());
+        }
+    }
+    let ifname = match &req.ifname {
+        Some(name) => name.clone(),
+        None => (existing.len()..)
+            .map(|n| format!("eth{n}"))
+            .find(|name| !existing.iter().any(|e| &e.ifname == name))
+            .unwrap_or_default(),
+    };
+    if existing.iter().any(|e| e.ifname == ifname) {
+        return Err(Error::Invalid(format!("interface name {ifname} is used twice")).into());
+    }
+    let offset = match req.ip {
+        Some(ip) => {
+            let offset = def.subnet.offset_of(ip).ok_or_else(|| {
+                Error::Invalid(format!("ip {ip} is not in {} ({})", def.subnet, def.name))
+            })?;
+            if ipam::reserved_offsets(def.subnet, def.gateway).contains(&offset) {
+                return Err(Error::Invalid(format!(
+                    "ip {ip} is reserved on {} (network, gateway or broadcast address)",
+                    def.name
+                ))
+                .into());
+            }
+            if !tx.take_offset(&def.name, offset)? {
+                let e = Error::Invalid(format!("ip {ip} is already in use on {}", def.name));
+                return Err(Conflict::Full(def.name.clone(), e));
+            }
+            offset
+        }
+        None => match tx.allocate(&def)? {
+            Some(o) => o,
+            None => {
+                let e = Error::Invalid(format!(
+                    "network {} ({}) has no free address",
+                    def.name, def.subnet
+                ));
+                return Err(Conflict::Full(def.name.clone(), e));
+            }
+        },
+    };
+    let ipv4 = def.subnet.nth(offset);
+    let suffix: [u8; 5] = host::random_bytes().map_err(Error::Random)?;
+    let ep = Endpoint {
+        network: def.name.clone(),
+        driver: def.driver,
+        ifname: ifname.clone(),
+        host_ifname: format!(
+            "bv{}",
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+        // Created directly in the container's netns: no clash possible.
+        temp_ifname: ifname,
+        mac: req.mac.unwrap_or_else(|| mac_from_ipv4(ipv4)),
+        mtu: def.mtu,
+        ipv4,
+        prefix4: def.subnet.prefix,
+        gateway4: def.gateway,
+        ipv6: def.subnet6.map(|s| s.nth(offset)),
+        prefix6: def.subnet6.map(|s| s.prefix).unwrap_or(0),
+        gateway6: def.gateway6,
+        bridge: def.bridge.clone(),
+        parent: def.parent.clone(),
+        mode: def.mode.clone(),
+        default_route4: !existing.iter().any(Endpoint::routes_default4),
+        default_route6: !existing.iter().any(Endpoint::routes_default6),
+    };
+    tx.insert_endpoint(&EndpointRow {
+        container: container_id.to_string(),
+        network: def.name.clone(),
+        offset,
+        owner: owner.to_path_buf(),
+        endpoint: ep.clone(),
+    })?;
+    Ok((ep, def))
+}
+
 /// Whether two mappings take the same host port (as `Tx::port_holder` sees
 /// it: the same protocol and port, on the same address or on every address).
 fn same_host_port(a: &PortMapping, b: &PortMapping) -> bool {
@@ -874,26 +913,62 @@ fn port_in_use(m: &PortMapping, l: &listeners::Listener) -> Error {
     }
 }
 
-/// One free host port of a range, for `hostRange:containerPort`: neither
-/// published nor listened on by the host.
-fn pick_host_port(tx: &Tx, p: &PublishRequest, listening: &Listeners) -> Result<PortMapping> {
-    for port in p.host_ports.0..=p.host_ports.1 {
-        let m = PortMapping {
-            host_ip: p.host_ip,
-            host_port: port,
-            container_port: p.container_ports.0,
-            protocol: p.protocol,
-        };
-        if tx.port_holder(&m)?.is_none() && listening.hidden_by(&m).is_none() {
-            return Ok(m);
+/// Host ports for a request that does not pair host and container ports
+/// one to one: for `hostRange:containerPort`, one port of the range (the
+/// first free one); without host ports (`80`, `HOSTIP::80-81`), one port of
+/// the kernel's ephemeral range for each container port, from a random
+/// point of it on, so that the first probe is almost always free however
+/// many ports the host has published. A port is free when no container
+/// publishes it (the store, and `chosen`: this request's ports so far) and
+/// no host socket listens on it.
+fn pick_host_ports(
+    tx: &Tx,
+    p: &PublishRequest,
+    chosen: &[(String, PortMapping)],
+    listening: &Listeners,
+) -> Result<Vec<PortMapping>> {
+    let (first, last) = match p.host_ports {
+        Some(range) => range,
+        None => host::ephemeral_ports()?,
+    };
+    let size = u32::from(last - first) + 1;
+    let start = match p.host_ports {
+        Some(_) => 0,
+        None => u32::from_ne_bytes(host::random_bytes().map_err(Error::Random)?) % size,
+    };
+    let mut out: Vec<PortMapping> = Vec::new();
+    for container_port in p.container_ports.0..=p.container_ports.1 {
+        let mut found = None;
+        for k in 0..size {
+            let m = PortMapping {
+                host_ip: p.host_ip,
+                host_port: first + ((start + k) % size) as u16,
+                container_port,
+                protocol: p.protocol,
+            };
+            let mine = chosen
+                .iter()
+                .map(|(_, q)| q)
+                .chain(&out)
+                .any(|q| same_host_port(q, &m));
+            if !mine && tx.port_holder(&m)?.is_none() && listening.hidden_by(&m).is_none() {
+                found = Some(m);
+                break;
+            }
         }
+        out.push(found.ok_or_else(|| {
+            Error::Invalid(format!(
+                "every host port of {first}-{last}/{}{} is already published or in use on the host",
+                p.protocol.name(),
+                if p.host_ports.is_none() {
+                    format!(" (the kernel's ephemeral range, {})", host::EPHEMERAL_PORTS)
+                } else {
+                    String::new()
+                }
+            ))
+        })?);
     }
-    Err(Error::Invalid(format!(
-        "every host port of {}-{}/{} is already published or in use on the host",
-        p.host_ports.0,
-        p.host_ports.1,
-        p.protocol.name()
-    )))
+    Ok(out)
 }
 
 /// The bridge device of a new bridge network: `--bridge` if given, else
@@ -992,7 +1067,7 @@ pub(crate) fn ports_on(ports: &[(String, PortMapping)], network: &str) -> Vec<Po
         .collect()
 }
 
-fn unknown_network(name: &str) -> Error {
+pub(crate) fn unknown_network(name: &str) -> Error {
     Error::Invalid(format!(
         "network {name} does not exist (make it with `berth network create {name} --subnet CIDR`)"
     ))
@@ -1075,25 +1150,27 @@ impl ContainerNetwork {
 
     /// What `berth state` shows.
     pub fn summary(&self) -> serde_json::Value {
-        let interfaces: Vec<_> = self
-            .endpoints
-            .iter()
-            .map(|ep| {
-                json!({
-                    "network": ep.network,
-                    "ifname": ep.ifname,
-                    "hostIfname": strategy::strategy(ep.driver).host_end(ep),
-                    "mac": format_mac(&ep.mac),
-                    "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
-                    "gateway": ep.gateway4.to_string(),
-                    "ipv6": ep.ipv6.map(|a| format!("{a}/{}", ep.prefix6)),
-                    "ipv6Gateway": ep.gateway6.map(|g| g.to_string()),
-                })
-            })
-            .collect();
+        let interfaces: Vec<_> = self.endpoints.iter().map(interface_summary).collect();
         let ports: Vec<_> = self.ports.iter().map(|(_, m)| format_port(m)).collect();
         json!({ "interfaces": interfaces, "ports": ports })
     }
+}
+
+/// One interface of [`ContainerNetwork::summary`]; what `berth network
+/// connect` prints.
+pub fn interface_summary(ep: &Endpoint) -> serde_json::Value {
+    json!({
+        "network": ep.network,
+        "ifname": ep.ifname,
+        "hostIfname": strategy::strategy(ep.driver).host_end(ep),
+        "mac": format_mac(&ep.mac),
+        "ipv4": format!("{}/{}", ep.ipv4, ep.prefix4),
+        "gateway": ep.gateway4.to_string(),
+        "ipv6": ep.ipv6.map(|a| format!("{a}/{}", ep.prefix6)),
+        "ipv6Gateway": ep.gateway6.map(|g| g.to_string()),
+        "defaultRoute": ep.routes_default4(),
+        "ipv6DefaultRoute": ep.routes_default6(),
+    })
 }
 
 /// Where the state directory of a container lives, for [`Networks::prepare`].

@@ -1,11 +1,11 @@
 //! What a container asks for, as text: `--network NAME[:ip=A.B.C.D,mac=M,ifname=eth0]`,
-//! `--publish [hostIP:]hostPort[-range]:containerPort[-range][/tcp|udp]`, and
+//! `--publish [[hostIP:][hostPort[-range]]:]containerPort[-range][/tcp|udp]`, and
 //! the same through the `berth.network` / `berth.publish` annotations.
 //! Parsing only: nothing here looks at the host or the store.
 
 use crate::model::{PortMapping, Protocol};
 use crate::{Error, Result};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One `--network` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +20,9 @@ pub struct NetworkRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishRequest {
     pub host_ip: Option<IpAddr>,
-    /// Inclusive host port range.
-    pub host_ports: (u16, u16),
+    /// Inclusive host port range; `None` (`-p 80`, `-p HOSTIP::80`): free
+    /// host ports of the kernel's ephemeral range are chosen, as docker does.
+    pub host_ports: Option<(u16, u16)>,
     /// Inclusive container port range: the same length as `host_ports`, or
     /// a single port, in which case one free host port of the range is used.
     pub container_ports: (u16, u16),
@@ -30,9 +31,10 @@ pub struct PublishRequest {
 
 impl PublishRequest {
     /// The mappings when host and container ranges pair up one to one;
-    /// `None` when one host port is to be chosen from the range.
+    /// `None` when host ports are to be chosen (from the host range, or
+    /// from the kernel's ephemeral range when no host port was given).
     pub fn pairwise(&self) -> Option<Vec<PortMapping>> {
-        let (h0, h1) = self.host_ports;
+        let (h0, h1) = self.host_ports?;
         let (c0, c1) = self.container_ports;
         if h1 - h0 != c1 - c0 {
             return None;
@@ -119,6 +121,27 @@ pub fn parse_network(text: &str) -> Result<NetworkRequest> {
     Ok(req)
 }
 
+/// `berth network connect NAME [--ip ADDR]`.
+pub fn connect_request(name: &str, ip: Option<&str>) -> Result<NetworkRequest> {
+    if !valid_network_name(name) {
+        return Err(Error::Invalid(format!(
+            "network name {name:?}: 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit"
+        )));
+    }
+    let ip = ip
+        .map(|ip| {
+            ip.parse::<Ipv4Addr>()
+                .map_err(|_| Error::Invalid(format!("--ip {ip:?} is not an IPv4 address")))
+        })
+        .transpose()?;
+    Ok(NetworkRequest {
+        name: name.to_string(),
+        ip,
+        mac: None,
+        ifname: None,
+    })
+}
+
 pub fn parse_publish(text: &str) -> Result<PublishRequest> {
     let bad = |why: &str| Error::Invalid(format!("--publish {text:?}: {why}"));
     let (spec, protocol) = match text.rsplit_once('/') {
@@ -127,43 +150,45 @@ pub fn parse_publish(text: &str) -> Result<PublishRequest> {
         Some((_, p)) => return Err(bad(&format!("protocol {p:?} is not tcp or udp"))),
         None => (text, Protocol::Tcp),
     };
-    // [hostIP:]hostPorts:containerPorts, hostIP possibly a bracketed IPv6.
-    let (host_ip, rest) = if let Some(stripped) = spec.strip_prefix('[') {
+    const FORMS: &str = "expected [[hostIP:][hostPort[-range]]:]containerPort[-range][/tcp|udp]";
+    // hostIP, possibly a bracketed IPv6, then the host ports (empty: chosen)
+    // and the container ports.
+    let (host_ip, host, container) = if let Some(stripped) = spec.strip_prefix('[') {
         let (ip, rest) = stripped
             .split_once("]:")
-            .ok_or_else(|| bad("a bracketed IPv6 host address is written [ADDR]:PORT:PORT"))?;
-        let ip: IpAddr = ip
-            .parse()
-            .map_err(|_| bad(&format!("{ip:?} is not an IP address")))?;
-        (Some(ip), rest)
+            .ok_or_else(|| bad("a bracketed IPv6 host address is written [ADDR]:[PORT]:PORT"))?;
+        let (host, container) = rest.split_once(':').ok_or_else(|| bad(FORMS))?;
+        (Some(ip), host, container)
     } else {
         let parts: Vec<&str> = spec.split(':').collect();
-        match parts.len() {
-            2 => (None, spec),
-            3 => {
-                let ip: IpAddr = parts[0]
-                    .parse()
-                    .map_err(|_| bad(&format!("{:?} is not an IP address", parts[0])))?;
-                (Some(ip), &spec[parts[0].len() + 1..])
-            }
-            _ => {
-                return Err(bad(
-                    "expected [hostIP:]hostPort[-range]:containerPort[/tcp|udp]",
-                ))
-            }
+        match parts[..] {
+            [container] => (None, "", container),
+            [host, container] => (None, host, container),
+            [ip, host, container] => (Some(ip), host, container),
+            _ => return Err(bad(FORMS)),
         }
     };
-    let (host, container) = rest
-        .split_once(':')
-        .ok_or_else(|| bad("expected hostPort:containerPort"))?;
-    let host_ports = parse_port_range(host).map_err(|e| bad(&e))?;
+    let host_ip = host_ip
+        .map(|ip| {
+            let ip: IpAddr = ip
+                .parse()
+                .map_err(|_| bad(&format!("{ip:?} is not an IP address")))?;
+            check_host_ip(ip).map_err(|e| bad(&e))?;
+            Ok::<_, Error>(ip)
+        })
+        .transpose()?;
+    let host_ports = match host {
+        "" => None,
+        host => Some(parse_port_range(host).map_err(|e| bad(&e))?),
+    };
     let container_ports = parse_port_range(container).map_err(|e| bad(&e))?;
-    let host_len = host_ports.1 - host_ports.0;
     let container_len = container_ports.1 - container_ports.0;
-    if container_len != 0 && container_len != host_len {
-        return Err(bad(
-            "the host and container port ranges must have the same length",
-        ));
+    if let Some((h0, h1)) = host_ports {
+        if container_len != 0 && container_len != h1 - h0 {
+            return Err(bad(
+                "the host and container port ranges must have the same length",
+            ));
+        }
     }
     Ok(PublishRequest {
         host_ip: host_ip.filter(|ip| !ip.is_unspecified()),
@@ -171,6 +196,25 @@ pub fn parse_publish(text: &str) -> Result<PublishRequest> {
         container_ports,
         protocol,
     })
+}
+
+/// Refuses a host address a port cannot be published on: IPv6 loopback.
+/// IPv4's 127.0.0.1 works because the bridges have `route_localnet`; IPv6
+/// has no such switch, and the kernel drops a packet for `::1` that comes
+/// in on any device but `lo`: the container's answers, turned back into
+/// replies to `::1` by the NAT, arrive from the bridge and are dropped
+/// (its SYN-ACK never reaches the socket).
+pub fn check_host_ip(ip: IpAddr) -> std::result::Result<(), String> {
+    if ip == IpAddr::V6(Ipv6Addr::LOCALHOST) {
+        return Err(
+            "ports cannot be published on ::1: Linux drops packets for ::1 that arrive from \
+             any device but lo (IPv6 has no route_localnet), so the container's replies would \
+             never reach the client; publish on 127.0.0.1, on every address, or on another \
+             host address"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn parse_port_range(text: &str) -> std::result::Result<(u16, u16), String> {
@@ -259,6 +303,25 @@ mod tests {
     }
 
     #[test]
+    fn connect_requests() {
+        let r = connect_request("web", Some("10.213.30.7")).unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.ip, r.mac, r.ifname),
+            ("web", Some(Ipv4Addr::new(10, 213, 30, 7)), None, None)
+        );
+        assert_eq!(connect_request("web", None).unwrap().ip, None);
+        for (name, ip) in [
+            ("", None),
+            ("-x", None),
+            ("a:ip=10.213.30.7", None),
+            ("web", Some("fd00:213:30::7")),
+            ("web", Some("10.213.30")),
+        ] {
+            assert!(connect_request(name, ip).is_err(), "{name} {ip:?} accepted");
+        }
+    }
+
+    #[test]
     fn annotation_split() {
         assert_eq!(
             split_network_annotation("a:ip=10.213.0.9,mac=02:42:0a:d5:00:09, b ,c:ifname=e2"),
@@ -272,7 +335,7 @@ mod tests {
         let p = parse_publish("8080:80").unwrap();
         assert_eq!(
             (p.host_ip, p.host_ports, p.container_ports),
-            (None, (8080, 8080), (80, 80))
+            (None, Some((8080, 8080)), (80, 80))
         );
         assert_eq!(p.protocol, Protocol::Tcp);
         let p = parse_publish("127.0.0.1:5000-5002:6000-6002/udp").unwrap();
@@ -287,7 +350,6 @@ mod tests {
         assert_eq!(p.host_ip, None);
         assert!(p.pairwise().is_none());
         for bad in [
-            "80",
             "0:80",
             "70000:80",
             "1:2:3:4",
@@ -296,8 +358,54 @@ mod tests {
             "8000-8001:80-82",
             "80:80/sctp",
             "[::1:80:80",
+            "[fd00:213::1]:80",
+            "1.2.3.4:80",
+            "::80",
+            "80:",
+            "/udp",
         ] {
             assert!(parse_publish(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn publish_without_a_host_port() {
+        for (text, host_ip, container_ports, protocol) in [
+            ("80", None, (80, 80), Protocol::Tcp),
+            ("53/udp", None, (53, 53), Protocol::Udp),
+            (":80", None, (80, 80), Protocol::Tcp),
+            ("8000-8002", None, (8000, 8002), Protocol::Tcp),
+            ("127.0.0.1::80", Some("127.0.0.1"), (80, 80), Protocol::Tcp),
+            ("0.0.0.0::80", None, (80, 80), Protocol::Tcp),
+            (
+                "[fd00:213::1]::80/udp",
+                Some("fd00:213::1"),
+                (80, 80),
+                Protocol::Udp,
+            ),
+        ] {
+            let p = parse_publish(text).unwrap();
+            let host_ip: Option<IpAddr> = host_ip.map(|ip| ip.parse().unwrap());
+            assert_eq!(
+                (p.host_ip, p.host_ports, p.container_ports, p.protocol),
+                (host_ip, None, container_ports, protocol),
+                "{text}"
+            );
+            assert!(p.pairwise().is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn publish_on_ipv6_loopback_is_refused_with_the_reason() {
+        for text in ["[::1]:8080:80", "[::1]::80", "[::1]:8080-8081:80-81/udp"] {
+            let e = parse_publish(text).unwrap_err().to_string();
+            assert!(
+                e.contains("::1") && e.contains("route_localnet"),
+                "{text}: {e}"
+            );
+        }
+        // 127.0.0.1 and other IPv6 addresses are fine.
+        parse_publish("127.0.0.1::80").unwrap();
+        parse_publish("[fd00:213::1]:8080:80").unwrap();
     }
 }

@@ -535,6 +535,40 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Releases `container`'s endpoint on `network`: its address, its row
+    /// and the host ports it published on that network. Returns the row.
+    pub fn delete_endpoint(&self, container: &str, network: &str) -> Result<Option<EndpointRow>> {
+        let Some(row) = self
+            .endpoints_of(container)?
+            .into_iter()
+            .find(|r| r.network == network)
+        else {
+            return Ok(None);
+        };
+        self.release_offset(network, row.offset)?;
+        for sql in [
+            "DELETE FROM endpoints WHERE container=?1 AND network=?2",
+            "DELETE FROM ports WHERE container=?1 AND network=?2",
+        ] {
+            self.tx
+                .execute(sql, params![container, network])
+                .map_err(self.err())?;
+        }
+        Ok(Some(row))
+    }
+
+    /// Rewrites the recorded endpoint of `container` on `ep.network`.
+    pub fn update_endpoint(&self, container: &str, ep: &Endpoint) -> Result<()> {
+        let json = serde_json::to_string(ep).map_err(json_err)?;
+        self.tx
+            .execute(
+                "UPDATE endpoints SET endpoint=?3 WHERE container=?1 AND network=?2",
+                params![container, ep.network, json],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     // ---- ports ----
 
     /// The container holding a host port that conflicts with `m`, if any:
@@ -584,11 +618,11 @@ impl Tx<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{Driver, Ipv4Net, Protocol};
 
-    fn def(name: &str, subnet: &str) -> NetworkDef {
+    pub(crate) fn def(name: &str, subnet: &str) -> NetworkDef {
         let subnet = Ipv4Net::parse(subnet).unwrap();
         NetworkDef {
             name: name.into(),
@@ -608,7 +642,7 @@ mod tests {
         }
     }
 
-    fn tempdir() -> PathBuf {
+    pub(crate) fn tempdir() -> PathBuf {
         let d = std::env::temp_dir().join(format!(
             "berth-store-{}-{:?}",
             std::process::id(),

@@ -159,6 +159,8 @@ fn endpoint(def: &NetworkDef, host: u8) -> Endpoint {
         bridge: def.bridge.clone(),
         parent: None,
         mode: None,
+        default_route4: true,
+        default_route6: true,
     }
 }
 

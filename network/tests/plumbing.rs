@@ -210,6 +210,8 @@ fn endpoint(def: &NetworkDef, host: u8, ifname: &str) -> Endpoint {
         bridge: def.bridge.clone(),
         parent: def.parent.clone(),
         mode: def.mode.clone(),
+        default_route4: true,
+        default_route6: true,
     }
 }
 

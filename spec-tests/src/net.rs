@@ -156,14 +156,7 @@ impl TestNet {
     /// Ids of the containers `network inspect` shows.
     #[track_caller]
     pub fn containers(&self) -> Vec<String> {
-        self.inspect()["containers"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|c| c["id"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+        container_ids(&self.inspect())
     }
 
     /// Panics unless `network inspect` shows no container, no address in
@@ -239,6 +232,18 @@ impl Drop for TestNet {
             panic!("{msg}");
         }
     }
+}
+
+/// The ids of the containers in a network's `network inspect` object.
+pub fn container_ids(network: &Value) -> Vec<String> {
+    network["containers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// One test's view of the host: the links named like its bridge or

@@ -491,9 +491,9 @@ fn bad_input_is_refused_and_nothing_is_created() {
                 "--network".into(),
                 net.name.clone(),
                 "-p".into(),
-                "80".into(),
+                "80:".into(),
             ],
-            vec!["publish", "80"],
+            vec!["publish", "80:"],
         ),
         (
             "port out of range",
@@ -646,7 +646,7 @@ fn bad_input_is_refused_and_nothing_is_created() {
         });
     // Malformed annotations.
     for (ann, words) in [
-        (json!({"berth.publish": "80"}), vec!["publish", "80"]),
+        (json!({"berth.publish": "80:"}), vec!["publish", "80:"]),
         (
             json!({"berth.network": format!("{}:mac=nope", net.name)}),
             vec!["mac"],

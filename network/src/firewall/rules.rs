@@ -468,6 +468,8 @@ mod tests {
             bridge: Some("bt1".into()),
             parent: None,
             mode: None,
+            default_route4: true,
+            default_route6: true,
         }
     }
 

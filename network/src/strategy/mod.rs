@@ -81,7 +81,7 @@ pub trait NetworkStrategy: Sync {
     fn netns_requests(&self) -> Result<Vec<Request>> {
         Ok(Vec::new())
     }
-    /// Inside the container's netns, before exec: rename temp_ifname → ifname, MAC, MTU, addresses, up, default routes.
+    /// Inside the container's netns, before exec: rename temp_ifname → ifname, MAC, MTU, addresses, up, default routes (of the endpoint that carries them).
     fn initialize(&self, nl: &mut Netlink, ep: &Endpoint) -> Result<()>;
     /// The endpoint's device on the host side, if the strategy makes one
     /// (a veth's host end): while it exists, the container's netns does.
@@ -249,7 +249,8 @@ pub(crate) fn endpoint_error(ep: &Endpoint, reason: impl Into<String>) -> Error 
 
 /// The container side of `initialize`, shared by every driver: one lookup of
 /// the temporary name, then one batch with `lo` up, rename + MAC + MTU + up,
-/// the addresses and the default routes.
+/// the addresses and the default routes (when the endpoint carries them:
+/// [`Endpoint::default_route4`]).
 pub(crate) fn initialize_container_side(
     nl: &mut Netlink,
     ep: &Endpoint,
@@ -296,10 +297,10 @@ pub(crate) fn initialize_container_side(
     if let Some(v6) = ep.ipv6 {
         reqs.push(req::add_address(index, what, v6.into(), ep.prefix6, true)?);
     }
-    if !ep.gateway4.is_unspecified() {
+    if ep.routes_default4() {
         reqs.push(req::add_default_route(ep.gateway4.into(), index, what));
     }
-    if let Some(gw6) = ep.gateway6 {
+    if let Some(gw6) = ep.gateway6.filter(|_| ep.routes_default6()) {
         reqs.push(req::add_default_route(gw6.into(), index, what));
     }
     nl.batch(&reqs)?;
@@ -331,6 +332,8 @@ mod tests {
             bridge: (driver == Driver::Bridge).then(|| "berth0".into()),
             parent: (driver != Driver::Bridge).then(|| "eth1".into()),
             mode: None,
+            default_route4: true,
+            default_route6: true,
         }
     }
 

@@ -1,5 +1,6 @@
-//! `berth network create|ls|inspect|rm|restore`: berth's bridge (and
-//! macvlan/ipvlan) networks.
+//! `berth network create|ls|inspect|rm|connect|disconnect|restore`:
+//! berth's bridge (and macvlan/ipvlan) networks, the networks of a running
+//! container, and their host side after a reboot or a firewall flush.
 
 use crate::GlobalOptions;
 use network::filter::Filters;
@@ -24,6 +25,11 @@ pub enum NetworkCommand {
     /// Remove networks (refused while containers are attached, unless --force)
     #[command(alias = "remove")]
     Rm(RmArgs),
+    /// Connect a running container to a network; prints the new interface (JSON)
+    Connect(ConnectArgs),
+    /// Disconnect a running container from a network (its interface and the
+    /// ports published on that network go)
+    Disconnect(DisconnectArgs),
     /// Make the host side of every network again (bridges, addresses,
     /// firewall, forwarding, published ports) and reclaim the endpoints of
     /// containers that are gone: after a reboot or a firewall flush
@@ -101,6 +107,25 @@ pub struct RmArgs {
     pub names: Vec<String>,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct ConnectArgs {
+    /// IPv4 address on the network (default: the next free one)
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Network name
+    pub network: String,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DisconnectArgs {
+    /// Network name
+    pub network: String,
+    /// Container id
+    pub id: String,
+}
+
 /// What of each network's host side is missing, or `None` for all when it
 /// could not be checked (without CAP_NET_ADMIN nftables cannot be read):
 /// `ls` then says so and lists the networks all the same.
@@ -121,12 +146,13 @@ fn missing_on_host(
 }
 
 pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
-    let networks = Networks::open(&g.state_dir)?;
     let mut out = std::io::stdout().lock();
+    // Connect and disconnect open the store the container recorded.
+    let networks = || Networks::open(&g.state_dir);
     match args.command {
         NetworkCommand::Create(a) => {
             let a = *a;
-            let def = networks.create_network(&NetworkCreate {
+            let def = networks()?.create_network(&NetworkCreate {
                 name: a.name,
                 driver: Some(a.driver),
                 subnet: a.subnet,
@@ -144,6 +170,7 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", def.name)?;
         }
         NetworkCommand::Ls(a) => {
+            let networks = networks()?;
             let filters = Filters::parse(&a.filter)?;
             let mut defs = networks.list()?;
             defs.retain(|d| filters.matches(d));
@@ -209,7 +236,7 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             }
         }
         NetworkCommand::Restore => {
-            let report = networks.restore()?;
+            let report = networks()?.restore()?;
             for name in &report.networks {
                 writeln!(out, "{name}")?;
             }
@@ -240,6 +267,7 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             }
         }
         NetworkCommand::Inspect(a) => {
+            let networks = networks()?;
             let list = a
                 .names
                 .iter()
@@ -248,10 +276,24 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         }
         NetworkCommand::Rm(a) => {
+            let networks = networks()?;
             for name in &a.names {
                 networks.remove(name, a.force)?;
                 writeln!(out, "{name}")?;
             }
+        }
+        NetworkCommand::Connect(a) => {
+            let request = network::request::connect_request(&a.network, a.ip.as_deref())?;
+            let ep =
+                libcontainer::network_connect::connect(&g.root, &a.id, &g.state_dir, &request)?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&network::networks::interface_summary(&ep))?
+            )?;
+        }
+        NetworkCommand::Disconnect(a) => {
+            libcontainer::network_connect::disconnect(&g.root, &a.id, &g.state_dir, &a.network)?;
         }
     }
     Ok(())
