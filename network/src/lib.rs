@@ -25,6 +25,7 @@
 pub mod bridge;
 pub mod cni;
 pub mod connect;
+pub mod filter;
 pub mod firewall;
 pub mod forwarding;
 pub mod host;
@@ -36,6 +37,7 @@ pub mod names;
 pub mod netlink;
 pub mod networks;
 pub mod request;
+pub mod restore;
 pub mod store;
 pub mod strategy;
 

@@ -278,6 +278,7 @@ impl Networks {
         let fwd = forwarding::Guard::lock(Path::new(forwarding::DIR))?;
         fwd.enable(def.subnet6.is_some())?;
         firewall::ensure_network(def)?;
+        firewall::docker::allow(def)?;
         Ok(())
     }
 
@@ -293,6 +294,7 @@ impl Networks {
         })?;
         let fwd = forwarding::Guard::lock(Path::new(forwarding::DIR))?;
         let none_left = firewall::remove_network(def, last)?;
+        firewall::docker::revoke(def)?;
         if let Some(name) = &def.bridge {
             bridge::remove_bridge(nl, name)?;
         }
@@ -363,7 +365,7 @@ impl Networks {
     /// JSON: the definition, allocated addresses with their containers, ports.
     pub fn inspect(&self, name: &str) -> Result<serde_json::Value> {
         let def = self.get(name)?;
-        self.reclaim_on(name)?;
+        self.reclaim_on(name, false)?;
         let (endpoints, used, ports) = self.store.borrow_mut().read(|tx| {
             let rows = tx.endpoints_on(name)?;
             let mut ports = Vec::new();
@@ -419,7 +421,7 @@ impl Networks {
     /// Removes a network; refused while containers are attached unless `force`.
     pub fn remove(&self, name: &str, force: bool) -> Result<()> {
         let def = self.get(name)?;
-        self.reclaim_on(name)?;
+        self.reclaim_on(name, false)?;
         let (attached, ports) = self.store.borrow_mut().read(|tx| {
             let rows = tx.endpoints_on(name)?;
             let mut ports = Vec::new();
@@ -464,13 +466,15 @@ impl Networks {
         Ok(())
     }
 
-    /// Releases allocations on `network` whose container is gone.
-    fn reclaim_on(&self, network: &str) -> Result<usize> {
+    /// Releases allocations on `network` whose container is gone: its
+    /// state directory is, or (`previous_boot`: the network was last set up
+    /// in another boot) it lived in a boot that ended.
+    pub(crate) fn reclaim_on(&self, network: &str, previous_boot: bool) -> Result<usize> {
         let orphans: Vec<EndpointRow> = self.store.borrow_mut().read(|tx| {
             Ok(tx
                 .endpoints_on(network)?
                 .into_iter()
-                .filter(|r| !r.owner.exists())
+                .filter(|r| previous_boot || !r.owner.exists())
                 .collect())
         })?;
         let mut nl = None;
@@ -692,7 +696,7 @@ impl Networks {
                 Err(Conflict::Other(e)) => return Err(e),
                 Err(Conflict::Full(network, e)) | Err(Conflict::Port(network, e)) => {
                     attempt += 1;
-                    if attempt > 1 || self.reclaim_on(&network)? == 0 {
+                    if attempt > 1 || self.reclaim_on(&network, false)? == 0 {
                         return Err(e);
                     }
                 }
@@ -711,14 +715,20 @@ impl Networks {
                 .borrow_mut()
                 .read(|tx| Ok(tx.boot_id(&def.name)? != boot))?;
             if stale {
-                let mut nl = Netlink::open()?;
-                self.make_host_objects(&mut nl, def)?;
-                self.store
-                    .borrow_mut()
-                    .write(|tx| tx.set_boot_id(&def.name, &boot))?;
+                self.set_up_host(&mut Netlink::open()?, def)?;
             }
         }
         Ok(())
+    }
+
+    /// Makes `def`'s host objects ([`Networks::make_host_objects`]) and
+    /// records this boot and setup generation for it: what a network's
+    /// first use after a reboot does, and `berth network restore`.
+    pub(crate) fn set_up_host(&self, nl: &mut Netlink, def: &NetworkDef) -> Result<()> {
+        self.make_host_objects(nl, def)?;
+        self.store
+            .borrow_mut()
+            .write(|tx| tx.set_boot_id(&def.name, &host_setup_id()))
     }
 
     fn ensure_default(&self) -> Result<()> {
@@ -799,7 +809,7 @@ impl Networks {
 /// with another value is set up again (idempotently) on its next use: after
 /// a reboot, and after an upgrade that changed the setup — generation 2 put
 /// the `input` chain into a firewall table an older berth had made.
-fn host_setup_id() -> String {
+pub(crate) fn host_setup_id() -> String {
     const GENERATION: u32 = 2;
     format!("{}/{GENERATION}", host::boot_id())
 }
@@ -808,7 +818,7 @@ fn host_setup_id() -> String {
 /// still exists: its container's netns, and so the container, is alive,
 /// whatever became of its state directory. Endpoints without such a device
 /// (macvlan, ipvlan) have nothing on the host to tell by: `false`.
-fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool> {
+pub(crate) fn host_end_present(row: &EndpointRow, nl: &mut Option<Netlink>) -> Result<bool> {
     let ep = &row.endpoint;
     let Some(host_end) = strategy::strategy(ep.driver).host_end(ep) else {
         return Ok(false);
@@ -1244,7 +1254,7 @@ fn reserved_count(def: &NetworkDef) -> u32 {
     3 + ipam::WORD_BITS.saturating_sub(size)
 }
 
-fn ports_on(ports: &[(String, PortMapping)], network: &str) -> Vec<PortMapping> {
+pub(crate) fn ports_on(ports: &[(String, PortMapping)], network: &str) -> Vec<PortMapping> {
     ports
         .iter()
         .filter(|(n, _)| n == network)
@@ -1302,6 +1312,8 @@ impl ContainerNetwork {
                 done.push(ep);
                 if let Some(def) = self.def(&ep.network).filter(|d| d.driver.has_bridge()) {
                     firewall::attach(def, ep, &ports_on(&self.ports, &def.name))?;
+                    // A dockerd started after the network was made.
+                    firewall::docker::allow(def)?;
                 }
             }
             Ok(())

@@ -1,6 +1,7 @@
 //! berth's firewall: NAT, forwarding, isolation and published ports in
-//! nftables, in berth's own table `inet berth` only. Other tables (docker,
-//! podman, firewalld) are never read or touched.
+//! nftables, in berth's own table `inet berth`. Other tables (docker,
+//! podman, firewalld) are never read or touched, but for berth's own accept
+//! rules in docker's `DOCKER-USER` chain ([`docker`]).
 //!
 //! # Design: fixed rules, changing elements
 //!
@@ -57,8 +58,16 @@
 //! never get in another table's way; but a drop in another table (the
 //! iptables `FORWARD` policy docker sets to `DROP`, a firewalld zone
 //! without forwarding) still drops berth's forwarded traffic. Such hosts
-//! need that firewall told about berth's bridges (for docker, a rule in
-//! `DOCKER-USER`; for firewalld, the bridges in a trusted zone).
+//! need that firewall told about berth's bridges: for docker berth does it
+//! itself, with accept rules in `DOCKER-USER` ([`docker`]); for firewalld,
+//! put the bridges in a trusted zone.
+//!
+//! # Coming back after a flush or a reboot
+//!
+//! Everything in the table derives from the store: `berth network restore`
+//! ([`crate::restore`]) makes the table again ([`ensure_network`] per
+//! network, then [`repair_table`] for the fixed rules) and publishes the
+//! ports of every living container again ([`attach`]).
 //!
 //! # API
 //!
@@ -75,6 +84,8 @@
 //!   (after a reboot or `nft flush ruleset`), it ensures the network first.
 //! - [`detach`]: one transaction deleting them; idempotent. It never
 //!   removes a host port that now belongs to another container.
+//! - [`repair_table`]: the fixed rules again, elements kept.
+//! - [`table_state`]: what `berth network ls` checks.
 //!
 //! # Mechanism
 //!
@@ -93,6 +104,7 @@
 //! state: [`ensure_network`] and [`detach`] do nothing for them and
 //! [`attach`] refuses published ports.
 
+pub mod docker;
 pub mod nfnl;
 pub mod nft;
 pub mod rules;
@@ -156,6 +168,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("firewall: iptables not found (looked in /usr/sbin, /sbin): docker's DOCKER-USER chain exists, and berth adds its rules there with iptables")]
+    IptablesMissing,
+    #[error("firewall: iptables failed to {what} (exit {status}): {stderr}")]
+    Iptables {
+        what: &'static str,
+        status: i32,
+        stderr: String,
+    },
     #[error("firewall: unexpected output of nft -j {what}: {detail}")]
     Output { what: &'static str, detail: String },
 }
@@ -184,6 +204,80 @@ pub fn ensure_network(def: &NetworkDef) -> Result<()> {
             ..
         }) if table_exists()? => nft::apply("add a network's elements", &add),
         r => r,
+    }
+}
+
+/// Makes berth's fixed table whole again, keeping every element
+/// ([`rules::repair_script`]): one `nft` transaction. Creates nothing when
+/// the table is missing (returns `false`): [`ensure_network`] makes it.
+pub fn repair_table() -> Result<bool> {
+    let _lock = lock()?;
+    if !table_exists()? {
+        return Ok(false);
+    }
+    nft::apply("repair berth's table", &rules::repair_script())?;
+    Ok(true)
+}
+
+/// What `berth network ls` sees of berth's table.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TableState {
+    /// The bridges registered in it (the networks whose elements are there).
+    pub bridges: Vec<String>,
+    /// The fixed chains that lack rules berth puts in them (someone ran
+    /// `nft flush table`, or deleted a chain or rule).
+    pub incomplete: Vec<&'static str>,
+}
+
+/// Berth's table as `berth network ls` checks it, or `None` when it is
+/// missing: one `nft -j list table` (the elements come with it).
+pub fn table_state() -> Result<Option<TableState>> {
+    const WHAT: &str = "list berth's table";
+    let out = match nft::json(WHAT, &["list", "table", FAMILY, TABLE]) {
+        Ok(out) => out,
+        Err(Error::Nft {
+            failure: Failure::Missing,
+            ..
+        }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| Error::Output {
+        what: WHAT,
+        detail: e.to_string(),
+    })?;
+    Ok(Some(parse_table_state(&v)))
+}
+
+/// [`TableState`] of an `nft -j list table inet berth` answer.
+fn parse_table_state(v: &serde_json::Value) -> TableState {
+    let items: &[serde_json::Value] = v
+        .get("nftables")
+        .and_then(|a| a.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let bridges = items
+        .iter()
+        .filter_map(|o| o.get("set"))
+        .filter(|s| s.get("name").and_then(|n| n.as_str()) == Some(SET_BRIDGES))
+        .filter_map(|s| s.get("elem")?.as_array())
+        .flatten()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect();
+    let rules_in = |chain: &str| {
+        items
+            .iter()
+            .filter_map(|o| o.get("rule"))
+            .filter(|r| r.get("chain").and_then(|c| c.as_str()) == Some(chain))
+            .count()
+    };
+    let incomplete = rules::rule_counts()
+        .into_iter()
+        .filter(|(chain, n)| rules_in(chain) < *n)
+        .map(|(chain, _)| chain)
+        .collect();
+    TableState {
+        bridges,
+        incomplete,
     }
 }
 
@@ -567,6 +661,28 @@ mod tests {
             )
         );
         assert!(expiring);
+    }
+
+    #[test]
+    fn tells_a_table_emptied_of_its_rules() {
+        // As nft 1.0.6 prints berth's table after `nft flush chain inet
+        // berth forward` (other chains and rules left out).
+        let v: serde_json::Value = serde_json::from_str(
+            r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
+                {"table": {"family": "inet", "name": "berth", "handle": 1}},
+                {"set": {"family": "inet", "name": "bridges", "table": "berth", "type": "ifname", "handle": 3, "elem": ["b1", "b2"]}},
+                {"set": {"family": "inet", "name": "internal", "table": "berth", "type": "ifname", "handle": 4, "elem": ["b3"]}},
+                {"chain": {"family": "inet", "table": "berth", "name": "forward", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+                {"rule": {"family": "inet", "table": "berth", "chain": "prerouting", "handle": 5, "expr": []}}]}"#,
+        )
+        .unwrap();
+        let state = parse_table_state(&v);
+        assert_eq!(state.bridges, ["b1", "b2"]);
+        assert!(state.incomplete.contains(&"forward"), "{state:?}");
+        assert!(!state.incomplete.contains(&"prerouting"), "{state:?}");
+        let empty = parse_table_state(&serde_json::json!({"nftables": []}));
+        assert!(empty.bridges.is_empty());
+        assert_eq!(empty.incomplete.len(), rules::rule_counts().len());
     }
 
     #[test]

@@ -55,12 +55,15 @@ const NFPROTO_INET: u8 = 1;
 
 // linux/netfilter/nf_tables.h: enum nf_tables_msg_types
 const NFT_MSG_GETTABLE: u16 = 1;
+const NFT_MSG_GETCHAIN: u16 = 4;
 const NFT_MSG_NEWSETELEM: u16 = 12;
 const NFT_MSG_GETSETELEM: u16 = 13;
 const NFT_MSG_DELSETELEM: u16 = 14;
 const NFT_MSG_DESTROYSETELEM: u16 = 30;
 // enum nft_table_attributes
 const NFTA_TABLE_NAME: u16 = 1;
+const NFTA_CHAIN_TABLE: u16 = 1;
+const NFTA_CHAIN_NAME: u16 = 3;
 // enum nft_set_elem_list_attributes
 const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 const NFTA_SET_ELEM_LIST_SET: u16 = 2;
@@ -300,15 +303,19 @@ fn get_elements(elements: &[PortElement], seq: u32) -> Batch {
 }
 
 /// A `GETTABLE` request for berth's table (not a batch: a read).
-fn get_table(seq: u32) -> Batch {
+/// One `GET*` request (`msg`) of the nf_tables object named by `attrs`,
+/// with an ack: ENOENT when it does not exist.
+fn get_object(seq: u32, msg: u16, family: u8, attrs: &[(u16, &str)]) -> Batch {
     let mut b = Batch::new(seq);
     let m = b.begin_msg(
-        NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETTABLE,
+        NFNL_SUBSYS_NFTABLES << 8 | msg,
         NLM_F_REQUEST | NLM_F_ACK,
-        NFPROTO_INET,
+        family,
         0,
     );
-    b.attr_str(NFTA_TABLE_NAME, TABLE);
+    for (ty, s) in attrs {
+        b.attr_str(*ty, s);
+    }
     b.end_msg(m);
     b
 }
@@ -528,7 +535,27 @@ pub fn replace(stale: &[PortElement], elements: &[PortElement]) -> io::Result<()
 
 /// Whether berth's table exists.
 pub fn table_exists() -> io::Result<bool> {
-    match transact(&get_table(seq_base())) {
+    match transact(&get_object(
+        seq_base(),
+        NFT_MSG_GETTABLE,
+        NFPROTO_INET,
+        &[(NFTA_TABLE_NAME, TABLE)],
+    )) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the chain `chain` of the table `family` `table` exists: one
+/// `GETCHAIN`, no listing. `family` is an `NFPROTO_*` value.
+pub fn chain_exists(family: u8, table: &str, chain: &str) -> io::Result<bool> {
+    match transact(&get_object(
+        seq_base(),
+        NFT_MSG_GETCHAIN,
+        family,
+        &[(NFTA_CHAIN_TABLE, table), (NFTA_CHAIN_NAME, chain)],
+    )) {
         Ok(()) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
         Err(e) => Err(e),

@@ -57,30 +57,7 @@ pub fn json(what: &'static str, args: &[&str]) -> Result<String> {
 }
 
 fn run(what: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String> {
-    let path = binary()?;
-    let mut child = Command::new(path)
-        .args(args)
-        // classify() matches nft's English messages: no translation.
-        .env("LC_ALL", "C")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| Error::Spawn { path, source })?;
-    if let Some(script) = stdin {
-        // Dropping the handle after the write closes nft's stdin.
-        if let Some(mut pipe) = child.stdin.take() {
-            pipe.write_all(script.as_bytes())
-                .map_err(|source| Error::Spawn { path, source })?;
-        }
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|source| Error::Spawn { path, source })?;
+    let out = spawn(binary()?, args, stdin)?;
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -102,6 +79,39 @@ fn run(what: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String>
         status: out.status.code().unwrap_or(-1),
         stderr,
     })
+}
+
+/// Runs `path ARGS` (a fixed argv, never a shell, in the C locale) with
+/// `stdin` written to it and its stdin then closed; its output, whatever
+/// its exit status. Also how [`super::docker`] runs iptables.
+pub(super) fn spawn(
+    path: &'static str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<std::process::Output> {
+    let mut child = Command::new(path)
+        .args(args)
+        // classify() matches nft's English messages: no translation.
+        .env("LC_ALL", "C")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| Error::Spawn { path, source })?;
+    if let Some(script) = stdin {
+        // Dropping the handle after the write closes the child's stdin.
+        if let Some(mut pipe) = child.stdin.take() {
+            pipe.write_all(script.as_bytes())
+                .map_err(|source| Error::Spawn { path, source })?;
+        }
+    }
+    child
+        .wait_with_output()
+        .map_err(|source| Error::Spawn { path, source })
 }
 
 #[cfg(test)]

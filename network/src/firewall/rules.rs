@@ -195,11 +195,74 @@ pub fn net6(net: Ipv6Net) -> Ipv6Net {
 /// `create table` (NLM_F_EXCL) makes the transaction fail instead of adding
 /// the rules a second time if another process created the table meanwhile.
 pub fn table_script() -> String {
+    let mut s = format!(
+        "create table {FAMILY} {TABLE}\ntable {FAMILY} {TABLE} {{\n\tcomment \"berth container networks; managed by berth, do not edit\"\n{}",
+        sets()
+    );
+    for chain in CHAINS {
+        let _ = writeln!(s, "\tchain {} {{", chain.name);
+        if let Some(hook) = chain.hook {
+            let _ = writeln!(s, "\t\t{hook}");
+        }
+        for rule in chain.rules {
+            let _ = writeln!(s, "\t\t{rule}");
+        }
+        s.push_str("\t}\n");
+    }
+    s.push_str("}\n");
+    s.push_str(&input_script());
+    s
+}
+
+/// The fixed table made whole again in one transaction, keeping every
+/// element: sets, maps and chains that are missing are added (an `add` of
+/// one that exists changes nothing), every chain is flushed and gets its
+/// rules again. What `berth network restore` applies to a table that
+/// someone emptied (`nft flush table`), or whose chains or sets were
+/// deleted one by one. No packet sees a chain half made: the kernel
+/// commits the transaction at once.
+pub fn repair_script() -> String {
+    let mut s = format!(
+        "add table {FAMILY} {TABLE}\ntable {FAMILY} {TABLE} {{\n{}",
+        sets()
+    );
+    for chain in CHAINS {
+        match chain.hook {
+            Some(hook) => {
+                let _ = writeln!(s, "\tchain {} {{ {hook} }}", chain.name);
+            }
+            None => {
+                let _ = writeln!(s, "\tchain {} {{ }}", chain.name);
+            }
+        }
+    }
+    s.push_str("}\n");
+    for chain in CHAINS {
+        let _ = writeln!(s, "flush chain {FAMILY} {TABLE} {}", chain.name);
+        for rule in chain.rules {
+            let _ = writeln!(s, "add rule {FAMILY} {TABLE} {} {rule}", chain.name);
+        }
+    }
+    s.push_str(&input_script());
+    s
+}
+
+/// How many rules berth puts in each chain of its table (`input` too).
+pub fn rule_counts() -> Vec<(&'static str, usize)> {
+    let mut out: Vec<(&'static str, usize)> =
+        CHAINS.iter().map(|c| (c.name, c.rules.len())).collect();
+    let input = input_script()
+        .lines()
+        .filter(|l| l.starts_with("add rule "))
+        .count();
+    out.push(("input", input));
+    out
+}
+
+/// The sets and maps of the table, as lines of a `table { }` block.
+fn sets() -> String {
     format!(
-        r#"create table {FAMILY} {TABLE}
-table {FAMILY} {TABLE} {{
-	comment "berth container networks; managed by berth, do not edit"
-	map {dnat4_any} {{ type inet_proto . inet_service : ipv4_addr . inet_service; flags timeout; }}
+        r#"	map {dnat4_any} {{ type inet_proto . inet_service : ipv4_addr . inet_service; flags timeout; }}
 	map {dnat4_host} {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; flags timeout; }}
 	map {dnat6_any} {{ type inet_proto . inet_service : ipv6_addr . inet_service; flags timeout; }}
 	map {dnat6_host} {{ type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; flags timeout; }}
@@ -210,49 +273,71 @@ table {FAMILY} {TABLE} {{
 	set {SET_OWN6} {{ type ifname . ipv6_addr; flags interval; }}
 	set {SET_MASQ4} {{ type ipv4_addr; flags interval; }}
 	set {SET_MASQ6} {{ type ipv6_addr; flags interval; }}
-	chain publish {{
-		meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @{dnat4_host}
-		meta nfproto ipv4 dnat ip to meta l4proto . th dport map @{dnat4_any}
-		meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @{dnat6_host}
-		meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @{dnat6_any}
-	}}
-	chain prerouting {{
-		type nat hook prerouting priority dstnat; policy accept;
-		fib daddr type local jump publish
-	}}
-	chain output {{
-		type nat hook output priority -100; policy accept;
-		ip6 daddr ::1 return
-		fib daddr type local jump publish
-	}}
-	chain postrouting {{
-		type nat hook postrouting priority srcnat; policy accept;
-		ct status dnat oifname . ip saddr @{SET_OWN4} masquerade
-		ct status dnat oifname . ip6 saddr @{SET_OWN6} masquerade
-		oifname @{SET_BRIDGES} ip saddr 127.0.0.0/8 masquerade
-		oifname . ip saddr @{SET_OWN4} return
-		oifname . ip6 saddr @{SET_OWN6} return
-		ip saddr @{SET_MASQ4} masquerade
-		ip6 saddr @{SET_MASQ6} masquerade
-	}}
-	chain forward {{
-		type filter hook forward priority filter; policy accept;
-		ct state established,related accept
-		iifname . oifname @{SET_SAME} accept
-		iifname @{SET_INTERNAL} drop
-		oifname @{SET_INTERNAL} drop
-		ct status dnat accept
-		iifname @{SET_BRIDGES} oifname @{SET_BRIDGES} drop
-	}}
-}}
-{input}"#,
-        input = input_script(),
+"#,
         dnat4_any = DnatMap::Any4.name(),
         dnat4_host = DnatMap::Host4.name(),
         dnat6_any = DnatMap::Any6.name(),
         dnat6_host = DnatMap::Host6.name(),
     )
 }
+
+/// A chain of the fixed table (but `input`, see [`input_script`]): its
+/// hook (none for a chain only jumped to) and its rules.
+struct Chain {
+    name: &'static str,
+    hook: Option<&'static str>,
+    rules: &'static [&'static str],
+}
+
+/// The chains of the fixed table. The set and map names in the rules are
+/// the constants above (a test checks that every `@name` is declared).
+const CHAINS: &[Chain] = &[
+    Chain {
+        name: "publish",
+        hook: None,
+        rules: &[
+            "meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @dnat4_host",
+            "meta nfproto ipv4 dnat ip to meta l4proto . th dport map @dnat4_any",
+            "meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @dnat6_host",
+            "meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @dnat6_any",
+        ],
+    },
+    Chain {
+        name: "prerouting",
+        hook: Some("type nat hook prerouting priority dstnat; policy accept;"),
+        rules: &["fib daddr type local jump publish"],
+    },
+    Chain {
+        name: "output",
+        hook: Some("type nat hook output priority -100; policy accept;"),
+        rules: &["ip6 daddr ::1 return", "fib daddr type local jump publish"],
+    },
+    Chain {
+        name: "postrouting",
+        hook: Some("type nat hook postrouting priority srcnat; policy accept;"),
+        rules: &[
+            "ct status dnat oifname . ip saddr @own4 masquerade",
+            "ct status dnat oifname . ip6 saddr @own6 masquerade",
+            "oifname @bridges ip saddr 127.0.0.0/8 masquerade",
+            "oifname . ip saddr @own4 return",
+            "oifname . ip6 saddr @own6 return",
+            "ip saddr @masq4 masquerade",
+            "ip6 saddr @masq6 masquerade",
+        ],
+    },
+    Chain {
+        name: "forward",
+        hook: Some("type filter hook forward priority filter; policy accept;"),
+        rules: &[
+            "ct state established,related accept",
+            "iifname . oifname @same accept",
+            "iifname @internal drop",
+            "oifname @internal drop",
+            "ct status dnat accept",
+            "iifname @bridges oifname @bridges drop",
+        ],
+    },
+];
 
 /// The `input` chain, (re)made whole in one transaction: a packet for
 /// 127.0.0.0/8 that came in through a berth bridge is dropped unless berth's
@@ -540,6 +625,43 @@ mod tests {
             "add element inet berth dnat4_any { tcp . 1 : 10.213.7.2 . 2 }\n\
              delete element inet berth dnat4_any { tcp . 1 : 10.213.7.2 . 2 }\n"
         );
+    }
+
+    #[test]
+    fn repair_script_refills_every_chain_and_keeps_elements() {
+        let s = repair_script();
+        assert!(s.starts_with("add table inet berth\n"), "{s}");
+        // Nothing that would fail on a table that exists, nothing that
+        // deletes elements.
+        assert!(!s.contains("create ") && !s.contains("delete "), "{s}");
+        for c in CHAINS {
+            let flush = format!("flush chain inet berth {}\n", c.name);
+            let at = s.find(&flush).unwrap_or_else(|| panic!("{flush}"));
+            for r in c.rules {
+                let add = format!("add rule inet berth {} {r}\n", c.name);
+                assert!(s[at..].contains(&add), "{add}");
+            }
+        }
+        assert!(s.contains("flush chain inet berth input\n"));
+    }
+
+    #[test]
+    fn every_set_a_rule_names_is_declared() {
+        let declared = sets();
+        for c in CHAINS {
+            for r in c.rules {
+                for word in r.split_whitespace() {
+                    if let Some(name) = word.strip_prefix('@') {
+                        let map = format!("map {name} {{");
+                        let set = format!("set {name} {{");
+                        assert!(
+                            declared.contains(&map) || declared.contains(&set),
+                            "{name} in {r:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

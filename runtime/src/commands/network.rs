@@ -1,7 +1,9 @@
-//! `berth network create|ls|inspect|rm|connect|disconnect`: berth's bridge
-//! (and macvlan/ipvlan) networks, and the networks of a running container.
+//! `berth network create|ls|inspect|rm|connect|disconnect|restore`:
+//! berth's bridge (and macvlan/ipvlan) networks, the networks of a running
+//! container, and their host side after a reboot or a firewall flush.
 
 use crate::GlobalOptions;
+use network::filter::Filters;
 use network::{NetworkCreate, Networks};
 use std::io::Write;
 
@@ -28,6 +30,10 @@ pub enum NetworkCommand {
     /// Disconnect a running container from a network (its interface and the
     /// ports published on that network go)
     Disconnect(DisconnectArgs),
+    /// Make the host side of every network again (bridges, addresses,
+    /// firewall, forwarding, published ports) and reclaim the endpoints of
+    /// containers that are gone: after a reboot or a firewall flush
+    Restore,
 }
 
 #[derive(clap::Args, Debug)]
@@ -80,6 +86,10 @@ pub struct LsArgs {
     /// Names only
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Only networks matching KEY=VALUE: name=TEXT, driver=DRIVER,
+    /// label=KEY[=VALUE] (repeatable)
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -119,6 +129,25 @@ pub struct DisconnectArgs {
     pub id: String,
 }
 
+/// What of each network's host side is missing, or `None` for all when it
+/// could not be checked (without CAP_NET_ADMIN nftables cannot be read):
+/// `ls` then says so and lists the networks all the same.
+fn missing_on_host(
+    networks: &Networks,
+    defs: &[network::model::NetworkDef],
+) -> anyhow::Result<Vec<Option<Vec<String>>>> {
+    match networks.missing_on_host(defs) {
+        Ok(m) => Ok(m.into_iter().map(Some).collect()),
+        Err(e) => {
+            writeln!(
+                std::io::stderr().lock(),
+                "berth: the networks' host side was not checked: {e}"
+            )?;
+            Ok(vec![None; defs.len()])
+        }
+    }
+}
+
 pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     // Connect and disconnect open the store the container recorded.
@@ -144,48 +173,100 @@ pub fn run(g: &GlobalOptions, args: NetworkArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", def.name)?;
         }
         NetworkCommand::Ls(a) => {
-            let defs = networks()?.list()?;
+            let networks = networks()?;
+            let filters = Filters::parse(&a.filter)?;
+            let mut defs = networks.list()?;
+            defs.retain(|d| filters.matches(d));
             if a.quiet {
                 for d in &defs {
                     writeln!(out, "{}", d.name)?;
                 }
-            } else if a.format == "json" {
-                let list: Vec<_> = defs
-                    .iter()
-                    .map(|d| {
-                        serde_json::json!({
-                            "name": d.name,
-                            "driver": d.driver.name(),
-                            "bridge": d.bridge,
-                            "parent": d.parent,
-                            "subnet": d.subnet.to_string(),
-                            "gateway": d.gateway.to_string(),
-                            "ipv6Subnet": d.subnet6.map(|s| s.to_string()),
-                            "internal": d.internal,
-                            "labels": d.labels,
-                        })
-                    })
-                    .collect();
-                writeln!(out, "{}", serde_json::to_string(&list)?)?;
             } else {
-                writeln!(
-                    out,
-                    "{:<20} {:<8} {:<16} {:<18} {:<16} IPV6 SUBNET",
-                    "NAME", "DRIVER", "DEVICE", "SUBNET", "GATEWAY"
-                )?;
-                for d in &defs {
-                    let device = d.bridge.as_deref().or(d.parent.as_deref()).unwrap_or("");
+                let missing = missing_on_host(&networks, &defs)?;
+                if a.format == "json" {
+                    let list: Vec<_> = defs
+                        .iter()
+                        .zip(&missing)
+                        .map(|(d, missing)| {
+                            serde_json::json!({
+                                "name": d.name,
+                                "driver": d.driver.name(),
+                                "bridge": d.bridge,
+                                "parent": d.parent,
+                                "subnet": d.subnet.to_string(),
+                                "gateway": d.gateway.to_string(),
+                                "ipv6Subnet": d.subnet6.map(|s| s.to_string()),
+                                "internal": d.internal,
+                                "labels": d.labels,
+                                "missing": missing,
+                            })
+                        })
+                        .collect();
+                    writeln!(out, "{}", serde_json::to_string(&list)?)?;
+                } else {
                     writeln!(
                         out,
-                        "{:<20} {:<8} {:<16} {:<18} {:<16} {}",
-                        d.name,
-                        d.driver.name(),
-                        device,
-                        d.subnet.to_string(),
-                        d.gateway.to_string(),
-                        d.subnet6.map(|s| s.to_string()).unwrap_or_default()
+                        "{:<20} {:<8} {:<16} {:<18} {:<16} IPV6 SUBNET",
+                        "NAME", "DRIVER", "DEVICE", "SUBNET", "GATEWAY"
                     )?;
+                    for d in &defs {
+                        let device = d.bridge.as_deref().or(d.parent.as_deref()).unwrap_or("");
+                        writeln!(
+                            out,
+                            "{:<20} {:<8} {:<16} {:<18} {:<16} {}",
+                            d.name,
+                            d.driver.name(),
+                            device,
+                            d.subnet.to_string(),
+                            d.gateway.to_string(),
+                            d.subnet6.map(|s| s.to_string()).unwrap_or_default()
+                        )?;
+                    }
+                    // The table's columns stay as they were (scripts parse
+                    // them): what is missing on the host is a note on stderr.
+                    let mut err = std::io::stderr().lock();
+                    for (d, missing) in defs.iter().zip(&missing) {
+                        if let Some(m) = missing.as_ref().filter(|m| !m.is_empty()) {
+                            writeln!(
+                                err,
+                                "network {}: missing on the host: {} (run `berth network restore`)",
+                                d.name,
+                                m.join(", ")
+                            )?;
+                        }
+                    }
                 }
+            }
+        }
+        NetworkCommand::Restore => {
+            let report = networks()?.restore()?;
+            for name in &report.networks {
+                writeln!(out, "{name}")?;
+            }
+            let mut err = std::io::stderr().lock();
+            writeln!(
+                err,
+                "restored {} network(s), {} published port(s) of running containers",
+                report.networks.len(),
+                report.ports
+            )?;
+            for (net, id) in &report.reclaimed {
+                writeln!(
+                    err,
+                    "network {net}: reclaimed the endpoint of container {id}, which is gone"
+                )?;
+            }
+            if !report.failed.is_empty() {
+                let failed: Vec<String> = report
+                    .failed
+                    .iter()
+                    .map(|(n, e)| format!("network {n}: {e}"))
+                    .collect();
+                anyhow::bail!(
+                    "restore failed for {} network(s): {}",
+                    failed.len(),
+                    failed.join("; ")
+                );
             }
         }
         NetworkCommand::Inspect(a) => {
