@@ -17,6 +17,7 @@
 
 pub mod callers;
 pub mod cgroups_util;
+pub mod dockerd;
 pub mod net;
 
 use serde_json::{json, Value};

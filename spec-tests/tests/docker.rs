@@ -23,14 +23,11 @@
 //! `BERTH_TEST_RUNTIME=/usr/sbin/runc` runs the same tests with runc.
 
 use spec_tests::callers::{self, runtime_under_test};
-use spec_tests::{unique_name, wait_until, TestDir};
+use spec_tests::dockerd::{self, Dockerd, DOCKER, WAIT};
+use spec_tests::{unique_name, wait_until};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(60);
-const DOCKERD: &str = "/usr/sbin/dockerd";
-const DOCKER: &str = "/usr/bin/docker";
 const IMAGE: &str = "localhost/berth-busybox";
 /// The third octet of docker's bridge subnet, 10.213.OCTET.0/24.
 const OCTET: u8 = 210;
@@ -49,113 +46,31 @@ fn readme_shows_the_daemon_json() {
     callers::assert_readme_shows(&daemon_json(Path::new(callers::README_BERTH)));
 }
 
-struct Dockerd {
-    child: Option<Child>,
-    dir: TestDir,
-    bridge: String,
-    cgroup_parent: String,
-    /// Host-wide state docker makes on its first start, removed after.
-    made_key: bool,
-    made_run_docker: bool,
-    _lock: std::fs::File,
+/// A dockerd of the test's own, without its firewall, with berth as the
+/// runtime `berth` and the busybox image; it holds the host's docker lock.
+fn start() -> Dockerd {
+    let hold = callers::lock_host(dockerd::HOST_LOCK);
+    let docker = Dockerd::start(dockerd::Options {
+        octet: OCTET,
+        firewall: false,
+        daemon_json: Some(daemon_json(&runtime_under_test())),
+        hold: Some(hold),
+    });
+    docker.import_busybox(IMAGE);
+    docker
 }
 
-impl Dockerd {
-    fn start() -> Self {
-        callers::require(DOCKERD, "docker.io");
-        callers::require(DOCKER, "docker.io");
-        let lock = callers::lock_host("/run/berth-docker-tests.lock");
-        let routed = Command::new("ip")
-            .args(["route", "show", &format!("10.213.{OCTET}.0/24")])
-            .output()
-            .expect("run ip route");
-        assert!(
-            routed.stdout.is_empty(),
-            "10.213.{OCTET}.0/24 is already routed (a bridge left by someone else?): {}",
-            String::from_utf8_lossy(&routed.stdout)
-        );
-        let dir = TestDir::new("docker");
-        let d = dir.path().to_owned();
-        let d = d.as_path();
-        std::fs::write(d.join("daemon.json"), daemon_json(&runtime_under_test())).unwrap();
-        // A non-default bridge name: docker uses the bridge but does not make it.
-        let bridge = format!("bdk{}", std::process::id() % 1_000_000);
-        callers::ip(&["link", "add", &bridge, "type", "bridge"]);
-        let gateway = format!("10.213.{OCTET}.1/24");
-        let made_key = !Path::new("/etc/docker/key.json").exists();
-        let made_run_docker = !Path::new("/run/docker").exists();
-        let mut dockerd = Self {
-            child: None,
-            bridge,
-            cgroup_parent: format!("/{}", unique_name("berth-docker")),
-            made_key,
-            made_run_docker,
-            dir,
-            _lock: lock,
-        };
-        callers::ip(&["addr", "add", &gateway, "dev", &dockerd.bridge]);
-        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
-        let child = Command::new(DOCKERD)
-            .arg("--config-file")
-            .arg(d.join("daemon.json"))
-            .arg("--data-root")
-            .arg(d.join("data"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("--pidfile")
-            .arg(d.join("dockerd.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .args(["--storage-driver", "vfs", "--bridge", &dockerd.bridge])
-            .args(["--iptables=false", "--ip-forward=false", "--ip-masq=false"])
-            .args(["--cgroup-parent", &dockerd.cgroup_parent])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start dockerd");
-        dockerd.child = Some(child);
-        let up = wait_until(WAIT, || {
-            dockerd
-                .docker(&["version", "--format", "{{.Server.Version}}"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-        assert!(up, "dockerd did not come up: {}", dockerd.log());
-        let tar = d.join("busybox.tar");
-        callers::busybox_rootfs_tar(d, &tar);
-        dockerd.ok(&["import", tar.to_str().unwrap(), IMAGE]);
-        dockerd
-    }
+/// What these tests do with their dockerd besides what every test does.
+trait DockerTest {
+    fn run_image(&self, args: &[&str], command: &[&str]) -> (i32, String, String);
+    fn detached(&self, args: &[&str], command: &[&str]) -> String;
+    fn inspect(&self, name: &str, format: &str) -> String;
+    fn line(&self, args: &str) -> String;
+    fn leftovers(&self) -> Vec<String>;
+    fn stop_and_check(self);
+}
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
-    }
-
-    fn docker(&self, args: &[&str]) -> Command {
-        let d = self.dir.path();
-        let mut cmd = Command::new(DOCKER);
-        cmd.env("DOCKER_CONFIG", d.join("client"))
-            .arg("-H")
-            .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    /// Runs docker, returns (exit code, stdout, stderr).
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        callers::outcome(self.docker(args))
-    }
-
-    /// Runs docker, asserts that it exits 0, returns its stdout.
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.run(args);
-        assert_eq!(code, 0, "docker {args:?}: {out} {err}");
-        out
-    }
-
+impl DockerTest for Dockerd {
     /// `docker run --runtime berth ARGS... IMAGE COMMAND...`.
     fn run_image(&self, args: &[&str], command: &[&str]) -> (i32, String, String) {
         let mut all = vec!["run", "--runtime", "berth"];
@@ -185,7 +100,7 @@ impl Dockerd {
 
     /// `docker ARGS` as one shell line, for [`spec_tests::run_in_terminal`].
     fn line(&self, args: &str) -> String {
-        let d = self.dir.path();
+        let d = self.dir();
         format!(
             "DOCKER_CONFIG={} {DOCKER} -H unix://{} {args}",
             d.join("client").display(),
@@ -193,31 +108,11 @@ impl Dockerd {
         )
     }
 
-    /// Stops dockerd by pid and waits for it.
-    fn stop(&mut self) -> Option<std::process::ExitStatus> {
-        callers::stop_by_pid(self.child.take()?, WAIT)
-    }
-
-    /// Removes what dockerd leaves by design (the data-root's own bind
-    /// mount, the bridge the test made, empty cgroup parents, its key):
-    /// what a test must not find is checked before, in [`Self::leftovers`].
-    fn clean_up(&mut self) {
-        callers::remove_daemon_remains(self.dir.path(), &self.bridge, &self.cgroup_parent);
-        if self.made_key {
-            let _ = std::fs::remove_file("/etc/docker/key.json");
-            self.made_key = false;
-        }
-        if self.made_run_docker {
-            let _ = std::fs::remove_dir_all("/run/docker");
-            self.made_run_docker = false;
-        }
-    }
-
     /// What the stopped daemon left that it should not have: processes,
     /// mounts (but the data-root's own), links on its bridge, cgroups,
     /// firewall rules.
     fn leftovers(&self) -> Vec<String> {
-        let d = self.dir.path();
+        let d = self.dir();
         let subnet = format!("10.213.{OCTET}.");
         let data_root = format!("mount {}", d.join("data").display());
         let mut left =
@@ -237,26 +132,10 @@ impl Dockerd {
         self.clean_up();
         assert!(left.is_empty(), "left behind: {left:#?}");
         assert!(
-            callers::mounts_under(self.dir.path()).is_empty(),
+            callers::mounts_under(self.dir()).is_empty(),
             "{:?}",
-            callers::mounts_under(self.dir.path())
+            callers::mounts_under(self.dir())
         );
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        // A failed test: remove its containers, then the daemon (which stops
-        // any left), then what docker leaves by design.
-        if self.child.is_some() {
-            if let Ok(out) = self.docker(&["ps", "-aq"]).output() {
-                for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = self.docker(&["rm", "-f", id]).output();
-                }
-            }
-            self.stop();
-        }
-        self.clean_up();
     }
 }
 
@@ -265,7 +144,7 @@ impl Drop for Dockerd {
 /// exit 127 (126 for one that is not executable) and the runtime's message.
 #[test]
 fn docker_run_rm_and_a_missing_binary() {
-    let docker = Dockerd::start();
+    let docker = start();
     let (code, out, err) = docker.run_image(
         &["--rm"],
         &[
@@ -296,7 +175,7 @@ fn docker_run_rm_and_a_missing_binary() {
 /// start again, kill, rm.
 #[test]
 fn docker_detached_exec_pause_update_top_stop_start_kill() {
-    let docker = Dockerd::start();
+    let docker = start();
     let name = docker.detached(
         &[],
         &[
@@ -382,7 +261,7 @@ fn docker_detached_exec_pause_update_top_stop_start_kill() {
 /// 127.0.0.1), and from a second container over the bridge.
 #[test]
 fn docker_publish_and_container_to_container() {
-    let docker = Dockerd::start();
+    let docker = start();
     let server = docker.detached(
         &["-p", "127.0.0.1::8080"],
         &[
@@ -427,7 +306,7 @@ fn docker_publish_and_container_to_container() {
 /// sees them, under docker's seccomp profile.
 #[test]
 fn docker_capabilities_user_and_limits() {
-    let docker = Dockerd::start();
+    let docker = start();
     let (code, out, err) = docker.run_image(
         &[
             "--rm",
@@ -473,7 +352,7 @@ fn docker_capabilities_user_and_limits() {
 /// process gets a terminal.
 #[test]
 fn docker_run_with_a_terminal() {
-    let docker = Dockerd::start();
+    let docker = start();
     let line = docker.line(&format!(
         "run --rm -it --runtime berth {IMAGE} sh -c 'tty; [ -t 0 ] && echo stdin-tty; exit 5'"
     ));
@@ -485,7 +364,7 @@ fn docker_run_with_a_terminal() {
 /// 20 `docker run --rm` at once: every one prints its own line and exits 0.
 #[test]
 fn docker_twenty_parallel_runs() {
-    let docker = Dockerd::start();
+    let docker = start();
     let start = Instant::now();
     let outputs: Vec<(i32, String, String)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..20)

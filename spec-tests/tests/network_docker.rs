@@ -21,16 +21,13 @@ mod hosts;
 
 use hosts::{must, Outside};
 use spec_tests::callers;
+use spec_tests::dockerd::{self, Dockerd};
 use spec_tests::net::{add_www, net_bundle, runtime, wait_http, TestNet};
 use spec_tests::{unique_name, wait_until, Bundle, Runtime, TestDir};
 use std::io::Write as _;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(60);
-const DOCKERD: &str = "/usr/sbin/dockerd";
-const DOCKER: &str = "/usr/bin/docker";
 const IMAGE: &str = "localhost/berth-busybox";
 const DOCKER_OCTET: u8 = 59;
 
@@ -182,118 +179,6 @@ fn save_section(save: &str, name: &str) -> Option<String> {
     Some(save[start..end].to_owned())
 }
 
-/// A dockerd of the test's own, with its firewall on.
-struct Dockerd {
-    child: Option<Child>,
-    dir: TestDir,
-    bridge: String,
-    cgroup_parent: String,
-    made_key: bool,
-    made_run_docker: bool,
-}
-
-impl Dockerd {
-    fn start() -> Self {
-        let dir = TestDir::new("dockerfw");
-        let d = dir.path().to_owned();
-        let bridge = format!("bdk{}x{DOCKER_OCTET}", std::process::id() % 1000);
-        let mut dockerd = Dockerd {
-            child: None,
-            bridge,
-            cgroup_parent: format!("/{}", unique_name("berth-dockerfw")),
-            made_key: !Path::new("/etc/docker/key.json").exists(),
-            made_run_docker: !Path::new("/run/docker").exists(),
-            dir,
-        };
-        must("ip", &["link", "add", &dockerd.bridge, "type", "bridge"]);
-        must(
-            "ip",
-            &[
-                "addr",
-                "add",
-                &format!("10.213.{DOCKER_OCTET}.1/24"),
-                "dev",
-                &dockerd.bridge,
-            ],
-        );
-        let log = std::fs::File::create(d.join("dockerd.log")).expect("dockerd.log");
-        let child = Command::new(DOCKERD)
-            .arg("--data-root")
-            .arg(d.join("data"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("--pidfile")
-            .arg(d.join("dockerd.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .args(["--storage-driver", "vfs", "--bridge", &dockerd.bridge])
-            // The firewall on: docker's defaults, said out loud.
-            .args(["--iptables=true", "--ip-forward=true", "--ip-masq=true"])
-            .args(["--cgroup-parent", &dockerd.cgroup_parent])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start dockerd");
-        dockerd.child = Some(child);
-        let up = wait_until(WAIT, || {
-            dockerd
-                .docker(&["version", "--format", "{{.Server.Version}}"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-        assert!(up, "dockerd did not come up: {}", dockerd.log());
-        dockerd
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
-    }
-
-    fn docker(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(DOCKER);
-        c.arg("-H")
-            .arg(format!(
-                "unix://{}",
-                self.dir.path().join("docker.sock").display()
-            ))
-            .args(args);
-        c
-    }
-
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.docker(args).output().expect("run docker");
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        if let Ok(out) = self.docker(&["ps", "-aq"]).output() {
-            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                let _ = self.docker(&["rm", "-f", id]).output();
-            }
-        }
-        if let Some(child) = self.child.take() {
-            callers::stop_by_pid(child, WAIT);
-        }
-        callers::remove_daemon_remains(self.dir.path(), &self.bridge, &self.cgroup_parent);
-        if self.made_key {
-            let _ = std::fs::remove_file("/etc/docker/key.json");
-        }
-        if self.made_run_docker {
-            let _ = std::fs::remove_dir_all("/run/docker");
-        }
-    }
-}
-
 /// `iptables -S CHAIN` (or of the whole filter table): it must work, or
 /// berth made docker's table unreadable for iptables.
 #[track_caller]
@@ -341,9 +226,7 @@ fn both_ways(
 
 #[test]
 fn berth_containers_work_beside_dockerd_with_its_firewall_on() {
-    callers::require(DOCKERD, "docker.io");
-    callers::require(DOCKER, "docker.io");
-    let _docker_lock = callers::lock_host("/run/berth-docker-tests.lock");
+    let _docker_lock = callers::lock_host(dockerd::HOST_LOCK);
     // Dropped last: after dockerd and berth's networks are gone.
     let firewall = HostFirewall::save();
     let rt = runtime();
@@ -354,7 +237,12 @@ fn berth_containers_work_beside_dockerd_with_its_firewall_on() {
     // Control: without dockerd, both ways work.
     both_ways(&rt, &outside, &c_early, 24057, "early-page").expect("before dockerd");
 
-    let dockerd = Dockerd::start();
+    let dockerd = Dockerd::start(dockerd::Options {
+        octet: DOCKER_OCTET,
+        firewall: true,
+        daemon_json: None,
+        hold: None,
+    });
     // dockerd sets the policy to DROP when it turns forwarding on itself,
     // as on a host where it starts first; here berth's networks had it on
     // already: the test does what dockerd does there.
@@ -428,9 +316,7 @@ fn berth_containers_work_beside_dockerd_with_its_firewall_on() {
 
     // docker's own container, published, answers from outside.
     let work = TestDir::new("dockerimg");
-    let tar = work.path().join("busybox.tar");
-    callers::busybox_rootfs_tar(work.path(), &tar);
-    dockerd.ok(&["import", tar.to_str().unwrap(), IMAGE]);
+    dockerd.import_busybox(IMAGE);
     std::fs::create_dir_all(work.path().join("www")).expect("mkdir www");
     std::fs::write(work.path().join("www/index.html"), "docker-page\n").expect("page");
     let www = format!("{}:/www:ro", work.path().join("www").display());
