@@ -1369,8 +1369,3 @@ pub fn interface_summary(ep: &Endpoint) -> serde_json::Value {
         "ipv6DefaultRoute": ep.routes_default6(),
     })
 }
-
-/// Where the state directory of a container lives, for [`Networks::prepare`].
-pub fn owner_path(runtime_root: &Path, id: &str) -> PathBuf {
-    runtime_root.join(id)
-}

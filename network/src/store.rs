@@ -395,12 +395,6 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn network_count(&self) -> Result<u32> {
-        self.tx
-            .query_row("SELECT COUNT(*) FROM networks", [], |r| r.get(0))
-            .map_err(self.err())
-    }
-
     /// The boot id recorded when the network's host objects were last made.
     pub fn boot_id(&self, name: &str) -> Result<String> {
         self.tx
