@@ -9,7 +9,7 @@
 //! - Container delete → [`Networks::release`].
 //! - `berth network connect|disconnect` of a running container →
 //!   [`Networks::connect`], [`Networks::disconnect`] (in `connect.rs`),
-//!   whose allocation is [`allocate_endpoint`], as `prepare`'s is per network.
+//!   whose allocation is `allocate_endpoint`, as `prepare`'s is per network.
 //!
 //! An allocation whose owner (the container's state directory) no longer
 //! exists is a leak — berth was killed, or a reboot cleared the runtime root —
