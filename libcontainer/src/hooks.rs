@@ -189,14 +189,13 @@ fn through_trampoline(
     let cstr = |b: &[u8]| {
         CString::new(b).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
     };
-    let mut argv: Vec<CString> = match hook.args().as_deref() {
+    let argv: Vec<CString> = match hook.args().as_deref() {
         Some(args) if !args.is_empty() => args
             .iter()
             .map(|a| cstr(a.as_bytes()))
             .collect::<Result<_, _>>()?,
         _ => vec![cstr(path.as_os_str().as_bytes())?],
     };
-    argv.shrink_to_fit();
     let env: Vec<CString> = hook
         .env()
         .iter()

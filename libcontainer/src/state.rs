@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 /// What init writes into the exec fifo when it cannot run the process.
-pub const EXEC_FAILED: u8 = b'E';
+pub const EXEC_FAILED: u8 = EXEC_FAILED_PREFIX.to_bytes()[0];
 /// What the exec trampoline writes there before the errno of a failed exec
-/// of the process.
+/// of the process: the same byte.
 pub const EXEC_FAILED_PREFIX: &std::ffi::CStr = c"E";
 const MAX_ID_LEN: usize = 1024;
 
