@@ -68,31 +68,17 @@ impl Filters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Driver, Ipv4Net};
+    use crate::model::Driver;
     use std::collections::BTreeMap;
 
     fn def(name: &str, driver: Driver, labels: &[(&str, &str)]) -> NetworkDef {
         NetworkDef {
-            name: name.into(),
             driver,
-            bridge: None,
-            parent: None,
-            mode: None,
-            subnet: Ipv4Net {
-                addr: "10.213.40.0".parse().unwrap(),
-                prefix: 24,
-            },
-            gateway: "10.213.40.1".parse().unwrap(),
-            subnet6: None,
-            gateway6: None,
-            mtu: 1500,
-            internal: false,
-            masquerade: true,
             labels: labels
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<BTreeMap<_, _>>(),
-            index: 0,
+            ..crate::model::test_network(name, "10.213.40.0/24")
         }
     }
 

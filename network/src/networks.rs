@@ -294,7 +294,9 @@ impl Networks {
         })?;
         let fwd = forwarding::Guard::lock(Path::new(forwarding::DIR))?;
         let none_left = firewall::remove_network(def, last)?;
-        firewall::docker::revoke(def)?;
+        // docker's rules failing to go (no iptables binary, say) must not
+        // keep the bridge: its error comes after the rest of the teardown.
+        let revoked = firewall::docker::revoke(def);
         if let Some(name) = &def.bridge {
             bridge::remove_bridge(nl, name)?;
         }
@@ -302,7 +304,7 @@ impl Networks {
         if none_left {
             fwd.restore()?;
         }
-        Ok(())
+        Ok(revoked?)
     }
 
     pub fn list(&self) -> Result<Vec<NetworkDef>> {

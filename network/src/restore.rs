@@ -67,8 +67,12 @@ impl Networks {
                 Err(e) => report.failed.push((def.name.clone(), e.to_string())),
             }
         }
+        // A table that cannot be repaired is one failure among the others:
+        // the networks restored and the containers reclaimed are still told.
         if bridged {
-            firewall::repair_table()?;
+            if let Err(e) = firewall::repair_table() {
+                report.failed.push(("firewall table".into(), e.to_string()));
+            }
         }
         let restored: Vec<&NetworkDef> = defs
             .iter()
