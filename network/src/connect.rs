@@ -7,7 +7,7 @@
 //! | step | connect | disconnect |
 //! |---|---|---|
 //! | store | one transaction: address, interface name, endpoint row | one transaction: the row, its address and the host ports published on that network; the default route's new holder |
-//! | firewall | the endpoint's published ports (none: ports are published on the first network, at create) | one transaction expiring the ports published on that network |
+//! | firewall | nothing (ports are published on the first network, at create) | one transaction expiring the ports published on that network |
 //! | devices | veth made with its peer inside the netns, host end on the bridge (the strategy's `create` + `attach`) | the device deleted inside the netns |
 //! | inside | addresses and routes through a netlink socket opened in the netns (the strategy's `initialize`) | the default routes moved to the next network's gateway when the one leaving had them |
 //!
@@ -20,7 +20,7 @@
 //! where an endpoint joins or leaves a running container: what else must
 //! follow an endpoint (names, hosts files) is added there.
 
-use crate::model::{Endpoint, NetworkDef, PortMapping};
+use crate::model::{Endpoint, PortMapping};
 use crate::netlink::{req, Netlink, NetnsRef};
 use crate::networks::{
     allocate_endpoint, unknown_network, ContainerNetwork, EndpointNames, Networks,
@@ -55,17 +55,28 @@ impl Networks {
         })?;
         let made = self
             .refresh_after_reboot(std::slice::from_ref(&def))
-            .and_then(|()| bring_up(&def, &ep, netns))
+            .and_then(|()| bring_up(&ep, netns))
             .and_then(|()| {
-                // Its name, for the containers of the network.
+                // Its names, for the containers of the network; if they
+                // cannot be written, the interface goes again.
                 let rows = self
                     .store
                     .borrow_mut()
-                    .read(|tx| tx.endpoints_of(container_id))?;
-                match rows.iter().find(|r| r.network == ep.network) {
-                    Some(row) => self.publish_names(&def, row, None, &[]),
-                    None => Ok(()),
+                    .read(|tx| tx.endpoints_of(container_id));
+                let named = rows.and_then(|rows| {
+                    match rows.into_iter().find(|r| r.network == ep.network) {
+                        Some(row) => self.publish_names(&def, &row, None, &[]).inspect_err(|_| {
+                            let _ = self.withdraw_names(&def, &row);
+                        }),
+                        None => Ok(()),
+                    }
+                });
+                if named.is_err() {
+                    if let Err(undo) = take_down(&ep, &[], netns) {
+                        tracing::warn!(network = %ep.network, error = %undo, "undoing a failed connect");
+                    }
                 }
+                named
             });
         if let Err(e) = made {
             if let Err(undo) = self
@@ -190,18 +201,15 @@ fn hand_over_default_routes(leaving: &Endpoint, remaining: &mut [Endpoint]) -> V
 }
 
 /// The device of `ep`, made with its peer inside `netns` and attached on
-/// the host, its firewall elements, then its addresses and routes set
-/// inside. On error, what was made is removed.
-fn bring_up(def: &NetworkDef, ep: &Endpoint, netns: BorrowedFd<'_>) -> Result<()> {
+/// the host, then its addresses and routes set inside (a connected network
+/// publishes no ports: no firewall elements). On error, what was made is removed.
+fn bring_up(ep: &Endpoint, netns: BorrowedFd<'_>) -> Result<()> {
     let mut nl = Netlink::open()?;
     strategy::create_and_attach(&mut nl, ep, NetnsRef::Fd(netns))?;
-    let inside = (|| {
-        if def.driver.has_bridge() {
-            firewall::attach(def, ep, &[])?;
-        }
-        let mut inside = Netlink::open_in_netns(netns)?;
-        strategy::strategy(ep.driver).initialize(&mut inside, ep)
-    })();
+    // No firewall elements: a connected network publishes no ports.
+    let inside = Netlink::open_in_netns(netns)
+        .map_err(Error::from)
+        .and_then(|mut inside| strategy::strategy(ep.driver).initialize(&mut inside, ep));
     if let Err(e) = inside {
         if let Err(undo) = take_down(ep, &[], netns) {
             tracing::warn!(network = %ep.network, error = %undo, "undoing a failed connect");
