@@ -299,7 +299,7 @@ impl MountOptions {
 
 /// An `O_PATH` fd on what is mounted at `destination` now. An fd taken
 /// before the mount still names the directory under it.
-fn open_mounted(root: BorrowedFd, destination: &Path) -> Result<OwnedFd, MountError> {
+pub(crate) fn open_mounted(root: BorrowedFd, destination: &Path) -> Result<OwnedFd, MountError> {
     sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(|source| MountError::Resolve {
         destination: destination.to_owned(),
         path: destination.to_owned(),

@@ -105,13 +105,7 @@ pub fn mount(root: BorrowedFd, files: &[NetworkFile]) -> Result<(), MountError> 
         })?;
         if f.read_only {
             // The fd names the file under the new mount: reopen for the mount.
-            let mounted = crate::sys::openat2_in_root(root, destination, libc::O_PATH, 0).map_err(
-                |source| MountError::Resolve {
-                    destination: destination.to_owned(),
-                    path: destination.to_owned(),
-                    source,
-                },
-            )?;
+            let mounted = mounts::open_mounted(root, destination)?;
             mounts::remount_bind(&mounts::fd_path(&mounted), MsFlags::MS_RDONLY, destination)?;
         }
     }

@@ -20,10 +20,10 @@
 //! where an endpoint joins or leaves a running container: what else must
 //! follow an endpoint (names, hosts files) is added there.
 
-use crate::model::{Endpoint, PortMapping};
+use crate::model::Endpoint;
 use crate::netlink::{req, Netlink, NetnsRef};
 use crate::networks::{
-    allocate_endpoint, unknown_network, ContainerNetwork, EndpointNames, Networks,
+    allocate_endpoint, ports_on, unknown_network, ContainerNetwork, EndpointNames, Networks,
 };
 use crate::request::NetworkRequest;
 use crate::store::{EndpointRow, Tx};
@@ -113,12 +113,7 @@ impl Networks {
             let row = own_rows(tx, container_id, owner)?
                 .into_iter()
                 .find(|r| r.network == network);
-            let ports: Vec<PortMapping> = tx
-                .ports_of(container_id)?
-                .into_iter()
-                .filter(|(n, _)| n == network)
-                .map(|(_, m)| m)
-                .collect();
+            let ports = ports_on(&tx.ports_of(container_id)?, network);
             Ok((row, ports, tx.network(network)?))
         })?;
         if let (Some(row), Some(def)) = (&row, &def) {
@@ -259,7 +254,7 @@ fn take_down(ep: &Endpoint, heirs: &[Endpoint], netns: BorrowedFd<'_>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{mac_from_ipv4, Driver};
+    use crate::model::{mac_from_ipv4, Driver, PortMapping};
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     /// An endpoint on network `name` (10.213.`x`.0/24, and fd00:213:`x`::/64
